@@ -1,0 +1,132 @@
+//! Compiling WebAssembly to an engine image, and wrapping it in an artifact.
+
+use std::borrow::Cow;
+
+use lucet_artifact::Metadata;
+use lucet_signature::{KeyId, Prehash, SecretKey};
+use wasmtime::Engine;
+
+use crate::engine::engine_config;
+use crate::error::one_line;
+use crate::settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
+use crate::{ENGINE, Error, host_triple};
+
+/// How to compile.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Settings recorded in the artifact and matched at load time.
+    pub settings: EngineSettings,
+    /// Target triple; `None` means this host.
+    pub target: Option<String>,
+    /// Starting set of CPU features.
+    pub target_cpu: TargetCpu,
+    /// `+name` / `-name` adjustments to it.
+    pub target_features: Vec<String>,
+}
+
+/// An engine image and what it was compiled for.
+#[derive(Debug)]
+pub struct CompiledImage {
+    /// Exactly what wasmtime's `precompile_module` produced.
+    pub image: Vec<u8>,
+    /// Target triple.
+    pub target: String,
+    /// Resolved CPU features.
+    pub cpu: CpuFeatures,
+}
+
+/// The WebAssembly binary in `source`: binary input as is, text translated
+/// unless `translate_wat` is off. Detection is by content (the `\0asm` magic).
+pub fn wasm_binary(source: &[u8], translate_wat: bool) -> Result<Cow<'_, [u8]>, Error> {
+    if source.starts_with(b"\0asm") {
+        return Ok(Cow::Borrowed(source));
+    }
+    if !translate_wat {
+        return Err(Error::InvalidInput(
+            "input is not a WebAssembly binary (no \\0asm magic) and --no-translate-wat forbids reading it as text".into(),
+        ));
+    }
+    wat::parse_bytes(source).map_err(|e| {
+        Error::InvalidInput(format!(
+            "input is neither a WebAssembly binary nor valid WebAssembly text: {}",
+            e.to_string().replace('\n', " ")
+        ))
+    })
+}
+
+/// Compiles a WebAssembly binary to an engine image.
+pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, Error> {
+    let host = host_triple();
+    let target = options.target.clone().unwrap_or_else(|| host.clone());
+    let arch = target.split('-').next().unwrap_or_default();
+    let cpu = CpuFeatures::resolve(
+        arch,
+        target == host,
+        options.target_cpu,
+        &options.target_features,
+    )?;
+    let mut config = engine_config(&options.settings)?;
+    config
+        .target(&target)
+        .map_err(|e| Error::InvalidSetting(format!("target `{target}`: {}", one_line(&e))))?;
+    config
+        .cranelift_opt_level(match options.settings.opt_level {
+            OptLevel::None => wasmtime::OptLevel::None,
+            OptLevel::Speed => wasmtime::OptLevel::Speed,
+            OptLevel::SpeedAndSize => wasmtime::OptLevel::SpeedAndSize,
+        })
+        .parallel_compilation(true);
+    for flag in cpu.cranelift_flags() {
+        // SAFETY: `flag` comes from the fixed table of Cranelift ISA feature
+        // flags in `settings.rs`; enabling one only lets Cranelift use those
+        // instructions. Running the result on a CPU without them is prevented
+        // at load: the runner checks the recorded `cpu=` features, and
+        // wasmtime checks the image's ISA flags against the host.
+        #[allow(unsafe_code)]
+        unsafe {
+            config.cranelift_flag_enable(flag);
+        }
+    }
+    let engine = Engine::new(&config).map_err(|e| Error::InvalidSetting(one_line(&e)))?;
+    let image = engine
+        .precompile_module(wasm)
+        .map_err(|e| Error::Compile(one_line(&e)))?;
+    Ok(CompiledImage { image, target, cpu })
+}
+
+/// Where the source came from, for the artifact's metadata.
+#[derive(Debug, Clone)]
+pub struct SourceProvenance {
+    /// BLAKE2b-512 of the source file as read.
+    pub prehash: Prehash,
+    /// Key whose signature over the source verified, if any.
+    pub signer: Option<KeyId>,
+}
+
+/// Wraps a compiled image in an artifact, signed when `signer` is given.
+pub fn encode_artifact(
+    compiled: &CompiledImage,
+    settings: &EngineSettings,
+    source: &SourceProvenance,
+    timestamp: u64,
+    signer: Option<&SecretKey>,
+) -> Result<Vec<u8>, Error> {
+    let image_prehash = Prehash::of(&compiled.image);
+    let metadata = Metadata {
+        image_blake2b: lucet_artifact::hex(image_prehash.as_bytes()),
+        source_blake2b: lucet_artifact::hex(source.prehash.as_bytes()),
+        source_key: source.signer,
+        engine: ENGINE.to_string(),
+        target: compiled.target.clone(),
+        cpu: compiled.cpu.to_metadata_value(),
+        settings: settings.to_metadata_value(),
+        timestamp,
+    };
+    let bytes = match signer {
+        Some(key) => {
+            lucet_artifact::encode_signed(&compiled.image, &metadata, &image_prehash, key)?
+        }
+        None => lucet_artifact::encode_unsigned(&compiled.image, &metadata, &image_prehash)?,
+    };
+    Ok(bytes)
+}

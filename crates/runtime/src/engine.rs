@@ -1,0 +1,64 @@
+//! The one place that turns [`EngineSettings`] into a wasmtime `Config`.
+//!
+//! The compiler and the runner both start from [`engine_config`], so an
+//! artifact always meets an engine with the same tunables and wasm features.
+//! Every default that depends on wasmtime's cargo features (GC, concurrency,
+//! wasm proposals) is set explicitly here: the runner is built without
+//! Cranelift, and implicit defaults would otherwise drift between the two.
+
+use std::num::NonZeroUsize;
+
+use wasmtime::{Config, ModuleVersionStrategy};
+
+use crate::settings::EngineSettings;
+use crate::{ENGINE, Error};
+
+/// Version stamp written into every engine image. Naming this toolchain and
+/// the full wasmtime version means plain `wasmtime compile` output is refused
+/// and any wasmtime patch release forces recompilation.
+pub(crate) fn module_version() -> String {
+    format!(
+        "lucet-artifact-v{}+{ENGINE}",
+        lucet_artifact::FORMAT_VERSION
+    )
+}
+
+/// The engine configuration shared by compiling and loading.
+pub(crate) fn engine_config(settings: &EngineSettings) -> Result<Config, Error> {
+    let mut config = Config::new();
+    config
+        .module_version(ModuleVersionStrategy::Custom(module_version()))
+        .map_err(|e| Error::InvalidSetting(crate::error::one_line(&e)))?;
+    config
+        .epoch_interruption(settings.interruptible)
+        .consume_fuel(false)
+        .memory_reservation(settings.memory_reservation)
+        .memory_guard_size(settings.memory_guard_size)
+        .memory_may_move(true)
+        .guard_before_linear_memory(true)
+        .table_lazy_init(true)
+        .memory_init_cow(true)
+        .signals_based_traps(true)
+        .gc_support(false)
+        .concurrency_support(false)
+        // A short wasm backtrace is printed with every trap.
+        .wasm_backtrace_max_frames(NonZeroUsize::new(20))
+        // Core wasm 2.0 plus widely shipped proposals; nothing that needs GC,
+        // threads or the component model (function references, exceptions and
+        // threads are compiled out of this wasmtime build altogether).
+        .wasm_simd(true)
+        .wasm_relaxed_simd(true)
+        .relaxed_simd_deterministic(false)
+        .wasm_bulk_memory(true)
+        .wasm_multi_value(true)
+        .wasm_tail_call(true)
+        .wasm_extended_const(true)
+        .wasm_multi_memory(true)
+        .wasm_memory64(false)
+        .wasm_gc(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_stack_switching(false)
+        .wasm_component_model(false);
+    Ok(config)
+}

@@ -1,0 +1,76 @@
+//! Compile WebAssembly to lucet artifacts and run them under WASI.
+//!
+//! * [`compile`] (cargo feature `compiler`): WebAssembly → engine image →
+//!   artifact, signed or not.
+//! * [`load_verified`] / [`load_unverified`]: artifact → wasmtime module. The
+//!   safety contract of loading is documented in the [`load`] module.
+//! * [`run`]: instantiate with a fresh WASI preview-1 context and call the
+//!   entry point.
+//!
+//! The compiler and the runner build their wasmtime `Config` in one place
+//! (`engine.rs`) from the [`EngineSettings`] recorded in each artifact, so an
+//! artifact always meets a compatible engine. The runner is built without
+//! Cranelift: production hosts carry no code generator.
+#![deny(missing_docs)]
+
+#[cfg(feature = "compiler")]
+pub mod compile;
+mod engine;
+mod error;
+pub mod load;
+mod run;
+mod settings;
+mod units;
+
+pub use error::Error;
+pub use load::{LoadOptions, LoadedModule, Provenance, load_unverified, load_verified};
+pub use run::{Outcome, WasiOptions, run};
+pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
+pub use units::{parse_duration, parse_size};
+
+/// The exact wasmtime release this toolchain is built on (checked against
+/// Cargo.lock by a test).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// The engine as named in artifact metadata.
+pub const ENGINE: &str = "wasmtime-48.0.8";
+
+/// Whether this build can compile (carries Cranelift).
+pub const HAS_COMPILER: bool = cfg!(feature = "compiler");
+
+/// This host's target triple.
+pub fn host_triple() -> String {
+    target_lexicon::Triple::host().to_string()
+}
+
+/// One line naming this toolchain's versions, for `--version` of every tool.
+pub fn version_line(tool: &str) -> String {
+    format!(
+        "{tool} {} (wasmtime {WASMTIME_VERSION}, artifact format v{}, compiler: {})",
+        env!("CARGO_PKG_VERSION"),
+        lucet_artifact::FORMAT_VERSION,
+        if HAS_COMPILER { "cranelift" } else { "none" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_names_the_pinned_wasmtime() {
+        assert_eq!(ENGINE, format!("wasmtime-{WASMTIME_VERSION}"));
+    }
+
+    #[test]
+    fn pinned_version_matches_the_lockfile() {
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+                .expect("Cargo.lock at the workspace root");
+        let expected = format!("name = \"wasmtime\"\nversion = \"{WASMTIME_VERSION}\"\n");
+        assert!(
+            lock.contains(&expected),
+            "Cargo.lock does not pin wasmtime {WASMTIME_VERSION}"
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Loading artifacts into wasmtime: verified, or explicitly unverified.
+//!
+//! # Safety contract of loading
+//!
+//! wasmtime's `Module::deserialize` executes whatever machine code the image
+//! holds: it is sound only for the unmodified output of `precompile_module`
+//! from the same wasmtime. This module upholds that as follows.
+//!
+//! * [`load_verified`] hands wasmtime only bytes whose Minisign signature, by
+//!   a key the caller trusts, verified — the very buffer that was hashed, read
+//!   once through one file handle. lucetc signs only images it has just
+//!   produced, so a trusted signature vouches that the bytes are unmodified
+//!   compiler output. No path is ever re-opened after verification.
+//! * [`load_unverified`] exists for deployments that configure no key (Lucet's
+//!   behaviour, and `wasmtime run --allow-precompiled`'s): it trusts whoever
+//!   can write the artifact file, and its name says so.
+//!
+//! In both cases the image is stamped with this toolchain's engine version,
+//! and bytes from another version are refused cleanly by wasmtime.
+
+use lucet_artifact::{ArtifactSource, Metadata};
+use lucet_signature::{KeyId, PublicKeySet};
+use wasmtime::{Engine, Module};
+
+use crate::engine::engine_config;
+use crate::error::one_line;
+use crate::settings::{EngineSettings, missing_on_host};
+use crate::{ENGINE, Error, host_triple};
+
+/// Host-side limits fixed when the engine is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Maximum wasm stack, in bytes.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        // wasmtime's default.
+        LoadOptions {
+            max_wasm_stack: 512 << 10,
+        }
+    }
+}
+
+/// What is known of where a loaded module came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provenance {
+    /// Its signature verified against this trusted key.
+    Verified {
+        /// The key that signed it.
+        signer: KeyId,
+    },
+    /// Nothing was verified; the metadata is unauthenticated.
+    Unverified,
+}
+
+/// A module ready to instantiate, with the engine it was loaded into.
+pub struct LoadedModule {
+    /// The compiled module.
+    pub module: Module,
+    /// The engine, rebuilt from the artifact's recorded settings.
+    pub engine: Engine,
+    /// The artifact's metadata (authenticated only if `provenance` is `Verified`).
+    pub metadata: Metadata,
+    /// The recorded engine settings.
+    pub settings: EngineSettings,
+    /// Whether the artifact was verified.
+    pub provenance: Provenance,
+    /// The limits the engine was built with.
+    pub options: LoadOptions,
+}
+
+impl std::fmt::Debug for LoadedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModule")
+            .field("metadata", &self.metadata)
+            .field("provenance", &self.provenance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads, verifies and loads a signed artifact. This is the only way to get a
+/// module out of an artifact when keys are configured.
+pub fn load_verified<S: ArtifactSource + ?Sized>(
+    source: &S,
+    keys: &PublicKeySet,
+    options: LoadOptions,
+) -> Result<LoadedModule, Error> {
+    let verified = lucet_artifact::read_verified(source, keys)?;
+    let provenance = Provenance::Verified {
+        signer: verified.signer,
+    };
+    load_image(verified.image, verified.metadata, provenance, options)
+}
+
+/// Reads and loads an artifact, signed or not, WITHOUT verifying anything:
+/// whoever can write the file controls the code that runs.
+pub fn load_unverified<S: ArtifactSource + ?Sized>(
+    source: &S,
+    options: LoadOptions,
+) -> Result<LoadedModule, Error> {
+    let artifact = lucet_artifact::read_unverified(source)?;
+    load_image(
+        artifact.image,
+        artifact.metadata,
+        Provenance::Unverified,
+        options,
+    )
+}
+
+fn load_image(
+    image: Vec<u8>,
+    metadata: Metadata,
+    provenance: Provenance,
+    options: LoadOptions,
+) -> Result<LoadedModule, Error> {
+    if metadata.engine != ENGINE {
+        return Err(Error::EngineMismatch {
+            artifact: metadata.engine,
+            runtime: ENGINE.to_string(),
+        });
+    }
+    let host = host_triple();
+    if metadata.target != host {
+        return Err(Error::TargetMismatch {
+            artifact: metadata.target,
+            host,
+        });
+    }
+    let missing = missing_on_host(&metadata.cpu);
+    if !missing.is_empty() {
+        return Err(Error::MissingCpuFeatures {
+            missing: missing.join(","),
+        });
+    }
+    let settings = EngineSettings::from_metadata_value(&metadata.settings)?;
+    let mut config = engine_config(&settings)?;
+    config
+        .max_wasm_stack(options.max_wasm_stack)
+        // wasmtime-wasi turns on async support, which requires the async stack to fit the wasm stack.
+        .async_stack_size(options.max_wasm_stack.max(2 << 20) + (1 << 20));
+    let engine = Engine::new(&config).map_err(|e| Error::Load(one_line(&e)))?;
+    // SAFETY: see the module documentation. `image` is the buffer that was
+    // read (and, on the verified path, hashed and verified) exactly once; it
+    // is not modified between verification and this call, and wasmtime copies
+    // it into memory of its own.
+    #[allow(unsafe_code)]
+    let module =
+        unsafe { Module::deserialize(&engine, &image) }.map_err(|e| Error::Load(one_line(&e)))?;
+    Ok(LoadedModule {
+        module,
+        engine,
+        metadata,
+        settings,
+        provenance,
+        options,
+    })
+}
