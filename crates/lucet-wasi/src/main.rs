@@ -1,0 +1,217 @@
+//! `lucet-wasi`: run a lucet artifact under WASI preview 1.
+//!
+//! With `--signature-pk`, only artifacts whose embedded signature verifies
+//! against one of the keys run; the guest never starts otherwise.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use lucet_runtime::{LoadOptions, Outcome, WasiOptions};
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0     the entry point returned
+  N     the guest called proc_exit(N)
+  134   the guest trapped (the trap and a wasm backtrace are printed)
+  124   --timeout was reached
+  2     usage error
+  1     any host-side refusal or failure (file, format, engine mismatch, signature)
+
+Examples:
+  lucet-wasi --signature-pk lucet.pub hello.so
+  lucet-wasi --dir data:/data --env LANG=C --timeout 2s app.so -- --verbose input.txt";
+
+/// Run a lucet artifact under WASI (preview 1).
+#[derive(Parser, Debug)]
+#[command(name = "lucet-wasi", version = version(), after_help = EXIT_STATUS)]
+struct Args {
+    /// Artifact to run, as made by lucetc.
+    #[arg(value_name = "MODULE")]
+    module: PathBuf,
+
+    /// Arguments for the guest (put them after `--` if they start with `-`).
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+
+    /// Preopen host directory HOST as GUEST in the guest (GUEST defaults to HOST). Repeatable.
+    #[arg(long = "dir", value_name = "HOST[:GUEST]")]
+    dirs: Vec<String>,
+
+    /// Set NAME=VALUE in the guest's environment, or pass the host's NAME through. Repeatable.
+    /// Nothing else of the host environment reaches the guest.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    envs: Vec<String>,
+
+    /// Exported function to call.
+    #[arg(long, value_name = "NAME", default_value = "_start")]
+    entrypoint: String,
+
+    /// Largest linear memory the guest may grow to (e.g. 64M); growth beyond it fails in the guest.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
+    max_heap_size: Option<u64>,
+
+    /// Maximum wasm stack (e.g. 8M); deeper recursion traps.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
+    stack_size: Option<u64>,
+
+    /// Stop the guest after this long (e.g. 500ms, 2s, 1m). Does not interrupt a
+    /// blocking host call such as a read of stdin or a sleep.
+    #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Run only if the artifact's embedded signature verifies against this public key
+    /// (minisign or rsign2 format). Repeatable: any of the keys.
+    #[arg(long = "signature-pk", value_name = "PATH")]
+    signature_pk: Vec<PathBuf>,
+
+    /// Lucet's flag, accepted for compatibility: verification happens whenever
+    /// --signature-pk is given, and this flag without a key is an error.
+    #[arg(long)]
+    signature_verify: bool,
+}
+
+fn version() -> String {
+    lucet_runtime::version_line("lucet-wasi")
+        .trim_start_matches("lucet-wasi ")
+        .to_string()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let status = match run(args) {
+        Ok(status) => status,
+        Err(error) => {
+            eprintln!("lucet-wasi: {error:#}");
+            1
+        }
+    };
+    // The guest wrote through our stdout; make sure it all leaves before exit.
+    let _ = std::io::stdout().flush();
+    // Exit statuses are 8 bits wide: proc_exit(256) is 0 to the parent, as everywhere.
+    ExitCode::from(status as u8)
+}
+
+fn run(args: Args) -> Result<i32> {
+    if args.signature_verify && args.signature_pk.is_empty() {
+        bail!("--signature-verify needs --signature-pk KEY: there is nothing to verify against");
+    }
+    let options = wasi_options(&args)?;
+    let load_options = match args.stack_size {
+        Some(size) => LoadOptions {
+            max_wasm_stack: usize::try_from(size)
+                .ok()
+                .filter(|s| (64 << 10..=1 << 30).contains(s))
+                .context("--stack-size must be between 64K and 1G")?,
+        },
+        None => LoadOptions::default(),
+    };
+
+    let file = std::fs::File::open(&args.module)
+        .with_context(|| format!("cannot open {}", args.module.display()))?;
+    let loaded = if args.signature_pk.is_empty() {
+        lucet_runtime::load_unverified(&file, load_options)
+    } else {
+        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
+        lucet_runtime::load_verified(&file, &keys, load_options)
+    };
+    let loaded = loaded.map_err(|error| {
+        let hint = source_file_hint(&file, &args.module);
+        anyhow::Error::new(error).context(format!("{}{hint}", args.module.display()))
+    })?;
+
+    match lucet_runtime::run(&loaded, &options)? {
+        Outcome::Exited(status) => Ok(status),
+        Outcome::Trapped(message) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("lucet-wasi: guest trapped: {message}");
+            Ok(134)
+        }
+        Outcome::TimedOut(limit) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("lucet-wasi: guest stopped: --timeout {limit:?} reached");
+            Ok(124)
+        }
+    }
+}
+
+/// When the file is WebAssembly rather than an artifact, says how to compile it.
+/// Reads at most its first bytes, only after loading has already failed.
+fn source_file_hint(file: &std::fs::File, path: &Path) -> String {
+    let mut head = [0u8; 64];
+    let len = std::os::unix::fs::FileExt::read_at(file, &mut head, 0).unwrap_or(0);
+    let head = head.get(..len).unwrap_or_default();
+    let looks_like_wat = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'(');
+    if head.starts_with(b"\0asm") || looks_like_wat {
+        format!(
+            " is WebAssembly, not a lucet artifact: compile it first with `lucetc {} -o {}`",
+            path.display(),
+            path.with_extension("so").display()
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn wasi_options(args: &Args) -> Result<WasiOptions> {
+    let program_name = args
+        .module
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut env = Vec::new();
+    for spec in &args.envs {
+        let (name, value) = match spec.split_once('=') {
+            Some((name, value)) => (name.to_string(), value.to_string()),
+            None => {
+                let value = std::env::var(spec).with_context(|| {
+                    format!("--env {spec}: no such variable in this environment (write NAME=VALUE to set one)")
+                })?;
+                (spec.clone(), value)
+            }
+        };
+        if name.is_empty() {
+            bail!("--env {spec}: the variable name is empty");
+        }
+        env.push((name, value));
+    }
+    let mut dirs = Vec::new();
+    for spec in &args.dirs {
+        let (host, guest) = spec
+            .split_once("::")
+            .or_else(|| spec.split_once(':'))
+            .unwrap_or((spec, spec));
+        if !Path::new(host).is_dir() {
+            bail!("--dir {spec}: {host} is not a directory");
+        }
+        dirs.push((PathBuf::from(host), guest.to_string()));
+    }
+    Ok(WasiOptions {
+        program_name,
+        args: args.args.clone(),
+        env,
+        dirs,
+        entrypoint: args.entrypoint.clone(),
+        max_heap_size: args.max_heap_size,
+        timeout: args.timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

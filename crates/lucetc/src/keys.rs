@@ -1,0 +1,135 @@
+//! Key files and passwords: the only terminal I/O around secrets.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lucet_signature::{KdfCost, KeyFileMode, SecretKey, SecretKeyFile};
+use zeroize::Zeroizing;
+
+/// A `--signature-sk` value: a path, optionally prefixed `raw:` for keys
+/// without a password (Lucet's spelling; it also promises never to prompt).
+#[derive(Debug, Clone)]
+pub struct SecretKeyPath {
+    pub path: PathBuf,
+    pub raw: bool,
+}
+
+impl SecretKeyPath {
+    pub fn parse(text: &str) -> SecretKeyPath {
+        match text.strip_prefix("raw:") {
+            Some(path) => SecretKeyPath {
+                path: PathBuf::from(path),
+                raw: true,
+            },
+            None => SecretKeyPath {
+                path: PathBuf::from(text),
+                raw: false,
+            },
+        }
+    }
+}
+
+/// Reads one password. Like minisign: a terminal gets a prompt without echo;
+/// otherwise one line is read from standard input, so scripts can pipe it.
+fn read_password(prompt: &str) -> Result<Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let password = rpassword::prompt_password(prompt).context("cannot read the password")?;
+        return Ok(Zeroizing::new(password));
+    }
+    let mut line = Zeroizing::new(String::new());
+    let read = stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    if read == 0 {
+        bail!(
+            "no password on standard input: this key is password-protected (pipe one line per prompt, or use a raw: key for automation)"
+        );
+    }
+    let end = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(end);
+    Ok(line)
+}
+
+/// Opens a secret key file, asking for its password if it has one.
+pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
+    let path = &key.path;
+    let bytes = lucet_signature::read_capped(path, lucet_signature::MAX_KEY_FILE_LEN)?;
+    let parsed =
+        SecretKeyFile::parse(&bytes).with_context(|| format!("secret key {}", path.display()))?;
+    match parsed {
+        SecretKeyFile::Unencrypted(secret) => Ok(secret),
+        SecretKeyFile::Encrypted(encrypted) => {
+            if key.raw {
+                bail!(
+                    "secret key {} is password-protected, but `raw:` promises no prompt; drop the raw: prefix to be asked for its password",
+                    path.display()
+                );
+            }
+            let password = read_password("Password: ")?;
+            eprintln!("Deriving a key from the password...");
+            encrypted
+                .decrypt(password.as_bytes())
+                .with_context(|| format!("secret key {}", path.display()))
+        }
+    }
+}
+
+/// `--signature-keygen`: writes a new key pair. Nothing is written unless
+/// both files can be, and no file is left behind on a password mismatch.
+pub fn generate_key_pair(
+    secret: &SecretKeyPath,
+    public: &Path,
+    force: bool,
+    cost: KdfCost,
+) -> Result<()> {
+    if !force {
+        for path in [&secret.path, &public.to_path_buf()] {
+            if path.exists() {
+                bail!(
+                    "{} already exists; pass --force to overwrite it",
+                    path.display()
+                );
+            }
+        }
+    }
+    let key = SecretKey::generate()?;
+    let secret_text = if secret.raw {
+        Zeroizing::new(key.to_unencrypted_box())
+    } else {
+        let password = read_password("Password: ")?;
+        let again = read_password("Password (one more time): ")?;
+        if password != again {
+            bail!("passwords don't match; no key was written");
+        }
+        if password.is_empty() {
+            bail!(
+                "empty password; for a key without one, prefix its path with raw: (e.g. --signature-sk=raw:lucet.key)"
+            );
+        }
+        eprintln!("Deriving a key from the password...");
+        Zeroizing::new(key.to_encrypted_box(password.as_bytes(), cost)?)
+    };
+    lucet_signature::write_key_file(
+        &secret.path,
+        secret_text.as_bytes(),
+        KeyFileMode::Secret,
+        force,
+    )?;
+    lucet_signature::write_key_file(
+        public,
+        key.public_key().to_box().as_bytes(),
+        KeyFileMode::Public,
+        force,
+    )?;
+    eprintln!(
+        "Key pair {} written: secret key {}{}, public key {}",
+        key.key_id(),
+        secret.path.display(),
+        if secret.raw { " (no password)" } else { "" },
+        public.display()
+    );
+    Ok(())
+}
