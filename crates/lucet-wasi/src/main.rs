@@ -149,7 +149,9 @@ fn source_file_hint(file: &std::fs::File, path: &Path) -> String {
     let mut head = [0u8; 64];
     let len = std::os::unix::fs::FileExt::read_at(file, &mut head, 0).unwrap_or(0);
     let head = head.get(..len).unwrap_or_default();
-    let looks_like_wat = head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'(');
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start();
+    let looks_like_wat = text.starts_with('(') || text.starts_with(";;");
     if head.starts_with(b"\0asm") || looks_like_wat {
         format!(
             " is WebAssembly, not a lucet artifact: compile it first with `lucetc {} -o {}`",

@@ -63,10 +63,14 @@ pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
         SecretKeyFile::Unencrypted(secret) => Ok(secret),
         SecretKeyFile::Encrypted(encrypted) => {
             if key.raw {
-                bail!(
-                    "secret key {} is password-protected, but `raw:` promises no prompt; drop the raw: prefix to be asked for its password",
-                    path.display()
-                );
+                // rsign2's "passwordless" keys (`rsign generate -W`) are
+                // encrypted with the empty password: open those without asking.
+                return encrypted.decrypt(b"").map_err(|_| {
+                    anyhow::anyhow!(
+                        "secret key {} is password-protected, but `raw:` promises no prompt; drop the raw: prefix to be asked for its password",
+                        path.display()
+                    )
+                });
             }
             let password = read_password("Password: ")?;
             eprintln!("Deriving a key from the password...");

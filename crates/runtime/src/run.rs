@@ -57,10 +57,10 @@ struct Host {
 /// Instantiates `loaded` with a fresh WASI context and calls its entry point,
 /// on a thread whose stack fits the configured wasm stack.
 pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
-    if let Some(timeout) = options.timeout {
-        if !loaded.settings.interruptible {
-            return Err(Error::NotInterruptible(timeout));
-        }
+    if let Some(timeout) = options.timeout
+        && !loaded.settings.interruptible
+    {
+        return Err(Error::NotInterruptible(timeout));
     }
     let stack = loaded
         .options

@@ -212,6 +212,24 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
     Ok(contents)
 }
 
+/// Reads the public key files at `paths` (each a minisign box or a bare
+/// base64 line) into a set of trusted keys. Errors name the file.
+pub fn read_public_keys(paths: &[PathBuf]) -> Result<PublicKeySet> {
+    let keys = paths
+        .iter()
+        .map(|path| {
+            let in_file = |source: Error| Error::InFile {
+                kind: ObjectKind::PublicKey,
+                path: path.clone(),
+                source: Box::new(source),
+            };
+            let text = read_capped(path, MAX_KEY_FILE_LEN).map_err(in_file)?;
+            PublicKey::from_text(&text).map_err(in_file)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    PublicKeySet::new(keys)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
@@ -313,22 +331,4 @@ mod tests {
             })
         ));
     }
-}
-
-/// Reads the public key files at `paths` (each a minisign box or a bare
-/// base64 line) into a set of trusted keys. Errors name the file.
-pub fn read_public_keys(paths: &[PathBuf]) -> Result<PublicKeySet> {
-    let keys = paths
-        .iter()
-        .map(|path| {
-            let in_file = |source: Error| Error::InFile {
-                kind: ObjectKind::PublicKey,
-                path: path.clone(),
-                source: Box::new(source),
-            };
-            let text = read_capped(path, MAX_KEY_FILE_LEN).map_err(in_file)?;
-            PublicKey::from_text(&text).map_err(in_file)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    PublicKeySet::new(keys)
 }

@@ -1,7 +1,7 @@
 //! Interoperability with the minisign (C) command-line tool, both ways.
 //!
-//! Skipped (with a note on stderr) when `minisign` is not on `PATH`, or
-//! `$MINISIGN` names another binary. Uses only cheap operations: our
+//! Needs `minisign` on `PATH` (or `$MINISIGN` naming the binary): the test
+//! script installs it, and a missing tool fails rather than skips. Uses only cheap operations: our
 //! encrypted keys use `KdfCost::TESTING`, and minisign keys are unencrypted.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -16,15 +16,12 @@ use lucet_signature::{
     verify_reader,
 };
 
-fn minisign() -> Option<String> {
+fn minisign() -> String {
     let program = std::env::var("MINISIGN").unwrap_or_else(|_| "minisign".to_owned());
-    match Command::new(&program).arg("-v").output() {
-        Ok(_) => Some(program),
-        Err(e) => {
-            eprintln!("skipping: cannot run {program}: {e}");
-            None
-        }
+    if let Err(e) = Command::new(&program).arg("-v").output() {
+        panic!("cannot run {program} ({e}): run scripts/install-test-deps.sh");
     }
+    program
 }
 
 fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
@@ -63,7 +60,7 @@ fn verify_ours(public: &PublicKey, sig_path: &Path, data: &[u8]) -> SignatureBox
 
 #[test]
 fn minisign_signs_with_our_unencrypted_key_without_password() {
-    let Some(minisign) = minisign() else { return };
+    let minisign = minisign();
     let dir = tempfile::tempdir().unwrap();
     let key = SecretKey::generate().unwrap();
     let key_path = dir.path().join("our.key");
@@ -96,7 +93,7 @@ fn minisign_signs_with_our_unencrypted_key_without_password() {
 
 #[test]
 fn minisign_signs_with_our_encrypted_key() {
-    let Some(minisign) = minisign() else { return };
+    let minisign = minisign();
     let dir = tempfile::tempdir().unwrap();
     let key = SecretKey::generate().unwrap();
     let key_path = dir.path().join("our.key");
@@ -125,7 +122,7 @@ fn minisign_signs_with_our_encrypted_key() {
 
 #[test]
 fn minisign_verifies_our_signatures_and_keys() {
-    let Some(minisign) = minisign() else { return };
+    let minisign = minisign();
     let dir = tempfile::tempdir().unwrap();
     let key = SecretKey::generate().unwrap();
     let pub_path = dir.path().join("our.pub");
@@ -186,7 +183,7 @@ fn minisign_verifies_our_signatures_and_keys() {
 
 #[test]
 fn we_use_keys_minisign_generates() {
-    let Some(minisign) = minisign() else { return };
+    let minisign = minisign();
     let dir = tempfile::tempdir().unwrap();
     let pub_path = dir.path().join("m.pub");
     let key_path = dir.path().join("m.key");
