@@ -1,0 +1,12 @@
+//! End-to-end tests of `lucetc` and `lucet-wasi`, run as real processes.
+//!
+//! One test binary, themed modules (as ripgrep and wasmtime lay theirs out).
+//! The tools are located by `util::tool`; CI points `LUCET_WASI` at a runner
+//! built on its own, without Cranelift, so artifacts are proven to load there.
+
+mod compile;
+mod corpus;
+mod interop;
+mod pipeline;
+mod run;
+mod util;

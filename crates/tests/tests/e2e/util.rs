@@ -1,0 +1,212 @@
+//! Shared helpers: locating the built tools and the shared corpus, running
+//! commands, and scratch directories.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A tool of this workspace: `$LUCETC`/`$LUCET_WASI` when set (CI points
+/// `LUCET_WASI` at the runtime-only build), else the binary beside this test.
+pub fn tool(name: &str) -> PathBuf {
+    let var = name.to_ascii_uppercase().replace('-', "_");
+    if let Some(path) = std::env::var_os(&var) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/<name>
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// An external tool (minisign, rsign) that the test script installs.
+pub fn external(name: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed: run scripts/install-test-deps.sh (the test script does)")
+    })
+}
+
+/// `../shared/corpus` relative to the repository root.
+pub fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+}
+
+/// A `.wat` fixture of this test suite.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// `examples/` of the repository.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// The result of a finished command.
+#[derive(Debug)]
+pub struct Output {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.status, 0, "command failed: {self:#?}");
+        &self.stdout
+    }
+
+    /// Asserts a refusal: `status`, `needle` in stderr, and no guest output.
+    #[track_caller]
+    pub fn refused(&self, status: i32, needle: &str) {
+        assert_eq!(self.status, status, "unexpected status: {self:#?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}: {self:#?}"
+        );
+        assert!(
+            self.stdout.is_empty(),
+            "the guest printed something: {self:#?}"
+        );
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "error is not one line: {self:#?}"
+        );
+    }
+}
+
+/// Runs `command` with `stdin` fed in (or closed). Every run asserts the
+/// process did not panic: a panic is a bug on any input.
+pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait for child");
+    let _ = writer.join();
+    let output = Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !output.stderr.contains("panicked") && output.status != 101,
+        "{command:?} panicked: {output:#?}"
+    );
+    output
+}
+
+/// Runs `command` with stdin closed.
+pub fn run(command: &mut Command) -> Output {
+    run_with_stdin(command, b"")
+}
+
+/// `lucetc ARGS...`
+pub fn lucetc<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(tool("lucetc"));
+    command.args(args).env_remove("SOURCE_DATE_EPOCH");
+    command
+}
+
+/// `lucet-wasi ARGS...`
+pub fn lucet_wasi<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(tool("lucet-wasi"));
+    command.args(args);
+    command
+}
+
+/// A scratch directory that is removed when dropped.
+pub struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `contents` to `name` and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write scratch file");
+        path
+    }
+
+    /// A raw (password-less) key pair made by lucetc: (secret, public).
+    pub fn raw_key_pair(&self, stem: &str) -> (PathBuf, PathBuf) {
+        let secret = self.path(&format!("{stem}.key"));
+        let public = self.path(&format!("{stem}.pub"));
+        run(&mut lucetc([
+            "--signature-keygen".into(),
+            format!("--signature-sk=raw:{}", secret.display()),
+            "--signature-pk".into(),
+            public.display().to_string(),
+        ]))
+        .ok();
+        (secret, public)
+    }
+
+    /// Compiles `source` to `<stem>.so` with extra lucetc `args`; returns the artifact path.
+    pub fn compile(&self, source: &Path, stem: &str, args: &[String]) -> PathBuf {
+        let output = self.path(&format!("{stem}.so"));
+        let mut command = lucetc([source.as_os_str(), "-o".as_ref(), output.as_os_str()]);
+        command.args(args);
+        run(&mut command).ok();
+        output
+    }
+}
+
+/// `raw:PATH` as one argument.
+pub fn raw(path: &Path) -> String {
+    format!("raw:{}", path.display())
+}
+
+/// A path as an owned string argument.
+pub fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// The bundled hello-world module.
+pub fn hello_wat() -> PathBuf {
+    examples().join("hello/hello.wat")
+}
+
+pub const HELLO: &str = "Hello, world!\n";
