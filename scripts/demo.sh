@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job: the signed hello-world pipeline on the bundled example.
+# examples/hello/hello.wat was published with a Minisign signature
+# (hello.wat.minisig) by the holder of examples/hello/publisher.pub.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --locked --bins -p lucetc -p lucet-wasi
+bin=target/debug
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "A key pair for compiled code (raw: = no password, as automation uses)"
+$bin/lucetc --signature-keygen --signature-sk "raw:$work/lucet.key" --signature-pk "$work/lucet.pub"
+
+step "Compile hello.wat only if the publisher's signature verifies; sign the artifact"
+$bin/lucetc examples/hello/hello.wat \
+    --signature-pk examples/hello/publisher.pub \
+    --signature-sk "raw:$work/lucet.key" \
+    -o "$work/hello.so"
+
+step "Run it only if its embedded signature verifies"
+$bin/lucet-wasi --signature-pk "$work/lucet.pub" "$work/hello.so"
+
+step "A single flipped byte, and the runner refuses it"
+cp "$work/hello.so" "$work/tampered.so"
+printf '\x01' | dd of="$work/tampered.so" bs=1 seek=4096 conv=notrunc status=none
+if $bin/lucet-wasi --signature-pk "$work/lucet.pub" "$work/tampered.so"; then
+    echo "tampered artifact ran: this is a bug" >&2
+    exit 1
+fi
+echo "(refused, as it must be)"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests use besides the Rust toolchain: the reference
+# Minisign implementations for the interop tests (minisign from Debian,
+# rsign2 pinned from crates.io) and util-linux's `script` for pseudo-terminal
+# tests. Idempotent: installed tools are kept.
+set -euo pipefail
+
+RSIGN2_VERSION=0.6.7
+export PATH="$HOME/.cargo/bin:$PATH"
+
+sudo_if_needed() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v minisign >/dev/null || missing+=(minisign)
+command -v script >/dev/null || missing+=(bsdutils)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! rsign --version 2>/dev/null | grep -q "$RSIGN2_VERSION"; then
+    cargo install rsign2 --version "$RSIGN2_VERSION" --locked
+fi
