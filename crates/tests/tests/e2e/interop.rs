@@ -14,15 +14,6 @@ fn rsign() -> Command {
     Command::new(external("rsign"))
 }
 
-/// Runs `command` under a pseudo-terminal (rsign2 reads passwords only from
-/// /dev/tty), typing `input` into it.
-fn with_tty(command: &str, input: &[u8]) -> Output {
-    run_with_stdin(
-        Command::new(external("script")).args(["-qec", command, "/dev/null"]),
-        input,
-    )
-}
-
 /// Splits a signed artifact as docs/artifact-format.md describes: the engine
 /// image and its minisign signature, for stock tools to check.
 fn extract(scratch: &Scratch, artifact: &Path) -> (PathBuf, PathBuf) {
@@ -84,14 +75,17 @@ fn minisign_unencrypted_key_and_signature_verify_in_lucetc() {
         .arg("-s")
         .arg(&secret))
     .ok();
-    let source = source_copy(&scratch);
-    run(minisign()
-        .args(["-S", "-s"])
-        .arg(&secret)
-        .arg("-m")
-        .arg(&source))
-    .ok();
-    compile_verified(&scratch, &source, &public).ok();
+    // Text and binary sources alike: the signature covers the file as stored.
+    let wasm = scratch.write("prog.wasm", wat::parse_file(hello_wat()).expect("wat"));
+    for source in [source_copy(&scratch), wasm] {
+        run(minisign()
+            .args(["-S", "-s"])
+            .arg(&secret)
+            .arg("-m")
+            .arg(&source))
+        .ok();
+        compile_verified(&scratch, &source, &public).ok();
+    }
     // The same minisign -W key signs artifacts, with or without raw:.
     for spelling in [arg(&secret), raw(&secret)] {
         let artifact = sign_artifact(&scratch, &spelling, b"");
@@ -239,7 +233,7 @@ fn rsign2_password_key_opens_in_lucetc() {
         public.display(),
         secret.display()
     );
-    with_tty(&command, b"r-password\nr-password\n").ok();
+    run_in_tty(&command, b"r-password\nr-password\n").ok();
     assert!(secret.is_file(), "rsign2 wrote no key");
     let artifact = sign_artifact(&scratch, &arg(&secret), b"r-password\n");
     let output = run(&mut lucet_wasi([

@@ -359,3 +359,45 @@ fn verification_accepts_any_of_several_keys() {
     ]));
     assert_eq!(output.ok(), HELLO);
 }
+
+#[test]
+fn a_terminal_is_asked_for_passwords_without_echo() {
+    let scratch = Scratch::new();
+    let (secret, public) = (scratch.path("tty.key"), scratch.path("tty.pub"));
+    let command = format!(
+        "{} --signature-keygen --insecure-cheap-kdf --signature-sk {} --signature-pk {}",
+        tool("lucetc").display(),
+        secret.display(),
+        public.display()
+    );
+    let output = run_in_tty(&command, b"typed-secret\ntyped-secret\n");
+    assert_eq!(output.status, 0, "{output:#?}");
+    // `script` shows everything the terminal displayed: both prompts, never the password.
+    assert!(output.stdout.contains("Password:"), "{output:#?}");
+    assert!(
+        output.stdout.contains("Password (one more time):"),
+        "{output:#?}"
+    );
+    assert!(
+        !output.stdout.contains("typed-secret"),
+        "the password was echoed: {output:#?}"
+    );
+    let artifact = scratch.path("tty.so");
+    run_with_stdin(
+        &mut lucetc([
+            arg(&hello_wat()),
+            "--signature-sk".into(),
+            arg(&secret),
+            "-o".into(),
+            arg(&artifact),
+        ]),
+        b"typed-secret\n",
+    )
+    .ok();
+    let output = run(&mut lucet_wasi([
+        "--signature-pk".into(),
+        arg(&public),
+        arg(&artifact),
+    ]));
+    assert_eq!(output.ok(), HELLO);
+}

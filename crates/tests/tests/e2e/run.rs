@@ -180,3 +180,68 @@ fn malformed_limits_are_usage_errors() {
     ]))
     .refused(1, "--stack-size");
 }
+
+/// Rewrites one field of an unsigned artifact's metadata block, fixing up the footer.
+fn with_metadata(artifact: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let footer = artifact.len() - 16;
+    let block_len = u32::from_le_bytes(artifact[footer + 12..].try_into().expect("u32")) as usize;
+    let block = footer - block_len;
+    let line = String::from_utf8(artifact[block..footer].to_vec()).expect("utf8 metadata");
+    assert!(line.contains(from), "{from} not in {line}");
+    let line = line.replacen(from, to, 1);
+    let mut out = artifact[..block].to_vec();
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(&artifact[footer..footer + 12]);
+    out.extend_from_slice(&(line.len() as u32).to_le_bytes());
+    out
+}
+
+#[test]
+fn recorded_engine_target_cpu_and_settings_must_match_the_runner() {
+    let scratch = Scratch::new();
+    let artifact = std::fs::read(compiled(&scratch, "exit")).expect("read");
+    let host_target = {
+        let text = String::from_utf8_lossy(&artifact);
+        let start = text.find(" target=").expect("target") + 8;
+        text[start..].split(' ').next().expect("value").to_string()
+    };
+    let cases = [
+        (
+            "engine=wasmtime-48.0.8",
+            "engine=wasmtime-48.0.7",
+            "compiled by wasmtime-48.0.7, but this runtime is wasmtime-48.0.8",
+        ),
+        (
+            &format!("target={host_target}") as &str,
+            "target=riscv64gc-unknown-linux-gnu",
+            "artifact targets riscv64gc",
+        ),
+        (
+            "settings=opt:speed_and_size,epoch:1",
+            "settings=opt:speed_and_size,epoch:0",
+            "cannot load artifact",
+        ),
+        (
+            "settings=opt:speed_and_size,epoch:1,reserve:4294967296",
+            "settings=opt:speed_and_size,epoch:1,reserve:8589934592",
+            "cannot load artifact",
+        ),
+        ("lucet-artifact=1 ", "lucet-artifact=2 ", "metadata version"),
+    ];
+    for (from, to, needle) in cases {
+        let path = scratch.write("edited.so", with_metadata(&artifact, from, to));
+        run(&mut lucet_wasi([&path])).refused(1, needle);
+    }
+    // CPU features the host lacks are named before wasmtime sees the image.
+    let text = String::from_utf8_lossy(&artifact).into_owned();
+    let start = text.find(" cpu=").expect("cpu") + 1;
+    let cpu = text[start..].split(' ').next().expect("value").to_string();
+    let path = scratch.write(
+        "cpu.so",
+        with_metadata(&artifact, &cpu, "cpu=+quantum-tunnelling"),
+    );
+    run(&mut lucet_wasi([&path])).refused(1, "lacks (quantum-tunnelling)");
+    // The unedited artifact still runs, so the edits above are what was refused.
+    let path = scratch.write("same.so", with_metadata(&artifact, "engine=", "engine="));
+    assert_eq!(run(&mut lucet_wasi([&path])).status, 42);
+}

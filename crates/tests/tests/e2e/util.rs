@@ -120,6 +120,40 @@ pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
     output
 }
 
+/// Runs the shell command line `command` under a pseudo-terminal (util-linux
+/// `script`), typing `input` once the program had a second to start, so it
+/// reads the keystrokes the way it reads a person's (rsign2 reads passwords
+/// only from /dev/tty; lucetc turns echo off on a terminal).
+pub fn run_in_tty(command: &str, input: &[u8]) -> Output {
+    let mut child = Command::new(external("script"))
+        .args(["-qec", command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start script");
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let _ = pipe.write_all(&input);
+        // Keep the terminal open until the program is done with it.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    });
+    let out = child.wait_with_output().expect("wait for script");
+    let _ = writer.join();
+    let output = Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !output.stdout.contains("panicked"),
+        "{command} panicked: {output:#?}"
+    );
+    output
+}
+
 /// Runs `command` with stdin closed.
 pub fn run(command: &mut Command) -> Output {
     run_with_stdin(command, b"")
