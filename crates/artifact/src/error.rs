@@ -48,13 +48,13 @@ pub enum Error {
     )]
     NotSigned,
     /// The signature block failed to parse as a minisign signature.
-    #[error("artifact signature block is malformed: {0}")]
+    #[error("artifact signature block is malformed")]
     Signature(#[source] lucet_signature::Error),
     /// The signature block parses but is not in the one canonical form lucetc writes.
     #[error("artifact signature block is not in canonical form ({0}); the artifact was modified")]
     NonCanonicalBlock(&'static str),
     /// The signature is from a key that is not trusted, or does not verify.
-    #[error("artifact signature {0}")]
+    #[error("artifact signature refused")]
     Verification(#[source] lucet_signature::Error),
     /// The metadata line is malformed.
     #[error("artifact metadata is malformed: {0}")]
@@ -65,9 +65,9 @@ pub enum Error {
     )]
     ImageHashMismatch,
     /// Reading the artifact failed.
-    #[error("cannot read artifact: {0}")]
+    #[error("cannot read artifact")]
     Io(#[from] std::io::Error),
     /// The signing key failed to produce a signature (e.g. metadata too long).
-    #[error("cannot sign artifact: {0}")]
+    #[error("cannot sign artifact")]
     Signing(#[source] lucet_signature::Error),
 }

@@ -123,9 +123,9 @@ fn run(args: Args) -> Result<i32> {
         let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
         lucet_runtime::load_verified(&file, &keys, load_options)
     };
-    let loaded = loaded.map_err(|error| {
-        let hint = source_file_hint(&file, &args.module);
-        anyhow::Error::new(error).context(format!("{}{hint}", args.module.display()))
+    let loaded = loaded.map_err(|error| match source_file_hint(&file, &args.module) {
+        Some(hint) => anyhow::anyhow!(hint),
+        None => anyhow::Error::new(error).context(args.module.display().to_string()),
     })?;
 
     match lucet_runtime::run(&loaded, &options)? {
@@ -145,22 +145,21 @@ fn run(args: Args) -> Result<i32> {
 
 /// When the file is WebAssembly rather than an artifact, says how to compile it.
 /// Reads at most its first bytes, only after loading has already failed.
-fn source_file_hint(file: &std::fs::File, path: &Path) -> String {
+fn source_file_hint(file: &std::fs::File, path: &Path) -> Option<String> {
     let mut head = [0u8; 64];
     let len = std::os::unix::fs::FileExt::read_at(file, &mut head, 0).unwrap_or(0);
     let head = head.get(..len).unwrap_or_default();
     let text = String::from_utf8_lossy(head);
     let text = text.trim_start();
     let looks_like_wat = text.starts_with('(') || text.starts_with(";;");
-    if head.starts_with(b"\0asm") || looks_like_wat {
+    (head.starts_with(b"\0asm") || looks_like_wat).then(|| {
         format!(
-            " is WebAssembly, not a lucet artifact: compile it first with `lucetc {} -o {}`",
+            "{} is WebAssembly, not a lucet artifact: compile it first with `lucetc {} -o {}`",
+            path.display(),
             path.display(),
             path.with_extension("so").display()
         )
-    } else {
-        String::new()
-    }
+    })
 }
 
 fn wasi_options(args: &Args) -> Result<WasiOptions> {

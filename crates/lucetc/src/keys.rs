@@ -53,8 +53,17 @@ fn read_password(prompt: &str) -> Result<Zeroizing<String>> {
     Ok(line)
 }
 
+/// Keeps secrets out of core dumps (and out of reach of same-user ptrace)
+/// for the rest of the process: called before any secret key or password is
+/// read or made.
+fn protect_secrets_in_memory() -> Result<()> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot disable core dumps before handling a secret key")
+}
+
 /// Opens a secret key file, asking for its password if it has one.
 pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
+    protect_secrets_in_memory()?;
     let path = &key.path;
     let bytes = lucet_signature::read_capped(path, lucet_signature::MAX_KEY_FILE_LEN)?;
     let parsed =
@@ -99,6 +108,7 @@ pub fn generate_key_pair(
             }
         }
     }
+    protect_secrets_in_memory()?;
     let key = SecretKey::generate()?;
     let secret_text = if secret.raw {
         Zeroizing::new(key.to_unencrypted_box())
@@ -136,4 +146,27 @@ pub fn generate_key_pair(
         public.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_make_the_process_undumpable() {
+        protect_secrets_in_memory().expect("prctl");
+        assert_eq!(
+            rustix::process::dumpable_behavior().expect("prctl"),
+            rustix::process::DumpableBehavior::NotDumpable
+        );
+    }
+
+    #[test]
+    fn raw_prefix_is_recognised() {
+        let raw = SecretKeyPath::parse("raw:/etc/lucet.key");
+        assert!(raw.raw);
+        assert_eq!(raw.path, PathBuf::from("/etc/lucet.key"));
+        let plain = SecretKeyPath::parse("lucet.key");
+        assert!(!plain.raw);
+    }
 }

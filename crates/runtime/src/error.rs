@@ -72,7 +72,7 @@ pub enum Error {
     #[error("host error while running the guest: {0}")]
     Host(String),
     /// Reading or writing a file failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done, naming the path.
         context: String,

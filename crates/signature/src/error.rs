@@ -2,6 +2,8 @@
 //!
 //! Every failure is a variant with the detail a caller (or a user reading
 //! the message) needs: which object, which line, expected and actual sizes.
+//! A variant that wraps another error exposes it as its `source()` and does
+//! not repeat it in its own message, so a cause chain prints each part once.
 //! Messages are one lowercase line saying what is wrong. Nothing in an error
 //! message comes verbatim from untrusted input except through
 //! [`escape_for_display`](crate::escape_for_display) or as numbers.
@@ -126,7 +128,7 @@ impl fmt::Display for KdfResource {
 #[non_exhaustive]
 pub enum Error {
     /// A file operation failed.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}", path.display())]
     Io {
         /// What was being done, e.g. "cannot read".
         action: &'static str,
@@ -137,7 +139,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A key file could not be used; `source` says why.
-    #[error("{kind} {}: {source}", path.display())]
+    #[error("{kind} {}", path.display())]
     InFile {
         /// What the file should hold.
         kind: ObjectKind,
@@ -148,14 +150,14 @@ pub enum Error {
         source: Box<Error>,
     },
     /// Reading the data to verify failed.
-    #[error("cannot read the signed data: {source}")]
+    #[error("cannot read the signed data")]
     ReadData {
         /// The underlying error.
         #[source]
         source: std::io::Error,
     },
     /// The operating system's random number generator failed.
-    #[error("cannot get random bytes from the operating system: {source}")]
+    #[error("cannot get random bytes from the operating system")]
     Random {
         /// The underlying error.
         #[source]

@@ -223,7 +223,8 @@ pub fn read_public_keys(paths: &[PathBuf]) -> Result<PublicKeySet> {
                 path: path.clone(),
                 source: Box::new(source),
             };
-            let text = read_capped(path, MAX_KEY_FILE_LEN).map_err(in_file)?;
+            // Read errors already name the file.
+            let text = read_capped(path, MAX_KEY_FILE_LEN)?;
             PublicKey::from_text(&text).map_err(in_file)
         })
         .collect::<Result<Vec<_>>>()?;
