@@ -156,6 +156,18 @@ fn password_protected_keys_work_through_a_pipe() {
     };
     let wrong = compile(b"tr0ub4dor\n");
     assert_eq!(wrong.status, 1, "{wrong:#?}");
+    // Neither passwords nor key material ever reach an output or a message.
+    let secret_line = std::fs::read_to_string(&secret)
+        .expect("read key")
+        .lines()
+        .nth(1)
+        .expect("key line")
+        .to_string();
+    for text in [&output.stdout, &output.stderr, &wrong.stdout, &wrong.stderr] {
+        for secret in ["correct horse", "tr0ub4dor", &secret_line] {
+            assert!(!text.contains(secret), "{secret:?} leaked into {text:?}");
+        }
+    }
     assert!(
         wrong.stderr.contains("wrong password for that key"),
         "{wrong:#?}"

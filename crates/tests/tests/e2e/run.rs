@@ -245,3 +245,75 @@ fn recorded_engine_target_cpu_and_settings_must_match_the_runner() {
     let path = scratch.write("same.so", with_metadata(&artifact, "engine=", "engine="));
     assert_eq!(run(&mut lucet_wasi([&path])).status, 42);
 }
+
+/// Runs `command` to completion, sampling its peak resident set (VmHWM) from
+/// /proc while it runs; returns the output and the peak in bytes.
+fn run_measuring_peak_rss(command: &mut std::process::Command) -> (Output, u64) {
+    use std::process::Stdio;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let status_file = format!("/proc/{}/status", child.id());
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            match hwm {
+                Some(kb) => peak = peak.max(kb * 1024),
+                None => break, // a zombie has no memory lines
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        peak
+    });
+    let out = child.wait_with_output().expect("wait");
+    let peak = sampler.join().expect("sampler");
+    let output = Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    (output, peak)
+}
+
+#[test]
+fn a_memory_bomb_stays_within_the_heap_limit() {
+    let scratch = Scratch::new();
+    let artifact = compiled(&scratch, "bomb");
+    let bomb = |limit: &str| {
+        run_measuring_peak_rss(&mut lucet_wasi([
+            "--max-heap-size".into(),
+            limit.into(),
+            "--timeout".into(),
+            "1500ms".into(),
+            arg(&artifact),
+        ]))
+    };
+    let (small, small_peak) = bomb("64M");
+    let (large, large_peak) = bomb("320M");
+    // Both hit their limit (memory.grow returned -1) and then spun until the timeout.
+    assert_eq!(small.status, 124, "{small:#?}");
+    assert_eq!(large.status, 124, "{large:#?}");
+    // The guest's memory is real (the larger limit costs ~256 MiB more), and
+    // the smaller limit bounds the host: its peak is the runner plus 64 MiB.
+    assert!(
+        large_peak > small_peak + (200 << 20),
+        "touching memory did not show in RSS: {small_peak} vs {large_peak}"
+    );
+    let runner_baseline = large_peak - (320 << 20);
+    assert!(
+        small_peak < runner_baseline + (64 << 20) + (32 << 20),
+        "peak RSS {small_peak} exceeds the runner ({runner_baseline}) + 64 MiB + slack"
+    );
+    println!(
+        "peak RSS: {} MiB at --max-heap-size 64M, {} MiB at 320M",
+        small_peak >> 20,
+        large_peak >> 20
+    );
+}
