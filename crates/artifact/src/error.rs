@@ -70,4 +70,22 @@ pub enum Error {
     /// The signing key failed to produce a signature (e.g. metadata too long).
     #[error("cannot sign artifact")]
     Signing(#[source] lucet_signature::Error),
+    /// The policy asks for a source signer the metadata does not name.
+    #[error("artifact's source was {}, but the policy requires one of: {}", found.map_or_else(|| "not verified by lucetc".to_string(), |k| format!("signed by key {k}")), allowed.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "))]
+    SourceKeyNotAllowed {
+        /// The source key recorded in the metadata.
+        found: Option<lucet_signature::KeyId>,
+        /// The keys the policy accepts.
+        allowed: Vec<lucet_signature::KeyId>,
+    },
+    /// The artifact is older than the policy allows.
+    #[error(
+        "artifact was made at {timestamp}, before the minimum timestamp {min} (an older build: rollback refused)"
+    )]
+    TooOld {
+        /// Recorded timestamp.
+        timestamp: u64,
+        /// Minimum accepted.
+        min: u64,
+    },
 }

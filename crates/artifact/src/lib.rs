@@ -26,12 +26,14 @@
 mod error;
 mod footer;
 mod metadata;
+mod policy;
 mod read;
 mod write;
 
 pub use error::Error;
 pub use footer::{FOOTER_LEN, FORMAT_VERSION, Footer, Kind, MAGIC, MAX_BLOCK_LEN};
 pub use metadata::{Metadata, hex};
+pub use policy::Policy;
 pub use read::{
     ArtifactSource, UnverifiedArtifact, VerifiedArtifact, read_unverified, read_verified,
 };

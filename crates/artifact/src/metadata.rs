@@ -31,6 +31,9 @@ pub struct Metadata {
     pub settings: String,
     /// Seconds since the Unix epoch when the artifact was made.
     pub timestamp: u64,
+    /// Free text the signer added (`lucetc --signature-comment`); stored
+    /// percent-escaped as the optional last field `comment=`.
+    pub comment: Option<String>,
 }
 
 const KEYS: [&str; 9] = [
@@ -73,6 +76,10 @@ impl Metadata {
             line.push('=');
             line.push_str(value);
         }
+        if let Some(comment) = &self.comment {
+            line.push_str(" comment=");
+            line.push_str(&escape_comment(comment));
+        }
         if line.len() > MAX_METADATA_LEN {
             return Err(Error::Metadata(format!(
                 "{} bytes, more than the {MAX_METADATA_LEN}-byte limit",
@@ -83,7 +90,17 @@ impl Metadata {
     }
 
     /// Parses a metadata line (without its terminator).
+    ///
+    /// Only the spelling [`Metadata::to_line`] writes is accepted: at most
+    /// [`MAX_METADATA_LEN`] bytes, the source key id in uppercase, the
+    /// timestamp in decimal without sign or leading zeros.
     pub fn parse(line: &str) -> Result<Metadata, Error> {
+        if line.len() > MAX_METADATA_LEN {
+            return Err(Error::Metadata(format!(
+                "{} bytes, more than the {MAX_METADATA_LEN}-byte limit",
+                line.len()
+            )));
+        }
         let mut fields = line.split(' ');
         let mut next = |key: &str| -> Result<&str, Error> {
             let field = fields
@@ -112,17 +129,45 @@ impl Metadata {
         let source_blake2b = hash_field(next(KEYS[2])?, KEYS[2])?;
         let source_key = match next(KEYS[3])? {
             "none" => None,
-            id => Some(id.parse::<KeyId>().map_err(|_| {
-                Error::Metadata(format!("`source-key` is not a key id: `{}`", truncate(id)))
-            })?),
+            id => Some(
+                id.parse::<KeyId>()
+                    .ok()
+                    .filter(|key| key.to_string() == id)
+                    .ok_or_else(|| {
+                        Error::Metadata(format!(
+                            "`source-key` is not a key id in uppercase hex: `{}`",
+                            truncate(id)
+                        ))
+                    })?,
+            ),
         };
         let engine = next(KEYS[4])?.to_string();
         let target = next(KEYS[5])?.to_string();
         let cpu = next(KEYS[6])?.to_string();
         let settings = next(KEYS[7])?.to_string();
-        let timestamp = next(KEYS[8])?
+        let timestamp = next(KEYS[8])?;
+        let timestamp = timestamp
             .parse::<u64>()
-            .map_err(|_| Error::Metadata("`timestamp` is not a number".to_string()))?;
+            .ok()
+            // `u64::from_str` also takes a `+` sign and leading zeros.
+            .filter(|value| value.to_string() == timestamp)
+            .ok_or_else(|| {
+                Error::Metadata(
+                    "`timestamp` is not a decimal number without sign or leading zeros".to_string(),
+                )
+            })?;
+        let comment = match fields.next() {
+            None => None,
+            Some(field) => match field.strip_prefix("comment=") {
+                Some(escaped) => Some(unescape_comment(escaped)?),
+                None => {
+                    return Err(Error::Metadata(format!(
+                        "unexpected field `{}`",
+                        truncate(field)
+                    )));
+                }
+            },
+        };
         if let Some(extra) = fields.next() {
             return Err(Error::Metadata(format!(
                 "unexpected field `{}`",
@@ -138,8 +183,51 @@ impl Metadata {
             cpu,
             settings,
             timestamp,
+            comment,
         })
     }
+}
+
+/// Whether `byte` stands for itself in an escaped comment: printable ASCII
+/// except space and `%`. Everything else is `%XX` (uppercase hex), so the
+/// field holds no spaces or control characters and has one spelling.
+fn is_plain(byte: u8) -> bool {
+    (0x21..=0x7e).contains(&byte) && byte != b'%'
+}
+
+fn escape_comment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if is_plain(byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn unescape_comment(escaped: &str) -> Result<String, Error> {
+    let bad = || Error::Metadata("`comment` is not canonically escaped UTF-8 text".to_string());
+    let mut bytes = Vec::with_capacity(escaped.len());
+    let mut rest = escaped.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first != b'%' {
+            bytes.push(first);
+            rest = tail;
+            continue;
+        }
+        let (hex, tail) = tail.split_at_checked(2).ok_or_else(bad)?;
+        let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+        let byte = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+        // One spelling only: uppercase hex, and only for bytes that need it.
+        if is_plain(byte) || hex != format!("{byte:02X}") {
+            return Err(bad());
+        }
+        bytes.push(byte);
+        rest = tail;
+    }
+    String::from_utf8(bytes).map_err(|_| bad())
 }
 
 fn check_value(key: &str, value: &str) -> Result<(), Error> {
@@ -189,6 +277,7 @@ mod tests {
             cpu: "+sse3,+avx2".into(),
             settings: "opt:speed_and_size,epoch:1".into(),
             timestamp: 1_700_000_000,
+            comment: None,
         }
     }
 
@@ -226,6 +315,43 @@ mod tests {
         }
     }
 
+    /// Found by the `metadata` and `artifact` fuzz targets: each of these
+    /// parsed to the same value as the canonical line, so one metadata had
+    /// several spellings (and an over-long line parsed that `to_line`
+    /// refuses to write).
+    #[test]
+    fn only_the_canonical_spelling_parses() {
+        let line = sample().to_line().expect("encode");
+        let cases = [
+            line.replacen("timestamp=1700000000", "timestamp=01700000000", 1),
+            line.replacen("timestamp=1700000000", "timestamp=+1700000000", 1),
+            line.replacen("timestamp=1700000000", "timestamp=00", 1),
+            line.replacen(
+                "source-key=0123456789ABCDEF",
+                "source-key=0123456789abcdef",
+                1,
+            ),
+            line.replacen("cpu=+sse3,+avx2", &format!("cpu={}", "x".repeat(4000)), 1),
+        ];
+        for case in cases {
+            assert!(Metadata::parse(&case).is_err(), "accepted {case:?}");
+        }
+        let zero = Metadata {
+            timestamp: 0,
+            ..sample()
+        };
+        let line = zero.to_line().expect("encode");
+        assert!(line.ends_with(" timestamp=0"));
+        assert_eq!(Metadata::parse(&line).expect("parse"), zero);
+        let longest = Metadata {
+            cpu: "x".repeat(MAX_METADATA_LEN - line.len() + zero.cpu.len()),
+            ..zero
+        };
+        let line = longest.to_line().expect("encode");
+        assert_eq!(line.len(), MAX_METADATA_LEN);
+        assert_eq!(Metadata::parse(&line).expect("parse"), longest);
+    }
+
     #[test]
     fn values_with_spaces_are_not_written() {
         let bad = Metadata {
@@ -233,5 +359,28 @@ mod tests {
             ..sample()
         };
         assert!(bad.to_line().is_err());
+    }
+
+    #[test]
+    fn comments_round_trip_with_one_spelling() {
+        let text = "release 1.2 — built by CI, 100% reproducible\tok";
+        let with_comment = Metadata {
+            comment: Some(text.to_string()),
+            ..sample()
+        };
+        let line = with_comment.to_line().expect("encode");
+        assert!(
+            line.ends_with(
+                " comment=release%201.2%20%E2%80%94%20built%20by%20CI,%20100%25%20reproducible%09ok"
+            ),
+            "{line}"
+        );
+        assert_eq!(Metadata::parse(&line).expect("parse"), with_comment);
+        let base = sample().to_line().expect("encode");
+        for bad in ["%41", "%e2%80%94", "%2", "%ZZ", "%FF", "a%20%"] {
+            let line = format!("{base} comment={bad}");
+            assert!(Metadata::parse(&line).is_err(), "accepted comment={bad}");
+        }
+        assert!(Metadata::parse(&format!("{base} comment=ok extra=1")).is_err());
     }
 }

@@ -54,6 +54,8 @@ pub struct VerifiedArtifact {
     pub metadata: Metadata,
     /// The trusted key that signed it.
     pub signer: KeyId,
+    /// The verified signature (its trusted comment is the metadata line).
+    pub signature: SignatureBox,
 }
 
 /// An artifact read without verification. Nothing in it is authenticated.
@@ -63,8 +65,8 @@ pub struct UnverifiedArtifact {
     pub image: Vec<u8>,
     /// The metadata, unauthenticated.
     pub metadata: Metadata,
-    /// The key id a signature block claims, if the artifact has one (not checked).
-    pub claimed_signer: Option<KeyId>,
+    /// The signature block, if the artifact has one: parsed, NOT verified.
+    pub signature: Option<SignatureBox>,
 }
 
 /// Reads an artifact, verifies its signature against `keys`, and returns the
@@ -96,6 +98,7 @@ pub fn read_verified<S: ArtifactSource + ?Sized>(
         image,
         metadata,
         signer: key.key_id(),
+        signature,
     })
 }
 
@@ -105,13 +108,10 @@ pub fn read_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
 ) -> Result<UnverifiedArtifact, Error> {
     let (footer, file_len) = read_footer(source)?;
-    let (metadata_line, claimed_signer) = match footer.kind {
+    let (metadata_line, signature) = match footer.kind {
         Kind::Signed => {
             let signature = read_signature_block(source, &footer, file_len)?;
-            (
-                signature.trusted_comment().to_string(),
-                Some(signature.key_id()),
-            )
+            (signature.trusted_comment().to_string(), Some(signature))
         }
         Kind::Unsigned => {
             let block = read_block(source, &footer, file_len)?;
@@ -130,7 +130,7 @@ pub fn read_unverified<S: ArtifactSource + ?Sized>(
     Ok(UnverifiedArtifact {
         image,
         metadata,
-        claimed_signer,
+        signature,
     })
 }
 

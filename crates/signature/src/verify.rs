@@ -503,10 +503,10 @@ mod tests {
         let keys = set(&[PUB]);
         let err = verify_reader(&keys, &sig(SIG), Legacy::Refuse, FailingReader).unwrap_err();
         assert!(matches!(err, Error::ReadData { .. }));
-        assert_eq!(
-            err.to_string(),
-            "cannot read the signed data: must not be read"
-        );
+        // The message names the step; the cause is the error's source.
+        assert_eq!(err.to_string(), "cannot read the signed data");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("must not be read"));
     }
 
     #[test]
