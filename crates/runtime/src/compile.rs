@@ -109,6 +109,7 @@ pub fn encode_artifact(
     settings: &EngineSettings,
     source: &SourceProvenance,
     timestamp: u64,
+    comment: Option<String>,
     signer: Option<&SecretKey>,
 ) -> Result<Vec<u8>, Error> {
     let image_prehash = Prehash::of(&compiled.image);
@@ -121,6 +122,7 @@ pub fn encode_artifact(
         cpu: compiled.cpu.to_metadata_value(),
         settings: settings.to_metadata_value(),
         timestamp,
+        comment,
     };
     let bytes = match signer {
         Some(key) => {

@@ -49,6 +49,17 @@ pub enum Error {
         /// Missing feature names, comma-separated.
         missing: String,
     },
+    /// The artifact was compiled with engine settings other than those of
+    /// the shared engine it is loaded into.
+    #[error(
+        "artifact was compiled with settings {artifact}, but this engine loads {engine}; recompile it with matching --reserved-size, --guard-size and --no-interruption"
+    )]
+    SettingsMismatch {
+        /// The artifact's settings that matter for loading.
+        artifact: String,
+        /// The engine's.
+        engine: String,
+    },
     /// wasmtime refused the image or the engine configuration.
     #[error("cannot load artifact: {0}")]
     Load(String),

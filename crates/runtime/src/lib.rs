@@ -6,6 +6,8 @@
 //!   safety contract of loading is documented in the [`load`] module.
 //! * [`run`]: instantiate with a fresh WASI preview-1 context and call the
 //!   entry point.
+//! * [`SharedEngine`] / [`load_verified_into`]: one engine, built once, for
+//!   hosts that load many artifacts (see the `lucet-embed` crate).
 //!
 //! The compiler and the runner build their wasmtime `Config` in one place
 //! (`engine.rs`) from the [`EngineSettings`] recorded in each artifact, so an
@@ -18,14 +20,21 @@ pub mod compile;
 mod engine;
 mod error;
 pub mod load;
+#[cfg(feature = "compiler")]
+pub mod rebuild;
 mod run;
 mod settings;
+mod shared;
 mod units;
 
 pub use error::Error;
-pub use load::{LoadOptions, LoadedModule, Provenance, load_unverified, load_verified};
+pub use load::{
+    LoadOptions, LoadedModule, Provenance, load_unverified, load_unverified_artifact,
+    load_verified, load_verified_artifact,
+};
 pub use run::{Outcome, WasiOptions, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
+pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};
 
 /// The exact wasmtime release this toolchain is built on (checked against

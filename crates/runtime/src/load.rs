@@ -11,11 +11,13 @@
 //!   once through one file handle. lucetc signs only images it has just
 //!   produced, so a trusted signature vouches that the bytes are unmodified
 //!   compiler output. No path is ever re-opened after verification.
+//! * [`load_verified_into`](crate::load_verified_into) does the same into an
+//!   engine built once by an embedder; it has no unverified counterpart.
 //! * [`load_unverified`] exists for deployments that configure no key (Lucet's
 //!   behaviour, and `wasmtime run --allow-precompiled`'s): it trusts whoever
 //!   can write the artifact file, and its name says so.
 //!
-//! In both cases the image is stamped with this toolchain's engine version,
+//! In every case the image is stamped with this toolchain's engine version,
 //! and bytes from another version are refused cleanly by wasmtime.
 
 use lucet_artifact::{ArtifactSource, Metadata};
@@ -87,7 +89,15 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
     keys: &PublicKeySet,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    let verified = lucet_artifact::read_verified(source, keys)?;
+    load_verified_artifact(lucet_artifact::read_verified(source, keys)?, options)
+}
+
+/// Loads an artifact that [`lucet_artifact::read_verified`] verified (for
+/// callers that also want the verified image or metadata themselves).
+pub fn load_verified_artifact(
+    verified: lucet_artifact::VerifiedArtifact,
+    options: LoadOptions,
+) -> Result<LoadedModule, Error> {
     let provenance = Provenance::Verified {
         signer: verified.signer,
     };
@@ -100,7 +110,15 @@ pub fn load_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    let artifact = lucet_artifact::read_unverified(source)?;
+    load_unverified_artifact(lucet_artifact::read_unverified(source)?, options)
+}
+
+/// Loads an artifact read by [`lucet_artifact::read_unverified`], WITHOUT
+/// verification: see [`load_unverified`].
+pub fn load_unverified_artifact(
+    artifact: lucet_artifact::UnverifiedArtifact,
+    options: LoadOptions,
+) -> Result<LoadedModule, Error> {
     load_image(
         artifact.image,
         artifact.metadata,
@@ -115,16 +133,33 @@ fn load_image(
     provenance: Provenance,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
+    let settings = check_metadata(&metadata)?;
+    let engine =
+        Engine::new(&runner_config(&settings, options)?).map_err(|e| Error::Load(one_line(&e)))?;
+    let module = deserialize(&engine, &image)?;
+    Ok(LoadedModule {
+        module,
+        engine,
+        metadata,
+        settings,
+        provenance,
+        options,
+    })
+}
+
+/// Checks that this host can run an image with `metadata` (engine, target,
+/// CPU features) and returns its recorded engine settings.
+pub(crate) fn check_metadata(metadata: &Metadata) -> Result<EngineSettings, Error> {
     if metadata.engine != ENGINE {
         return Err(Error::EngineMismatch {
-            artifact: metadata.engine,
+            artifact: metadata.engine.clone(),
             runtime: ENGINE.to_string(),
         });
     }
     let host = host_triple();
     if metadata.target != host {
         return Err(Error::TargetMismatch {
-            artifact: metadata.target,
+            artifact: metadata.target.clone(),
             host,
         });
     }
@@ -134,26 +169,30 @@ fn load_image(
             missing: missing.join(","),
         });
     }
-    let settings = EngineSettings::from_metadata_value(&metadata.settings)?;
-    let mut config = engine_config(&settings)?;
+    EngineSettings::from_metadata_value(&metadata.settings)
+}
+
+/// The runner's engine configuration for images recorded with `settings`.
+pub(crate) fn runner_config(
+    settings: &EngineSettings,
+    options: LoadOptions,
+) -> Result<wasmtime::Config, Error> {
+    let mut config = engine_config(settings)?;
     config
         .max_wasm_stack(options.max_wasm_stack)
         // wasmtime-wasi turns on async support, which requires the async stack to fit the wasm stack.
         .async_stack_size(options.max_wasm_stack.max(2 << 20) + (1 << 20));
-    let engine = Engine::new(&config).map_err(|e| Error::Load(one_line(&e)))?;
+    Ok(config)
+}
+
+/// Hands an engine image to wasmtime. Callers pass only an `image` that
+/// `lucet_artifact::read_verified` (or, on the explicitly unverified path,
+/// `read_unverified`) returned, untouched.
+pub(crate) fn deserialize(engine: &Engine, image: &[u8]) -> Result<Module, Error> {
     // SAFETY: see the module documentation. `image` is the buffer that was
     // read (and, on the verified path, hashed and verified) exactly once; it
     // is not modified between verification and this call, and wasmtime copies
     // it into memory of its own.
     #[allow(unsafe_code)]
-    let module =
-        unsafe { Module::deserialize(&engine, &image) }.map_err(|e| Error::Load(one_line(&e)))?;
-    Ok(LoadedModule {
-        module,
-        engine,
-        metadata,
-        settings,
-        provenance,
-        options,
-    })
+    unsafe { Module::deserialize(engine, image) }.map_err(|e| Error::Load(one_line(&e)))
 }

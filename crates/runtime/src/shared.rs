@@ -1,0 +1,157 @@
+//! One engine for many artifacts, for embedders such as servers.
+//!
+//! [`load_verified`](crate::load_verified) builds an engine per artifact from
+//! the settings the artifact records. A host that runs many modules wants one
+//! engine instead — one pooling allocator, one epoch counter — so it fixes
+//! the settings up front in a [`SharedEngine`] and loads each verified
+//! artifact into it with [`load_verified_into`]. An artifact whose recorded
+//! settings differ from the engine's is refused by name
+//! ([`Error::SettingsMismatch`]) before wasmtime sees its image; wasmtime's
+//! own compatibility check at deserialization stays as a second line.
+//!
+//! The configuration is the one [`load_verified`](crate::load_verified) uses
+//! (the same `engine_config` as the compiler); the embedder may add to it
+//! what does not change how code was compiled, typically an instance
+//! allocation strategy. There is no unverified counterpart here.
+//!
+//! [`run`](crate::run) advances the engine's epoch to enforce its timeout,
+//! which on a shared engine would also interrupt other stores that wait on
+//! an epoch deadline: an embedder enforces deadlines itself (lucet-embed does,
+//! with a per-store deadline callback).
+
+use lucet_artifact::{ArtifactSource, VerifiedArtifact};
+use lucet_signature::PublicKeySet;
+use wasmtime::{Config, Engine};
+
+use crate::Error;
+use crate::error::one_line;
+use crate::load::{
+    LoadOptions, LoadedModule, Provenance, check_metadata, deserialize, runner_config,
+};
+use crate::settings::EngineSettings;
+
+/// An engine built once, from fixed settings, to load many artifacts into.
+#[derive(Clone)]
+pub struct SharedEngine {
+    engine: Engine,
+    settings: EngineSettings,
+    options: LoadOptions,
+}
+
+impl std::fmt::Debug for SharedEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedEngine")
+            .field("settings", &self.settings)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedEngine {
+    /// Builds an engine for artifacts compiled with `settings` (their
+    /// `opt_level` may differ: it does not affect loading).
+    ///
+    /// `customize` receives the runner's configuration before the engine is
+    /// built, to add what the embedder needs, e.g.
+    /// `config.allocation_strategy(InstanceAllocationStrategy::Pooling(..))`.
+    /// Changing settings that images depend on (memory reservation, guard
+    /// sizes, epoch interruption, wasm features) only makes every load fail.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] or [`Error::Load`] when wasmtime refuses the
+    /// configuration (for instance a pool larger than the address space).
+    pub fn new(
+        settings: EngineSettings,
+        options: LoadOptions,
+        customize: impl FnOnce(&mut Config),
+    ) -> Result<SharedEngine, Error> {
+        let mut config = runner_config(&settings, options)?;
+        customize(&mut config);
+        let engine = Engine::new(&config).map_err(|e| Error::Load(one_line(&e)))?;
+        Ok(SharedEngine {
+            engine,
+            settings,
+            options,
+        })
+    }
+
+    /// The wasmtime engine (cheap to clone).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings every artifact loaded into this engine was compiled with.
+    pub fn settings(&self) -> EngineSettings {
+        self.settings
+    }
+
+    /// The limits the engine was built with.
+    pub fn options(&self) -> LoadOptions {
+        self.options
+    }
+
+    /// Whether an artifact recorded with `artifact` settings can load here.
+    fn accepts(&self, artifact: &EngineSettings) -> bool {
+        artifact.interruptible == self.settings.interruptible
+            && artifact.memory_reservation == self.settings.memory_reservation
+            && artifact.memory_guard_size == self.settings.memory_guard_size
+    }
+}
+
+/// The settings that must match, as the message shows them.
+fn loading_settings(settings: &EngineSettings) -> String {
+    format!(
+        "epoch:{},reserve:{},guard:{}",
+        u8::from(settings.interruptible),
+        settings.memory_reservation,
+        settings.memory_guard_size
+    )
+}
+
+/// Reads, verifies and loads a signed artifact into `shared`: like
+/// [`load_verified`](crate::load_verified), with the engine given instead of
+/// built for the artifact.
+///
+/// # Errors
+///
+/// Everything [`load_verified`](crate::load_verified) refuses, and
+/// [`Error::SettingsMismatch`] for an artifact compiled with other settings.
+pub fn load_verified_into<S: ArtifactSource + ?Sized>(
+    shared: &SharedEngine,
+    source: &S,
+    keys: &PublicKeySet,
+) -> Result<LoadedModule, Error> {
+    load_verified_artifact_into(shared, lucet_artifact::read_verified(source, keys)?)
+}
+
+/// Loads into `shared` an artifact that [`lucet_artifact::read_verified`]
+/// verified, for callers that check the verified metadata themselves first
+/// (a deployment policy, say).
+///
+/// # Errors
+///
+/// As [`load_verified_into`], less the reading and verification.
+pub fn load_verified_artifact_into(
+    shared: &SharedEngine,
+    verified: VerifiedArtifact,
+) -> Result<LoadedModule, Error> {
+    let settings = check_metadata(&verified.metadata)?;
+    if !shared.accepts(&settings) {
+        return Err(Error::SettingsMismatch {
+            artifact: loading_settings(&settings),
+            engine: loading_settings(&shared.settings),
+        });
+    }
+    let module = deserialize(&shared.engine, &verified.image)?;
+    Ok(LoadedModule {
+        module,
+        engine: shared.engine.clone(),
+        metadata: verified.metadata,
+        settings,
+        provenance: Provenance::Verified {
+            signer: verified.signer,
+        },
+        options: shared.options,
+    })
+}
