@@ -69,9 +69,25 @@ struct Args {
     timeout: Option<Duration>,
 
     /// Run only if the artifact's embedded signature verifies against this public key
-    /// (minisign or rsign2 format). Repeatable: any of the keys.
-    #[arg(long = "signature-pk", value_name = "PATH")]
+    /// (minisign or rsign2 format). Repeatable: any of the keys. The environment
+    /// variable takes colon-separated paths and applies when no flag is given.
+    #[arg(
+        long = "signature-pk",
+        value_name = "PATH",
+        env = "LUCET_SIGNATURE_PK",
+        value_delimiter = ':'
+    )]
     signature_pk: Vec<PathBuf>,
+
+    /// Policy: run only artifacts whose source lucetc verified against this key
+    /// (16 hex digits, as minisign prints key ids). Repeatable: any of. Needs --signature-pk.
+    #[arg(long = "require-source-key", value_name = "KEYID")]
+    require_source_key: Vec<lucet_signature::KeyId>,
+
+    /// Policy: refuse artifacts made before this Unix time (simple anti-rollback).
+    /// Needs --signature-pk.
+    #[arg(long, value_name = "UNIX_TIME")]
+    min_timestamp: Option<u64>,
 
     /// Lucet's flag, accepted for compatibility: verification happens whenever
     /// --signature-pk is given, and this flag without a key is an error.
@@ -104,6 +120,20 @@ fn run(args: Args) -> Result<i32> {
     if args.signature_verify && args.signature_pk.is_empty() {
         bail!("--signature-verify needs --signature-pk KEY: there is nothing to verify against");
     }
+    if cfg!(feature = "require-signatures") && args.signature_pk.is_empty() {
+        bail!(
+            "this lucet-wasi only runs verified artifacts: give --signature-pk KEY or set LUCET_SIGNATURE_PK"
+        );
+    }
+    let policy = lucet_artifact::Policy {
+        required_source_keys: args.require_source_key.clone(),
+        min_timestamp: args.min_timestamp,
+    };
+    if !policy.is_empty() && args.signature_pk.is_empty() {
+        bail!(
+            "--require-source-key and --min-timestamp check signed metadata: give --signature-pk KEY too"
+        );
+    }
     let options = wasi_options(&args)?;
     let load_options = match args.stack_size {
         Some(size) => LoadOptions {
@@ -127,6 +157,10 @@ fn run(args: Args) -> Result<i32> {
         Some(hint) => anyhow::anyhow!(hint),
         None => anyhow::Error::new(error).context(args.module.display().to_string()),
     })?;
+    // The policy reads metadata that the signature just authenticated.
+    policy
+        .check(&loaded.metadata)
+        .with_context(|| args.module.display().to_string())?;
 
     match lucet_runtime::run(&loaded, &options)? {
         Outcome::Exited(status) => Ok(status),

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod keys;
+mod provenance;
 mod source;
 
 use std::io::Write;
@@ -30,6 +31,11 @@ Examples:
   lucetc --signature-keygen --signature-sk lucet.key --signature-pk lucet.pub
   lucetc app.wasm --signature-pk publisher.pub --signature-sk lucet.key -o app.so
   lucetc app.wasm --target aarch64-unknown-linux-gnu --target-cpu baseline -o app-arm64.so
+  lucetc --resign app.so --signature-pk old.pub --signature-sk new.key
+  lucetc --verify-rebuild app.so app.wasm --signature-pk lucet.pub
+
+--signature-pk names the key that verifies INPUT.minisig when compiling, and the
+key that verifies ARTIFACT with --resign and --verify-rebuild.
 
 Exit status: 0 compiled (or keys written), 1 refused or failed, 2 usage error.";
 
@@ -38,7 +44,7 @@ Exit status: 0 compiled (or keys written), 1 refused or failed, 2 usage error.";
 #[command(name = "lucetc", version = version(), after_help = EXAMPLES)]
 struct Args {
     /// WebAssembly module to compile: binary or text, detected by content.
-    #[arg(value_name = "INPUT", required_unless_present = "signature_keygen")]
+    #[arg(value_name = "INPUT", required_unless_present_any = ["signature_keygen", "resign"])]
     input: Option<PathBuf>,
 
     /// Where to write the artifact [default: INPUT's stem + .so, beside INPUT].
@@ -120,6 +126,26 @@ struct Args {
     #[arg(long)]
     force: bool,
 
+    /// Add `comment=TEXT` to the artifact's (signed) metadata.
+    #[arg(long, value_name = "TEXT")]
+    signature_comment: Option<String>,
+
+    /// Re-sign ARTIFACT with --signature-sk without recompiling (key rotation,
+    /// offline signing); verifies its old signature against --signature-pk first.
+    /// Writes to -o, or replaces ARTIFACT.
+    #[arg(long, value_name = "ARTIFACT", conflicts_with_all = ["signature_keygen", "verify_rebuild", "input"])]
+    resign: Option<PathBuf>,
+
+    /// Recompile INPUT with the settings recorded in ARTIFACT and compare the
+    /// images byte for byte; --signature-pk verifies ARTIFACT's metadata first.
+    #[arg(long, value_name = "ARTIFACT", conflicts_with = "signature_keygen")]
+    verify_rebuild: Option<PathBuf>,
+
+    /// With --resign or --verify-rebuild and no --signature-pk: proceed on an
+    /// unverified artifact.
+    #[arg(long)]
+    allow_unverified: bool,
+
     /// Tests only: derive new key passwords with a trivially cheap scrypt cost.
     #[arg(long, hide = true)]
     insecure_cheap_kdf: bool,
@@ -145,6 +171,32 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<()> {
     if args.signature_keygen {
         return keygen(&args);
+    }
+    if let Some(artifact) = &args.resign {
+        let Some(secret) = args.signature_sk.as_deref() else {
+            bail!("--resign needs --signature-sk KEY to sign with");
+        };
+        let output = args.output.as_deref().unwrap_or(artifact);
+        let old = provenance::read_artifact(
+            artifact,
+            &args.signature_pk,
+            args.allow_unverified,
+            "re-sign",
+        )?;
+        let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
+        return provenance::resign(old, &signer, output);
+    }
+    if let Some(artifact) = &args.verify_rebuild {
+        let Some(input) = args.input.as_deref() else {
+            bail!("--verify-rebuild ARTIFACT needs the INPUT to rebuild");
+        };
+        let recorded = provenance::read_artifact(
+            artifact,
+            &args.signature_pk,
+            args.allow_unverified,
+            "check",
+        )?;
+        return provenance::verify_rebuild(recorded, input, !args.no_translate_wat);
     }
     if args.signature_verify && args.signature_pk.is_empty() {
         bail!("--signature-verify needs --signature-pk KEY to verify the source against");
@@ -210,6 +262,7 @@ fn run(args: Args) -> Result<()> {
         &settings,
         &provenance,
         timestamp()?,
+        args.signature_comment.clone(),
         signer.as_ref(),
     )?;
     write_atomically(&output, &artifact)
@@ -263,7 +316,7 @@ fn with_spinner<T>(input: &Path, work: impl FnOnce() -> T) -> T {
 
 /// Writes through a temporary file in the same directory and renames it into
 /// place, so a failed or interrupted compile never leaves a partial artifact.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

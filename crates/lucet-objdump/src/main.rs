@@ -1,0 +1,336 @@
+//! `lucet-objdump`: what an artifact is, where it came from, and — once its
+//! signature verified — what it imports and exports.
+//!
+//! With `--signature-pk` it verifies first and exits 1 with the reason if the
+//! artifact does not verify, so it doubles as a verify-only gate in deploy
+//! pipelines. Without a key, everything it prints is labelled unauthenticated.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use lucet_artifact::{Metadata, hex};
+use lucet_runtime::LoadOptions;
+use lucet_signature::{KeyId, Prehash, SignatureBox, escape_for_display};
+use serde_json::json;
+use wasmtime::ExternType;
+
+const AFTER_HELP: &str = "\
+Exit status: 0 shown (and, with --signature-pk, verified); 1 refused or unreadable; 2 usage error.
+
+JSON (--json): one object with keys artifact, signed, verified, key_id, metadata
+(an object of the metadata fields, or null), image_size, image_blake2b, imports and
+exports (arrays of {module, name, type} / {name, type}, or null when not listed).
+Without --signature-pk, verified is false and nothing in the object is authenticated.
+
+Examples:
+  lucet-objdump --signature-pk lucet.pub app.so          # verify-only gate
+  lucet-objdump --json --signature-pk lucet.pub app.so
+  lucet-objdump --extract-signature out/ app.so && minisign -Vm out/image.bin -p lucet.pub";
+
+/// Inspect a lucet artifact.
+#[derive(Parser, Debug)]
+#[command(name = "lucet-objdump", version = version(), after_help = AFTER_HELP)]
+struct Args {
+    /// Artifact to inspect.
+    #[arg(value_name = "ARTIFACT")]
+    artifact: PathBuf,
+
+    /// Verify the embedded signature against this public key first. Repeatable: any of.
+    #[arg(
+        long = "signature-pk",
+        value_name = "PATH",
+        env = "LUCET_SIGNATURE_PK",
+        value_delimiter = ':'
+    )]
+    signature_pk: Vec<PathBuf>,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// List imports and exports of an artifact that was not verified (labelled as such).
+    #[arg(long)]
+    allow_unverified: bool,
+
+    /// Write DIR/image.bin and DIR/image.bin.minisig, for stock minisign or rsign2 to verify.
+    #[arg(long, value_name = "DIR")]
+    extract_signature: Option<PathBuf>,
+}
+
+fn version() -> String {
+    lucet_runtime::version_line("lucet-objdump")
+        .trim_start_matches("lucet-objdump ")
+        .to_string()
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("lucet-objdump: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What was learnt about the artifact.
+struct Report {
+    signature: Option<SignatureBox>,
+    verified: bool,
+    metadata: Metadata,
+    image_size: usize,
+    image_blake2b: String,
+    imports: Option<Vec<(String, String, String)>>,
+    exports: Option<Vec<(String, String)>>,
+}
+
+fn run(args: &Args) -> Result<()> {
+    let path = &args.artifact;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let in_file = || path.display().to_string();
+    let report = if args.signature_pk.is_empty() {
+        let artifact = lucet_artifact::read_unverified(&file).with_context(in_file)?;
+        let (image_size, image_blake2b) = describe_image(&artifact.image);
+        let signature = artifact.signature.clone();
+        let metadata = artifact.metadata.clone();
+        extract(args, &artifact.image, signature.as_ref())?;
+        let (imports, exports) = if args.allow_unverified {
+            let loaded = lucet_runtime::load_unverified_artifact(artifact, LoadOptions::default())
+                .with_context(in_file)?;
+            interface(&loaded.module)
+        } else {
+            (None, None)
+        };
+        Report {
+            signature,
+            verified: false,
+            metadata,
+            image_size,
+            image_blake2b,
+            imports,
+            exports,
+        }
+    } else {
+        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
+        let artifact = lucet_artifact::read_verified(&file, &keys).with_context(in_file)?;
+        let (image_size, image_blake2b) = describe_image(&artifact.image);
+        let signature = Some(artifact.signature.clone());
+        let metadata = artifact.metadata.clone();
+        extract(args, &artifact.image, signature.as_ref())?;
+        let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
+            .with_context(in_file)?;
+        let (imports, exports) = interface(&loaded.module);
+        Report {
+            signature,
+            verified: true,
+            metadata,
+            image_size,
+            image_blake2b,
+            imports,
+            exports,
+        }
+    };
+    let text = if args.json {
+        format!("{}\n", to_json(path, &report))
+    } else {
+        to_text(path, &report)
+    };
+    // A reader that stops early (`| head`) is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("cannot write to standard output"),
+    }
+}
+
+fn describe_image(image: &[u8]) -> (usize, String) {
+    (image.len(), hex(Prehash::of(image).as_bytes()))
+}
+
+/// `--extract-signature DIR`: the image and its signature as separate files.
+fn extract(args: &Args, image: &[u8], signature: Option<&SignatureBox>) -> Result<()> {
+    let Some(dir) = &args.extract_signature else {
+        return Ok(());
+    };
+    let Some(signature) = signature else {
+        bail!(
+            "{} is not signed: there is no signature to extract",
+            args.artifact.display()
+        );
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let target = dir.join(name);
+        std::fs::write(&target, bytes).with_context(|| format!("cannot write {}", target.display()))
+    };
+    write("image.bin", image)?;
+    write("image.bin.minisig", signature.to_text().as_bytes())
+}
+
+type Interface = (
+    Option<Vec<(String, String, String)>>,
+    Option<Vec<(String, String)>>,
+);
+
+fn interface(module: &wasmtime::Module) -> Interface {
+    let imports = module
+        .imports()
+        .map(|i| {
+            (
+                i.module().to_string(),
+                i.name().to_string(),
+                describe(&i.ty()),
+            )
+        })
+        .collect();
+    let exports = module
+        .exports()
+        .map(|e| (e.name().to_string(), describe(&e.ty())))
+        .collect();
+    (Some(imports), Some(exports))
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(func) => func.to_string(),
+        ExternType::Global(global) => format!(
+            "(global {}{})",
+            if global.mutability() == wasmtime::Mutability::Var {
+                "mut "
+            } else {
+                ""
+            },
+            global.content()
+        ),
+        ExternType::Table(table) => format!(
+            "(table {}{} {})",
+            table.minimum(),
+            table.maximum().map(|m| format!(" {m}")).unwrap_or_default(),
+            table.element()
+        ),
+        ExternType::Memory(memory) => format!(
+            "(memory {}{}{}{})",
+            if memory.is_64() { "i64 " } else { "" },
+            memory.minimum(),
+            memory
+                .maximum()
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default(),
+            if memory.is_shared() { " shared" } else { "" }
+        ),
+        ExternType::Tag(_) => "(tag)".to_string(),
+    }
+}
+
+fn key_id(report: &Report) -> Option<KeyId> {
+    report.signature.as_ref().map(SignatureBox::key_id)
+}
+
+/// The metadata fields, names as in the artifact; free text escaped for a terminal.
+fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, String)> {
+    vec![
+        ("image-blake2b", metadata.image_blake2b.clone()),
+        ("source-blake2b", metadata.source_blake2b.clone()),
+        (
+            "source-key",
+            metadata
+                .source_key
+                .map_or_else(|| "none".into(), |k| k.to_string()),
+        ),
+        ("engine", escape_for_display(&metadata.engine)),
+        ("target", escape_for_display(&metadata.target)),
+        ("cpu", escape_for_display(&metadata.cpu)),
+        ("settings", escape_for_display(&metadata.settings)),
+        ("timestamp", metadata.timestamp.to_string()),
+        (
+            "comment",
+            metadata
+                .comment
+                .as_deref()
+                .map(escape_for_display)
+                .unwrap_or_default(),
+        ),
+    ]
+}
+
+fn to_text(path: &Path, report: &Report) -> String {
+    let mut out = String::new();
+    let mut line = |name: &str, value: &str| out.push_str(&format!("{name:<16}{value}\n"));
+    line("artifact:", &path.display().to_string());
+    line(
+        "signed:",
+        &match key_id(report) {
+            Some(id) => format!("yes, key {id}"),
+            None => "no".to_string(),
+        },
+    );
+    line(
+        "verified:",
+        if report.verified {
+            "yes: everything below is authenticated by that trusted key"
+        } else {
+            "NOT VERIFIED (no --signature-pk): everything below is unauthenticated"
+        },
+    );
+    line(
+        "image:",
+        &format!(
+            "{} bytes (its BLAKE2b-512 matches image-blake2b)",
+            report.image_size
+        ),
+    );
+    for (name, value) in metadata_fields(&report.metadata) {
+        line(&format!("{name}:"), &value);
+    }
+    let label = if report.verified { "" } else { " (UNVERIFIED)" };
+    match (&report.imports, &report.exports) {
+        (Some(imports), Some(exports)) => {
+            out.push_str(&format!("imports{label}:\n"));
+            for (module, name, ty) in imports {
+                out.push_str(&format!("  {}::{} {ty}\n", escape_for_display(module), escape_for_display(name)));
+            }
+            out.push_str(&format!("exports{label}:\n"));
+            for (name, ty) in exports {
+                out.push_str(&format!("  {} {ty}\n", escape_for_display(name)));
+            }
+        }
+        _ => out.push_str(
+            "imports/exports: not listed for an unverified artifact (give --signature-pk, or --allow-unverified)\n",
+        ),
+    }
+    out
+}
+
+fn to_json(path: &Path, report: &Report) -> serde_json::Value {
+    let metadata: serde_json::Map<String, serde_json::Value> = metadata_fields(&report.metadata)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), json!(value)))
+        .collect();
+    json!({
+        "artifact": path.display().to_string(),
+        "signed": report.signature.is_some(),
+        "verified": report.verified,
+        "key_id": key_id(report).map(|k| k.to_string()),
+        "metadata": metadata,
+        "image_size": report.image_size,
+        "image_blake2b": report.image_blake2b,
+        "imports": report.imports.as_ref().map(|list| list.iter().map(|(module, name, ty)| json!({"module": module, "name": name, "type": ty})).collect::<Vec<_>>()),
+        "exports": report.exports.as_ref().map(|list| list.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,107 @@
+//! Working with existing artifacts: re-signing and the rebuild check.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lucet_artifact::{Metadata, hex};
+use lucet_runtime::rebuild::Rebuild;
+use lucet_signature::{Prehash, SecretKey};
+
+/// An artifact's image and metadata, and whether the metadata is authenticated.
+pub struct Recorded {
+    pub image: Vec<u8>,
+    pub metadata: Metadata,
+    pub verified: bool,
+}
+
+/// Reads `path`, verified against `keys` when any are given; otherwise only
+/// with `allow_unverified`, since `action` would vouch for unauthenticated bytes.
+pub fn read_artifact(
+    path: &Path,
+    keys: &[PathBuf],
+    allow_unverified: bool,
+    action: &str,
+) -> Result<Recorded> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let in_file = || path.display().to_string();
+    if keys.is_empty() {
+        if !allow_unverified {
+            bail!(
+                "refusing to {action} {} without verifying it: give --signature-pk KEY (its current signer), or --allow-unverified",
+                path.display()
+            );
+        }
+        let artifact = lucet_artifact::read_unverified(&file).with_context(in_file)?;
+        eprintln!(
+            "warning: {} was not verified: its metadata is unauthenticated",
+            path.display()
+        );
+        Ok(Recorded {
+            image: artifact.image,
+            metadata: artifact.metadata,
+            verified: false,
+        })
+    } else {
+        let keys = lucet_signature::read_public_keys(keys)?;
+        let artifact = lucet_artifact::read_verified(&file, &keys).with_context(in_file)?;
+        Ok(Recorded {
+            image: artifact.image,
+            metadata: artifact.metadata,
+            verified: true,
+        })
+    }
+}
+
+/// `--resign`: the same image and metadata under a new signature.
+pub fn resign(recorded: Recorded, signer: &SecretKey, output: &Path) -> Result<()> {
+    let prehash = Prehash::of(&recorded.image);
+    let bytes =
+        lucet_artifact::encode_signed(&recorded.image, &recorded.metadata, &prehash, signer)?;
+    crate::write_atomically(output, &bytes)?;
+    eprintln!(
+        "{} re-signed with key {}",
+        output.display(),
+        signer.key_id()
+    );
+    Ok(())
+}
+
+/// `--verify-rebuild`: recompile `input` as recorded and compare.
+pub fn verify_rebuild(recorded: Recorded, input: &Path, translate_wat: bool) -> Result<()> {
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+    let (source, prehash) = lucet_signature::read_hashed(file)
+        .with_context(|| format!("cannot read {}", input.display()))?;
+    let authenticity = if recorded.verified {
+        "verified"
+    } else {
+        "UNAUTHENTICATED"
+    };
+    if hex(prehash.as_bytes()) == recorded.metadata.source_blake2b {
+        eprintln!(
+            "source matches the artifact's recorded source-blake2b ({authenticity} metadata)"
+        );
+    } else {
+        eprintln!(
+            "source differs from the artifact's recorded source-blake2b ({authenticity} metadata)"
+        );
+    }
+    let wasm = lucet_runtime::compile::wasm_binary(&source, translate_wat)
+        .with_context(|| input.display().to_string())?;
+    match lucet_runtime::rebuild::rebuild(&wasm, &recorded.metadata, &recorded.image)? {
+        Rebuild::Identical { len } => {
+            println!(
+                "rebuild matches: the {len}-byte engine image is identical ({authenticity} metadata)"
+            );
+            Ok(())
+        }
+        Rebuild::Differs { offset, section } => bail!(
+            "rebuild differs from the artifact's engine image (first at byte {offset}): {}",
+            section.map_or_else(
+                || "only the ELF headers differ".to_string(),
+                |name| format!("first differing section is {name}")
+            )
+        ),
+    }
+}
