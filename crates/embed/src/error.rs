@@ -1,0 +1,88 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why building a host, loading a module or running an instance failed.
+///
+/// Messages are one line. As is usual for Rust errors, `Display` shows this
+/// error's own message and the causes are in the [`source`](std::error::Error::source)
+/// chain; [`Error::report`] joins them all for a log line.
+///
+/// A guest that traps, exits with a status or runs past its deadline is not
+/// an error: see [`RunOutput`](crate::RunOutput).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The [`HostConfig`](crate::HostConfig) is inconsistent (the reason
+    /// says which field, with the numbers involved).
+    #[error("invalid host configuration: {0}")]
+    InvalidConfig(String),
+    /// wasmtime refused the engine or pool configuration (for instance, a
+    /// pool whose reservations exceed the address space).
+    #[error("cannot build the engine: {0}")]
+    Engine(String),
+    /// The artifact file could not be opened.
+    #[error("cannot open {}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The artifact was refused: unsigned, signed by an untrusted key,
+    /// modified, refused by the policy, made for another engine, target, CPU
+    /// or settings, or rejected by wasmtime. Nothing of it was executed.
+    #[error(transparent)]
+    Refused(#[from] lucet_runtime::Error),
+    /// The module imports something other than WASI preview 1.
+    #[error("module imports what this host does not provide (WASI preview 1 only): {0}")]
+    Link(String),
+    /// The module is not a WASI command.
+    #[error("module is not a WASI command: it exports no function `_start` of type () -> ()")]
+    NotACommand,
+    /// A deadline was asked, but this host's artifacts are compiled without
+    /// epoch interruption, so nothing could stop the guest at the deadline.
+    #[error(
+        "a deadline of {0:?} was asked, but artifacts of this host are compiled with --no-interruption and cannot be stopped; recompile without that flag"
+    )]
+    NotInterruptible(Duration),
+    /// Every slot of the pooling allocator is in use: retry later, or raise
+    /// [`PoolingLimits::max_instances`](crate::PoolingLimits::max_instances).
+    #[error("no free instance slot: {0}")]
+    PoolExhausted(String),
+    /// The module could not be instantiated (its memory's minimum size is
+    /// over the instance's limit, for instance).
+    #[error("cannot instantiate module: {0}")]
+    Instantiate(String),
+    /// A host-side failure while the guest ran (not a trap).
+    #[error("host error while running the guest: {0}")]
+    Host(String),
+    /// The thread the guest runs on could not be started.
+    #[error("cannot start a thread")]
+    Thread(#[source] std::io::Error),
+}
+
+impl Error {
+    /// The message and every cause, joined by `: ` on one line, e.g.
+    /// `artifact signature refused: signature was made by key …, which is
+    /// not trusted (trusted: …)`.
+    pub fn report(&self) -> String {
+        let mut report = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            let message = error.to_string();
+            // A wrapper that already shows its cause is not repeated.
+            if !report.ends_with(&message) {
+                report.push_str(": ");
+                report.push_str(&message);
+            }
+            cause = error.source();
+        }
+        report.replace('\n', " ")
+    }
+}
+
+/// Renders a wasmtime error with its causes on one line.
+pub(crate) fn one_line(error: &wasmtime::Error) -> String {
+    format!("{error:#}").replace('\n', " ")
+}

@@ -1,0 +1,235 @@
+//! Running one instance: a fresh store, WASI context and pool slot per run.
+
+use std::time::{Duration, Instant};
+
+use lucet_runtime::Outcome;
+use wasmtime::{
+    PoolConcurrencyLimitError, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
+    WasmBacktrace,
+};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+use crate::error::{Error, one_line};
+use crate::host::{ENTRYPOINT, ModuleHandle};
+
+/// Epoch deadline of a run without a deadline: never reached.
+const NO_DEADLINE: u64 = 1 << 62;
+
+/// Host frames (WASI calls, wasmtime's own) need room beyond the wasm stack.
+const HOST_STACK_MARGIN: usize = 8 << 20;
+
+/// The per-store state: the guest's WASI context and its limits.
+pub(crate) struct GuestState {
+    pub(crate) wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// One run's inputs and limits.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    /// Arguments after `argv[0]` (which is the module's name).
+    pub args: Vec<String>,
+    /// The guest's whole environment: nothing of the host's leaks in.
+    pub env: Vec<(String, String)>,
+    /// Everything the guest can read from standard input.
+    pub stdin: Vec<u8>,
+    /// Largest linear memory, in bytes; `memory.grow` past it fails in the
+    /// guest. `None`, or more than the pool's
+    /// [`max_memory_size`](crate::PoolingLimits::max_memory_size), means the
+    /// pool's limit.
+    pub max_memory: Option<u64>,
+    /// Wall-clock limit from the start of instantiation; the guest is stopped
+    /// within about [`EPOCH_TICK`](crate::EPOCH_TICK) of it while it runs wasm
+    /// code (a blocking host call is not interrupted). `None`: no limit.
+    pub deadline: Option<Duration>,
+    /// Bytes kept of each of stdout and stderr; a write past it fails in the
+    /// guest.
+    pub max_output: usize,
+}
+
+impl Default for InstanceConfig {
+    /// No arguments, environment or input; the pool's memory limit, no
+    /// deadline, 1 MiB of each output.
+    fn default() -> Self {
+        InstanceConfig {
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Vec::new(),
+            max_memory: None,
+            deadline: None,
+            max_output: 1 << 20,
+        }
+    }
+}
+
+/// How a run ended, and what the guest wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutput {
+    /// Exit status, trap, or deadline.
+    pub outcome: Outcome,
+    /// Standard output (at most `max_output` bytes).
+    pub stdout: Vec<u8>,
+    /// Standard error (at most `max_output` bytes).
+    pub stderr: Vec<u8>,
+    /// Time from the start of instantiation to the end of the run.
+    pub elapsed: Duration,
+}
+
+impl RunOutput {
+    /// The exit status, if the guest exited (0 when `_start` returned).
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.outcome {
+            Outcome::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether the guest exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_code() == Some(0)
+    }
+}
+
+impl ModuleHandle {
+    /// Runs the module once, in a fresh instance from the pool with its own
+    /// WASI context (`stdin` as input, output captured in memory, no
+    /// preopened directories, no host environment), and calls `_start`.
+    ///
+    /// The guest runs on a thread of its own, sized for the host's wasm
+    /// stack; this call blocks until it ends.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInterruptible`] for a deadline on non-interruptible
+    /// artifacts, [`Error::PoolExhausted`] when every slot is busy,
+    /// [`Error::Instantiate`], [`Error::Host`] or [`Error::Thread`]. A trap,
+    /// an exit status or the deadline are [`RunOutput::outcome`]s.
+    pub fn run(&self, mut config: InstanceConfig) -> Result<RunOutput, Error> {
+        let engine = &self.inner.host.engine;
+        if let Some(deadline) = config.deadline
+            && !engine.settings().interruptible
+        {
+            return Err(Error::NotInterruptible(deadline));
+        }
+        let stdin = std::mem::take(&mut config.stdin);
+        let stack = engine
+            .options()
+            .max_wasm_stack
+            .saturating_add(HOST_STACK_MARGIN);
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("lucet-guest".into())
+                .stack_size(stack)
+                .spawn_scoped(scope, move || self.run_here(&config, stdin))
+                .map_err(Error::Thread)?
+                .join()
+                .map_err(|_| Error::Host("the guest thread panicked".into()))?
+        })
+    }
+
+    fn run_here(&self, config: &InstanceConfig, stdin: Vec<u8>) -> Result<RunOutput, Error> {
+        let started = Instant::now();
+        let host = &self.inner.host;
+        let stdout = MemoryOutputPipe::new(config.max_output);
+        let stderr = MemoryOutputPipe::new(config.max_output);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdin(MemoryInputPipe::new(stdin))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .arg(&self.inner.name)
+            .args(&config.args);
+        for (name, value) in &config.env {
+            wasi.env(name, value);
+        }
+        let max_memory = config
+            .max_memory
+            .unwrap_or(u64::MAX)
+            .min(host.pooling.max_memory_size);
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
+            .build();
+        let mut store = Store::new(
+            host.engine.engine(),
+            GuestState {
+                wasi: wasi.build_p1(),
+                limits,
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        if host.engine.settings().interruptible {
+            // The host's ticker advances the epoch every EPOCH_TICK; at each
+            // tick the callback compares the wall clock with the deadline.
+            // The engine's epoch is shared by every store, so no run moves it
+            // for another.
+            match config.deadline.and_then(|d| started.checked_add(d)) {
+                Some(until) => {
+                    store.set_epoch_deadline(1);
+                    store.epoch_deadline_callback(move |_| {
+                        Ok(if Instant::now() >= until {
+                            UpdateDeadline::Interrupt
+                        } else {
+                            UpdateDeadline::Continue(1)
+                        })
+                    });
+                }
+                None => store.set_epoch_deadline(NO_DEADLINE),
+            }
+        }
+
+        let result = match self.inner.pre.instantiate(&mut store) {
+            Ok(instance) => {
+                let entry = instance
+                    .get_typed_func::<(), ()>(&mut store, ENTRYPOINT)
+                    .map_err(|_| Error::NotACommand)?;
+                entry.call(&mut store, ())
+            }
+            Err(error) if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
+                return Err(Error::PoolExhausted(one_line(&error)));
+            }
+            // A start function may trap or exit: that is an outcome.
+            Err(error)
+                if error.downcast_ref::<Trap>().is_none()
+                    && error.downcast_ref::<I32Exit>().is_none() =>
+            {
+                return Err(Error::Instantiate(one_line(&error)));
+            }
+            Err(error) => Err(error),
+        };
+        let outcome = outcome(result, config.deadline)?;
+        let elapsed = started.elapsed();
+        // The pipes hold their buffers until the store (and the WASI context
+        // in it) is gone; the slot returns to the pool here too.
+        drop(store);
+        Ok(RunOutput {
+            outcome,
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+            elapsed,
+        })
+    }
+}
+
+fn outcome(result: wasmtime::Result<()>, deadline: Option<Duration>) -> Result<Outcome, Error> {
+    let error = match result {
+        Ok(()) => return Ok(Outcome::Exited(0)),
+        Err(error) => error,
+    };
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return Ok(Outcome::Exited(exit.0));
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Ok(Outcome::TimedOut(deadline.unwrap_or_default())),
+        Some(trap) => {
+            let mut message = trap.to_string();
+            if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
+                message.push('\n');
+                message.push_str(backtrace.to_string().trim_end());
+            }
+            Ok(Outcome::Trapped(message))
+        }
+        None => Err(Error::Host(one_line(&error))),
+    }
+}

@@ -1,0 +1,385 @@
+//! The library API against real artifacts, a real pooled engine and real WASI.
+
+use std::time::{Duration, Instant};
+
+use lucet_embed::{
+    EngineSettings, Error, Host, HostConfig, InstanceConfig, ModuleHandle, Outcome, Policy,
+    PoolingLimits,
+};
+
+use crate::util::{Build, Fixtures};
+
+/// A host trusting the fixtures' key, with a small pool.
+fn host(max_instances: u32) -> Host {
+    let mut config = HostConfig::new(Fixtures::get().keys());
+    config.pooling.max_instances = max_instances;
+    Host::new(config).expect("host")
+}
+
+fn load(host: &Host, name: &str) -> ModuleHandle {
+    host.load_verified(&Fixtures::get().artifact(name, Build::Signed))
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+fn stdin(bytes: &[u8]) -> InstanceConfig {
+    InstanceConfig {
+        stdin: bytes.to_vec(),
+        ..InstanceConfig::default()
+    }
+}
+
+#[test]
+fn runs_stdin_through_the_guest() {
+    let host = host(2);
+    let upper = load(&host, "upper");
+    assert_eq!(upper.name(), "upper");
+    assert_eq!(upper.metadata().engine, lucet_runtime::ENGINE);
+    let output = upper.run(stdin(b"Hello, world!")).expect("run");
+    assert_eq!(output.outcome, Outcome::Exited(0));
+    assert!(output.success());
+    assert_eq!(output.stdout, b"HELLO, WORLD!");
+    assert!(output.stderr.is_empty());
+}
+
+#[test]
+fn two_hundred_fresh_instances_of_one_module() {
+    // Two slots for 200 runs: the pool's slots are reused, and each run must
+    // still see freshly initialised memory and globals ("1 1"), never what
+    // the previous instance in that slot left ("2 2").
+    let host = host(2);
+    let fresh = load(&host, "fresh");
+    for run in 0..200 {
+        let output = fresh.run(InstanceConfig::default()).expect("run");
+        assert_eq!(output.outcome, Outcome::Exited(0), "run {run}");
+        assert_eq!(output.stdout, b"1 1\n", "run {run}");
+    }
+}
+
+#[test]
+fn concurrent_instances_share_one_loaded_module() {
+    let host = host(4);
+    let upper = load(&host, "upper");
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let upper = upper.clone();
+                scope.spawn(move || {
+                    for run in 0..25 {
+                        let input = format!("worker {worker} run {run}");
+                        let output = upper.run(stdin(input.as_bytes())).expect("run");
+                        assert_eq!(output.stdout, input.to_uppercase().as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().expect("worker");
+        }
+    });
+}
+
+#[test]
+fn a_full_pool_refuses_instead_of_queueing() {
+    let host = host(1);
+    let spin = load(&host, "spin");
+    let fresh = load(&host, "fresh");
+    std::thread::scope(|scope| {
+        let spinning = scope.spawn(|| {
+            loop {
+                let result = spin.run(InstanceConfig {
+                    deadline: Some(Duration::from_secs(3)),
+                    ..InstanceConfig::default()
+                });
+                // The other thread may hold the slot for a moment first.
+                if !matches!(result, Err(Error::PoolExhausted(_))) {
+                    return result;
+                }
+            }
+        });
+        // The only slot is taken as soon as the spinning guest instantiates.
+        let mut refused = None;
+        while !spinning.is_finished() {
+            match fresh.run(InstanceConfig::default()) {
+                Err(Error::PoolExhausted(reason)) => {
+                    refused = Some(reason);
+                    break;
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(10)),
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        let spun = spinning.join().expect("spinning thread").expect("run");
+        let reason =
+            refused.unwrap_or_else(|| panic!("no refusal while the pool was full: {spun:?}"));
+        assert!(reason.contains("limit of 1"), "{reason}");
+        assert!(matches!(spun.outcome, Outcome::TimedOut(_)), "{spun:?}");
+    });
+    // The slot is back.
+    let output = fresh.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.stdout, b"1 1\n");
+}
+
+#[test]
+fn a_deadline_stops_an_infinite_loop() {
+    let host = host(2);
+    let spin = load(&host, "spin");
+    let started = Instant::now();
+    let output = spin
+        .run(InstanceConfig {
+            deadline: Some(Duration::from_millis(300)),
+            ..InstanceConfig::default()
+        })
+        .expect("run");
+    assert_eq!(
+        output.outcome,
+        Outcome::TimedOut(Duration::from_millis(300))
+    );
+    assert!(output.elapsed >= Duration::from_millis(300), "{output:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{output:?}");
+}
+
+#[test]
+fn one_deadline_does_not_stop_another_instance() {
+    // Both stores wait on the same engine epoch; each must keep its own
+    // deadline.
+    let host = host(2);
+    let spin = load(&host, "spin");
+    let run = |deadline| {
+        spin.run(InstanceConfig {
+            deadline: Some(deadline),
+            ..InstanceConfig::default()
+        })
+        .expect("run")
+    };
+    std::thread::scope(|scope| {
+        let long = scope.spawn(|| run(Duration::from_millis(1500)));
+        let short = scope.spawn(|| run(Duration::from_millis(100)));
+        let short = short.join().expect("short");
+        let long = long.join().expect("long");
+        assert_eq!(short.outcome, Outcome::TimedOut(Duration::from_millis(100)));
+        assert!(short.elapsed < Duration::from_millis(1500), "{short:?}");
+        assert_eq!(long.outcome, Outcome::TimedOut(Duration::from_millis(1500)));
+        assert!(long.elapsed >= Duration::from_millis(1500), "{long:?}");
+    });
+}
+
+#[test]
+fn a_memory_limit_makes_memory_grow_fail() {
+    let host = host(2);
+    let grow = load(&host, "grow");
+    let run = |max_memory| {
+        let output = grow
+            .run(InstanceConfig {
+                max_memory,
+                ..InstanceConfig::default()
+            })
+            .expect("run");
+        assert_eq!(output.outcome, Outcome::Exited(0));
+        String::from_utf8(output.stdout).expect("text")
+    };
+    // The guest has 64 KiB and asks for 1 MiB more.
+    assert_eq!(run(Some(512 << 10)), "refused\n");
+    assert_eq!(run(Some(2 << 20)), "grown\n");
+    assert_eq!(run(None), "grown\n");
+
+    // The pool's limit applies when the instance sets none.
+    let mut config = HostConfig::new(Fixtures::get().keys());
+    config.pooling = PoolingLimits {
+        max_instances: 1,
+        max_memory_size: 512 << 10,
+        ..PoolingLimits::default()
+    };
+    let small = Host::new(config).expect("host");
+    let grow = load(&small, "grow");
+    let output = grow.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.stdout, b"refused\n");
+}
+
+#[test]
+fn arguments_and_environment_are_the_instances_own() {
+    let host = host(2);
+    let argsenv = load(&host, "argsenv");
+    let output = argsenv
+        .run(InstanceConfig {
+            args: vec!["one".into(), "two".into()],
+            env: vec![("A".into(), "1".into()), ("B".into(), "2".into())],
+            ..InstanceConfig::default()
+        })
+        .expect("run");
+    assert_eq!(output.stdout, b"argsenv\0one\0two\0A=1\0B=2\0");
+    // Nothing of the host's environment leaks in.
+    let output = argsenv.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.stdout, b"argsenv\0");
+}
+
+#[test]
+fn traps_and_exit_statuses_are_outcomes() {
+    let host = host(2);
+    let output = load(&host, "fail")
+        .run(InstanceConfig::default())
+        .expect("run");
+    match &output.outcome {
+        Outcome::Trapped(message) => assert!(message.contains("unreachable"), "{message}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    assert_eq!(output.stdout, b"partial\n");
+    assert_eq!(output.stderr, b"about to trap\n");
+    assert_eq!(output.exit_code(), None);
+
+    let output = load(&host, "exit")
+        .run(InstanceConfig::default())
+        .expect("run");
+    assert_eq!(output.outcome, Outcome::Exited(7));
+    assert_eq!(output.exit_code(), Some(7));
+    assert!(!output.success());
+}
+
+#[test]
+fn output_is_capped() {
+    let host = host(2);
+    let upper = load(&host, "upper");
+    let output = upper
+        .run(InstanceConfig {
+            stdin: vec![b'a'; 100],
+            max_output: 10,
+            ..InstanceConfig::default()
+        })
+        .expect("run");
+    assert_eq!(output.stdout, b"AAAAAAAAAA");
+}
+
+#[test]
+fn loading_from_memory_names_the_module() {
+    let host = host(2);
+    let bytes = std::fs::read(Fixtures::get().artifact("argsenv", Build::Signed)).expect("read");
+    let module = host.load_verified_bytes("custom", &bytes).expect("load");
+    assert_eq!(module.name(), "custom");
+    let output = module.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.stdout, b"custom\0");
+}
+
+/// The message of a refused load.
+#[track_caller]
+fn refused(result: Result<ModuleHandle, Error>) -> String {
+    match result {
+        Err(error @ Error::Refused(_)) => error.report(),
+        Err(other) => panic!("expected a refusal, got {other:?}"),
+        Ok(module) => panic!("{module:?} was loaded"),
+    }
+}
+
+#[test]
+fn unverified_artifacts_are_refused() {
+    let host = host(2);
+    let fixtures = Fixtures::get();
+    let message = refused(host.load_verified(&fixtures.artifact("upper", Build::Unsigned)));
+    assert!(message.contains("not signed"), "{message}");
+    let message = refused(host.load_verified(&fixtures.artifact("upper", Build::OtherKey)));
+    assert!(message.contains("not trusted"), "{message}");
+
+    // Any flipped byte of the image, the signature block or the footer.
+    let good = std::fs::read(fixtures.artifact("upper", Build::Signed)).expect("read");
+    for offset in [
+        0,
+        good.len() / 2,
+        good.len() - 200,
+        good.len() - 20,
+        good.len() - 1,
+    ] {
+        let mut bad = good.clone();
+        bad[offset] ^= 0x01;
+        let result = host.load_verified_bytes("bad", &bad);
+        assert!(
+            matches!(result, Err(Error::Refused(_))),
+            "flipping byte {offset}: {result:?}"
+        );
+    }
+    assert!(host.load_verified_bytes("good", &good).is_ok());
+}
+
+#[test]
+fn artifacts_for_another_engine_configuration_are_refused() {
+    let host = host(2);
+    let fixtures = Fixtures::get();
+    let message = refused(host.load_verified(&fixtures.artifact("upper", Build::SmallReservation)));
+    assert!(
+        message.contains("reserve:67108864") && message.contains("--reserved-size"),
+        "{message}"
+    );
+    let message = refused(host.load_verified(&fixtures.artifact("upper", Build::NoInterruption)));
+    assert!(message.contains("epoch:0"), "{message}");
+}
+
+#[test]
+fn deadlines_need_interruptible_artifacts() {
+    let mut config = HostConfig::new(Fixtures::get().keys());
+    config.engine = EngineSettings {
+        interruptible: false,
+        ..EngineSettings::default()
+    };
+    config.pooling.max_instances = 2;
+    let host = Host::new(config).expect("host");
+    let fixtures = Fixtures::get();
+    // Interruptible artifacts do not fit this engine, and the reverse.
+    let message = refused(host.load_verified(&fixtures.artifact("exit", Build::Signed)));
+    assert!(message.contains("epoch:1"), "{message}");
+    let exit = host
+        .load_verified(&fixtures.artifact("exit", Build::NoInterruption))
+        .expect("load");
+    let result = exit.run(InstanceConfig {
+        deadline: Some(Duration::from_secs(1)),
+        ..InstanceConfig::default()
+    });
+    assert!(
+        matches!(result, Err(Error::NotInterruptible(_))),
+        "{result:?}"
+    );
+    let output = exit.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.outcome, Outcome::Exited(7));
+}
+
+#[test]
+fn the_policy_is_checked_on_signed_metadata() {
+    let fixtures = Fixtures::get();
+    let mut config = HostConfig::new(fixtures.keys());
+    config.pooling.max_instances = 1;
+    config.policy = Policy {
+        min_timestamp: Some(u64::MAX),
+        ..Policy::default()
+    };
+    let host = Host::new(config).expect("host");
+    refused(host.load_verified(&fixtures.artifact("upper", Build::Signed)));
+}
+
+#[test]
+fn modules_must_be_wasi_commands() {
+    let host = host(2);
+    let fixtures = Fixtures::get();
+    let result = host.load_verified(&fixtures.artifact("reactor", Build::Signed));
+    assert!(matches!(result, Err(Error::NotACommand)), "{result:?}");
+    let result = host.load_verified(&fixtures.artifact("imports", Build::Signed));
+    match result {
+        Err(Error::Link(message)) => assert!(message.contains("host_secret"), "{message}"),
+        other => panic!("expected a link error, got {other:?}"),
+    }
+    let result = host.load_verified("no/such/file.so".as_ref());
+    assert!(matches!(result, Err(Error::Open { .. })), "{result:?}");
+}
+
+#[test]
+fn inconsistent_configurations_are_refused() {
+    let keys = Fixtures::get().keys();
+    let refused = |config: HostConfig| match Host::new(config) {
+        Err(Error::InvalidConfig(message)) => message,
+        other => panic!("expected an invalid configuration, got {other:?}"),
+    };
+    let mut config = HostConfig::new(keys.clone());
+    config.pooling.max_instances = 0;
+    assert!(refused(config).contains("max_instances"));
+    let mut config = HostConfig::new(keys.clone());
+    config.pooling.max_memory_size = config.engine.memory_reservation + 1;
+    assert!(refused(config).contains("reservation"));
+    let mut config = HostConfig::new(keys);
+    config.max_wasm_stack = 1;
+    assert!(refused(config).contains("max_wasm_stack"));
+}

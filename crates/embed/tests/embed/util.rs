@@ -1,0 +1,168 @@
+//! Shared helpers: the built tools, a key pair, and fixtures compiled by the
+//! real lucetc, once per test process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use lucet_embed::PublicKeySet;
+
+/// `target/<profile>` of this test executable (`target/<profile>/deps/embed-<hash>`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_path_buf()
+}
+
+/// A binary: `$VAR` when set, else `target/<profile>/<relative>`.
+fn built(var: &str, relative: &str, how: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(var) {
+        return PathBuf::from(path);
+    }
+    let path = target_dir().join(relative);
+    assert!(path.exists(), "{} not built: {how}", path.display());
+    path
+}
+
+/// The lucetc binary (`$LUCETC` overrides).
+pub fn lucetc() -> PathBuf {
+    built(
+        "LUCETC",
+        "lucetc",
+        "run `cargo build -p lucetc` (the workspace test run builds it)",
+    )
+}
+
+/// The example host (`$HTTP_HOST` overrides); `cargo test -p lucet-embed`
+/// builds examples before running tests.
+pub fn http_host() -> PathBuf {
+    built(
+        "HTTP_HOST",
+        "examples/http_host",
+        "run `cargo build -p lucet-embed --example http_host`",
+    )
+}
+
+/// A `.wat` fixture.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.wat"))
+}
+
+/// Runs a command, asserting success; returns stderr.
+#[track_caller]
+pub fn run_ok(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}): {stderr}",
+        output.status
+    );
+    stderr
+}
+
+/// How a fixture is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Build {
+    /// lucetc's defaults, signed with the trusted key.
+    Signed,
+    /// lucetc's defaults, not signed.
+    Unsigned,
+    /// Signed by a key the hosts do not trust.
+    OtherKey,
+    /// Signed, compiled with `--no-interruption`.
+    NoInterruption,
+    /// Signed, compiled with `--reserved-size 64MiB`.
+    SmallReservation,
+}
+
+impl Build {
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Build::Signed | Build::Unsigned | Build::OtherKey => &[],
+            Build::NoInterruption => &["--no-interruption"],
+            Build::SmallReservation => &["--reserved-size", "64MiB"],
+        }
+    }
+}
+
+/// Keys and compiled artifacts in a scratch directory, shared by the tests
+/// of this process.
+pub struct Fixtures {
+    dir: tempfile::TempDir,
+    cache: Mutex<HashMap<(String, Build), PathBuf>>,
+}
+
+impl Fixtures {
+    /// The fixtures of this process; the key pairs are made on first use.
+    pub fn get() -> &'static Fixtures {
+        static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+        FIXTURES.get_or_init(|| {
+            let dir = tempfile::tempdir().expect("scratch directory");
+            for name in ["trusted", "other"] {
+                run_ok(
+                    Command::new(lucetc())
+                        .arg("--signature-keygen")
+                        .arg(format!(
+                            "--signature-sk=raw:{}",
+                            dir.path().join(format!("{name}.key")).display()
+                        ))
+                        .arg("--signature-pk")
+                        .arg(dir.path().join(format!("{name}.pub"))),
+                );
+            }
+            Fixtures {
+                dir,
+                cache: Mutex::new(HashMap::new()),
+            }
+        })
+    }
+
+    /// The trusted public key file.
+    pub fn public_key(&self) -> PathBuf {
+        self.dir.path().join("trusted.pub")
+    }
+
+    /// The trusted keys, as a host takes them.
+    pub fn keys(&self) -> PublicKeySet {
+        lucet_signature::read_public_keys(&[self.public_key()]).expect("trusted key")
+    }
+
+    /// `tests/fixtures/<name>.wat` compiled by lucetc as `build` says.
+    pub fn artifact(&self, name: &str, build: Build) -> PathBuf {
+        let mut cache = self.cache.lock().expect("fixture cache");
+        if let Some(path) = cache.get(&(name.to_string(), build)) {
+            return path.clone();
+        }
+        let out_dir = self.dir.path().join(format!("{build:?}"));
+        std::fs::create_dir_all(&out_dir).expect("fixture directory");
+        let output = out_dir.join(format!("{name}.so"));
+        let mut command = Command::new(lucetc());
+        command
+            .arg(fixture(name))
+            .arg("-o")
+            .arg(&output)
+            .args(build.flags());
+        let key = match build {
+            Build::Unsigned => None,
+            Build::OtherKey => Some("other.key"),
+            _ => Some("trusted.key"),
+        };
+        if let Some(key) = key {
+            command.arg(format!(
+                "--signature-sk=raw:{}",
+                self.dir.path().join(key).display()
+            ));
+        }
+        run_ok(&mut command);
+        cache.insert((name.to_string(), build), output.clone());
+        output
+    }
+}
