@@ -21,6 +21,9 @@ target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 cargo build --locked --workspace --bins
 LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 
+# A runner built to require signatures refuses to start without a key.
+cargo test --locked -p lucet-wasi --features require-signatures
+
 # Last: prints "N passed, N failed" and fails below 72 of 72.
 suites=(../shared/corpus/wasi-testsuite/tests/*/testsuite/wasm32-wasip1)
 target/debug/wasi-testsuite \

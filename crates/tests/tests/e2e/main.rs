@@ -9,6 +9,7 @@ mod compile;
 mod corpus;
 mod interop;
 mod pipeline;
+mod provenance;
 mod run;
 mod tamper;
 mod util;

@@ -177,7 +177,8 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let mut command = Command::new(tool("lucet-wasi"));
-    command.args(args);
+    // Keys come from each test's flags, never from the developer's environment.
+    command.args(args).env_remove("LUCET_SIGNATURE_PK");
     command
 }
 
