@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 use lucet_runtime::Outcome;
 use wasmtime::{
     PoolConcurrencyLimitError, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
-    WasmBacktrace,
 };
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
@@ -213,23 +212,5 @@ impl ModuleHandle {
 }
 
 fn outcome(result: wasmtime::Result<()>, deadline: Option<Duration>) -> Result<Outcome, Error> {
-    let error = match result {
-        Ok(()) => return Ok(Outcome::Exited(0)),
-        Err(error) => error,
-    };
-    if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return Ok(Outcome::Exited(exit.0));
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Ok(Outcome::TimedOut(deadline.unwrap_or_default())),
-        Some(trap) => {
-            let mut message = trap.to_string();
-            if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
-                message.push('\n');
-                message.push_str(backtrace.to_string().trim_end());
-            }
-            Ok(Outcome::Trapped(message))
-        }
-        None => Err(Error::Host(one_line(&error))),
-    }
+    lucet_runtime::outcome_of(result, deadline).map_err(|error| Error::Host(error.to_string()))
 }

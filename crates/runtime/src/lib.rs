@@ -32,7 +32,7 @@ pub use load::{
     LoadOptions, LoadedModule, Provenance, load_unverified, load_unverified_artifact,
     load_verified, load_verified_artifact,
 };
-pub use run::{Outcome, WasiOptions, run};
+pub use run::{Outcome, WasiOptions, outcome_of, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

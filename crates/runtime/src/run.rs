@@ -143,24 +143,33 @@ fn run_on_this_thread(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
         }
         None => entry.call(&mut store, ()),
     };
-    match result {
-        Ok(()) => Ok(Outcome::Exited(0)),
-        Err(error) => {
-            if let Some(exit) = error.downcast_ref::<I32Exit>() {
-                return Ok(Outcome::Exited(exit.0));
+    outcome_of(result, options.timeout)
+}
+
+/// How a call of the entry point ended: the guest's exit status, a trap
+/// (with its kind and a short wasm backtrace), the deadline (`timeout`, for
+/// the report), or — not a guest outcome — a host-side error.
+pub fn outcome_of(
+    result: wasmtime::Result<()>,
+    timeout: Option<Duration>,
+) -> Result<Outcome, Error> {
+    let error = match result {
+        Ok(()) => return Ok(Outcome::Exited(0)),
+        Err(error) => error,
+    };
+    if let Some(exit) = error.downcast_ref::<I32Exit>() {
+        return Ok(Outcome::Exited(exit.0));
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Ok(Outcome::TimedOut(timeout.unwrap_or_default())),
+        Some(trap) => {
+            let mut message = trap.to_string();
+            if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
+                message.push('\n');
+                message.push_str(backtrace.to_string().trim_end());
             }
-            match error.downcast_ref::<Trap>() {
-                Some(Trap::Interrupt) => Ok(Outcome::TimedOut(options.timeout.unwrap_or_default())),
-                Some(trap) => {
-                    let mut message = trap.to_string();
-                    if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
-                        message.push('\n');
-                        message.push_str(backtrace.to_string().trim_end());
-                    }
-                    Ok(Outcome::Trapped(message))
-                }
-                None => Err(Error::Host(one_line(&error))),
-            }
+            Ok(Outcome::Trapped(message))
         }
+        None => Err(Error::Host(one_line(&error))),
     }
 }

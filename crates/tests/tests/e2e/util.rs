@@ -95,24 +95,7 @@ impl Output {
 /// Runs `command` with `stdin` fed in (or closed). Every run asserts the
 /// process did not panic: a panic is a bug on any input.
 pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let mut pipe = child.stdin.take().expect("stdin pipe");
-    let input = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("wait for child");
-    let _ = writer.join();
-    let output = Output {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let output = collect(command, stdin, None);
     assert!(
         !output.stderr.contains("panicked") && output.status != 101,
         "{command:?} panicked: {output:#?}"
@@ -125,33 +108,44 @@ pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
 /// reads the keystrokes the way it reads a person's (rsign2 reads passwords
 /// only from /dev/tty; lucetc turns echo off on a terminal).
 pub fn run_in_tty(command: &str, input: &[u8]) -> Output {
-    let mut child = Command::new(external("script"))
-        .args(["-qec", command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start script");
-    let mut pipe = child.stdin.take().expect("stdin pipe");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        let _ = pipe.write_all(&input);
-        // Keep the terminal open until the program is done with it.
-        std::thread::sleep(std::time::Duration::from_secs(2));
-    });
-    let out = child.wait_with_output().expect("wait for script");
-    let _ = writer.join();
-    let output = Output {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let mut script = Command::new(external("script"));
+    script.args(["-qec", command, "/dev/null"]);
+    let output = collect(&mut script, input, Some(std::time::Duration::from_secs(1)));
+    // The terminal merges the program's stderr into script's stdout.
     assert!(
         !output.stdout.contains("panicked"),
         "{command} panicked: {output:#?}"
     );
     output
+}
+
+/// Spawns `command`, writes `input` to its stdin (after `delay`, keeping the
+/// pipe open a little longer when delayed) and collects its output.
+fn collect(command: &mut Command, input: &[u8], delay: Option<std::time::Duration>) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(delay) = delay {
+            std::thread::sleep(delay);
+        }
+        let _ = pipe.write_all(&input);
+        if let Some(delay) = delay {
+            std::thread::sleep(delay * 2);
+        }
+    });
+    let out = child.wait_with_output().expect("wait for child");
+    let _ = writer.join();
+    Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 /// Runs `command` with stdin closed.
