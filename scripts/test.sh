@@ -24,6 +24,12 @@ LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 # A runner built to require signatures refuses to start without a key.
 cargo test --locked -p lucet-wasi --features require-signatures
 
+# The benchmark harness in smoke mode (seconds), so it never rots.
+cargo run --locked -p lucet-bench --bin verify-throughput -- --smoke --explore
+
+# Fuzz targets: build them and replay the committed corpora (no fuzzing in CI).
+fuzz/replay.sh
+
 # Last: prints "N passed, N failed" and fails below 72 of 72.
 suites=(../shared/corpus/wasi-testsuite/tests/*/testsuite/wasm32-wasip1)
 target/debug/wasi-testsuite \

@@ -213,6 +213,10 @@ fn unescape_comment(escaped: &str) -> Result<String, Error> {
     let mut rest = escaped.as_bytes();
     while let Some((&first, tail)) = rest.split_first() {
         if first != b'%' {
+            // Anything but a plain byte would have been escaped by `to_line`.
+            if !is_plain(first) {
+                return Err(bad());
+            }
             bytes.push(first);
             rest = tail;
             continue;
@@ -382,5 +386,29 @@ mod tests {
             assert!(Metadata::parse(&line).is_err(), "accepted comment={bad}");
         }
         assert!(Metadata::parse(&format!("{base} comment=ok extra=1")).is_err());
+    }
+
+    /// Found by the `metadata` fuzz target: bytes that `to_line` escapes
+    /// were also accepted unescaped (raw control characters, NUL, TAB,
+    /// non-ASCII), giving a second spelling and letting control characters
+    /// through into `comment` from an unsigned artifact.
+    #[test]
+    fn comments_hold_only_plain_bytes_unescaped() {
+        let base = sample().to_line().expect("encode");
+        for raw in [
+            "a\tb",
+            "\u{1b}[2J",
+            "nul\0",
+            "caf\u{e9}",
+            "\u{2014}",
+            "\u{7f}",
+        ] {
+            let line = format!("{base} comment={raw}");
+            assert!(Metadata::parse(&line).is_err(), "accepted comment={raw:?}");
+        }
+        let line = format!("{base} comment=%1B[2J");
+        let parsed = Metadata::parse(&line).expect("escaped form parses");
+        assert_eq!(parsed.comment.as_deref(), Some("\u{1b}[2J"));
+        assert_eq!(parsed.to_line().expect("encode"), line);
     }
 }
