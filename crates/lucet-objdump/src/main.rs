@@ -7,65 +7,17 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use lucet_artifact::{Metadata, hex};
+use lucet_objdump::cli::Args;
 use lucet_runtime::LoadOptions;
 use lucet_signature::{KeyId, Prehash, SignatureBox, escape_for_display};
 use serde_json::json;
 use wasmtime::ExternType;
-
-const AFTER_HELP: &str = "\
-Exit status: 0 shown (and, with --signature-pk, verified); 1 refused or unreadable; 2 usage error.
-
-JSON (--json): one object with keys artifact, signed, verified, key_id, metadata
-(an object of the metadata fields, or null), image_size, image_blake2b, imports and
-exports (arrays of {module, name, type} / {name, type}, or null when not listed).
-Without --signature-pk, verified is false and nothing in the object is authenticated.
-
-Examples:
-  lucet-objdump --signature-pk lucet.pub app.so          # verify-only gate
-  lucet-objdump --json --signature-pk lucet.pub app.so
-  lucet-objdump --extract-signature out/ app.so && minisign -Vm out/image.bin -p lucet.pub";
-
-/// Inspect a lucet artifact.
-#[derive(Parser, Debug)]
-#[command(name = "lucet-objdump", version = version(), after_help = AFTER_HELP)]
-struct Args {
-    /// Artifact to inspect.
-    #[arg(value_name = "ARTIFACT")]
-    artifact: PathBuf,
-
-    /// Verify the embedded signature against this public key first. Repeatable: any of.
-    #[arg(
-        long = "signature-pk",
-        value_name = "PATH",
-        env = "LUCET_SIGNATURE_PK",
-        value_delimiter = ':'
-    )]
-    signature_pk: Vec<PathBuf>,
-
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-
-    /// List imports and exports of an artifact that was not verified (labelled as such).
-    #[arg(long)]
-    allow_unverified: bool,
-
-    /// Write DIR/image.bin and DIR/image.bin.minisig, for stock minisign or rsign2 to verify.
-    #[arg(long, value_name = "DIR")]
-    extract_signature: Option<PathBuf>,
-}
-
-fn version() -> String {
-    lucet_runtime::version_line("lucet-objdump")
-        .trim_start_matches("lucet-objdump ")
-        .to_string()
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -322,15 +274,4 @@ fn to_json(path: &Path, report: &Report) -> serde_json::Value {
         "imports": report.imports.as_ref().map(|list| list.iter().map(|(module, name, ty)| json!({"module": module, "name": name, "type": ty})).collect::<Vec<_>>()),
         "exports": report.exports.as_ref().map(|list| list.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
-        Args::command().debug_assert();
-    }
 }

@@ -7,99 +7,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use lucet_runtime::{LoadOptions, Outcome, WasiOptions};
-
-const EXIT_STATUS: &str = "\
-Exit status:
-  0     the entry point returned
-  N     the guest called proc_exit(N)
-  134   the guest trapped (the trap and a wasm backtrace are printed)
-  124   --timeout was reached
-  2     usage error
-  1     any host-side refusal or failure (file, format, engine mismatch, signature)
-
-Examples:
-  lucet-wasi --signature-pk lucet.pub hello.so
-  lucet-wasi --dir data:/data --env LANG=C --timeout 2s app.so -- --verbose input.txt";
-
-/// Run a lucet artifact under WASI (preview 1).
-#[derive(Parser, Debug)]
-#[command(name = "lucet-wasi", version = version(), after_help = EXIT_STATUS)]
-struct Args {
-    /// Artifact to run, as made by lucetc.
-    #[arg(value_name = "MODULE")]
-    module: PathBuf,
-
-    /// Arguments for the guest (put them after `--` if they start with `-`).
-    #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    args: Vec<String>,
-
-    /// Preopen host directory HOST as GUEST in the guest (GUEST defaults to HOST). Repeatable.
-    #[arg(long = "dir", value_name = "HOST[:GUEST]")]
-    dirs: Vec<String>,
-
-    /// Set NAME=VALUE in the guest's environment, or pass the host's NAME through. Repeatable.
-    /// Nothing else of the host environment reaches the guest.
-    #[arg(long = "env", value_name = "NAME[=VALUE]")]
-    envs: Vec<String>,
-
-    /// Exported function to call.
-    #[arg(long, value_name = "NAME", default_value = "_start")]
-    entrypoint: String,
-
-    /// Largest linear memory the guest may grow to (e.g. 64M); growth beyond it fails in the guest.
-    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
-    max_heap_size: Option<u64>,
-
-    /// Maximum wasm stack (e.g. 8M); deeper recursion traps.
-    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
-    stack_size: Option<u64>,
-
-    /// Stop the guest after this long (e.g. 500ms, 2s, 1m). Does not interrupt a
-    /// blocking host call such as a read of stdin or a sleep.
-    #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration)]
-    timeout: Option<Duration>,
-
-    /// Run only if the artifact's embedded signature verifies against this public key
-    /// (minisign or rsign2 format). Repeatable: any of the keys. The environment
-    /// variable takes colon-separated paths and applies when no flag is given.
-    #[arg(
-        long = "signature-pk",
-        value_name = "PATH",
-        env = "LUCET_SIGNATURE_PK",
-        value_delimiter = ':'
-    )]
-    signature_pk: Vec<PathBuf>,
-
-    /// Policy: run only artifacts whose source lucetc verified against this key
-    /// (16 hex digits, as minisign prints key ids). Repeatable: any of. Needs --signature-pk.
-    #[arg(long = "require-source-key", value_name = "KEYID")]
-    require_source_key: Vec<lucet_signature::KeyId>,
-
-    /// Policy: refuse artifacts made before this Unix time (simple anti-rollback).
-    /// Needs --signature-pk.
-    #[arg(long, value_name = "UNIX_TIME")]
-    min_timestamp: Option<u64>,
-
-    /// Lucet's flag, accepted for compatibility: verification happens whenever
-    /// --signature-pk is given, and this flag without a key is an error.
-    #[arg(long)]
-    signature_verify: bool,
-}
-
-fn version() -> String {
-    lucet_runtime::version_line("lucet-wasi")
-        .trim_start_matches("lucet-wasi ")
-        .to_string()
-}
+use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -238,15 +150,4 @@ fn wasi_options(args: &Args) -> Result<WasiOptions> {
         max_heap_size: args.max_heap_size,
         timeout: args.timeout,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
-        Args::command().debug_assert();
-    }
 }

@@ -9,153 +9,18 @@ mod provenance;
 mod source;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use lucet_runtime::EngineSettings;
 use lucet_runtime::compile::{CompileOptions, SourceProvenance};
-use lucet_runtime::{EngineSettings, OptLevel, TargetCpu};
 use lucet_signature::{KdfCost, Legacy};
+use lucetc::cli::Args;
 
 use crate::keys::SecretKeyPath;
-
-const EXAMPLES: &str = "\
-The output is a wasmtime native image (an ELF relocatable object) followed by
-lucet's signature or metadata block. It is named .so by Lucet habit but it is
-NOT a shared library: run it with lucet-wasi, never dlopen it.
-
-Examples:
-  lucetc hello.wat -o hello.so
-  lucetc --signature-keygen --signature-sk lucet.key --signature-pk lucet.pub
-  lucetc app.wasm --signature-pk publisher.pub --signature-sk lucet.key -o app.so
-  lucetc app.wasm --target aarch64-unknown-linux-gnu --target-cpu baseline -o app-arm64.so
-  lucetc --resign app.so --signature-pk old.pub --signature-sk new.key
-  lucetc --verify-rebuild app.so app.wasm --signature-pk lucet.pub
-
---signature-pk names the key that verifies INPUT.minisig when compiling, and the
-key that verifies ARTIFACT with --resign and --verify-rebuild.
-
-Exit status: 0 compiled (or keys written), 1 refused or failed, 2 usage error.";
-
-/// Compile WebAssembly (.wasm or .wat) ahead of time to a native lucet artifact.
-#[derive(Parser, Debug)]
-#[command(name = "lucetc", version = version(), after_help = EXAMPLES)]
-struct Args {
-    /// WebAssembly module to compile: binary or text, detected by content.
-    #[arg(value_name = "INPUT", required_unless_present_any = ["signature_keygen", "resign"])]
-    input: Option<PathBuf>,
-
-    /// Where to write the artifact [default: INPUT's stem + .so, beside INPUT].
-    #[arg(short, long, value_name = "PATH")]
-    output: Option<PathBuf>,
-
-    /// Optimisation level: 0|1|2 or none|speed|speed_and_size.
-    #[arg(long, value_name = "LEVEL", default_value = "speed_and_size")]
-    opt_level: OptLevel,
-
-    /// Target triple to compile for [default: this host].
-    #[arg(long, value_name = "TRIPLE")]
-    target: Option<String>,
-
-    /// CPU features to start from: `native` (this host's) or `baseline` (portable).
-    #[arg(long, value_name = "CPU", default_value = "native")]
-    target_cpu: TargetCpu,
-
-    /// Adjust CPU features: +NAME or -NAME, comma-separated or repeated (e.g. +avx2,-bmi2).
-    #[arg(
-        long,
-        value_name = "+F,-F",
-        value_delimiter = ',',
-        allow_hyphen_values = true
-    )]
-    target_feature: Vec<String>,
-
-    /// Address space reserved per linear memory (e.g. 4G); wasmtime's memory reservation.
-    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
-    reserved_size: Option<u64>,
-
-    /// Guard region after each linear memory (e.g. 32M).
-    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
-    guard_size: Option<u64>,
-
-    /// Lucet's flag; not supported (wasmtime reserves one size): use --reserved-size.
-    #[arg(long, value_name = "SIZE", hide = true)]
-    min_reserved_size: Option<String>,
-
-    /// Lucet's flag; not supported (wasmtime reserves one size): use --reserved-size.
-    #[arg(long, value_name = "SIZE", hide = true)]
-    max_reserved_size: Option<String>,
-
-    /// Compile without epoch interruption: faster code that lucet-wasi --timeout cannot stop.
-    #[arg(long)]
-    no_interruption: bool,
-
-    /// Refuse WebAssembly text: accept only binary modules.
-    #[arg(long)]
-    no_translate_wat: bool,
-
-    /// Compile only if INPUT.minisig verifies against this public key. Repeatable:
-    /// any of the keys. With --signature-keygen: where to write the public key.
-    #[arg(long = "signature-pk", value_name = "PATH")]
-    signature_pk: Vec<PathBuf>,
-
-    /// Sign the artifact with this secret key (prefix raw: for a key without a
-    /// password). With --signature-keygen: where to write the secret key.
-    #[arg(long = "signature-sk", value_name = "[raw:]PATH")]
-    signature_sk: Option<String>,
-
-    /// Create a key pair at --signature-sk and --signature-pk, then exit.
-    #[arg(long, requires_all = ["signature_sk"])]
-    signature_keygen: bool,
-
-    /// Lucet's flag: verify the source (implied by --signature-pk, an error without it).
-    #[arg(long)]
-    signature_verify: bool,
-
-    /// Lucet's flag: sign the artifact (implied by --signature-sk, an error without it).
-    #[arg(long)]
-    signature_create: bool,
-
-    /// Accept legacy (non-prehashed) source signatures, such as Lucet-era ones.
-    #[arg(long)]
-    allow_legacy_signatures: bool,
-
-    /// With --signature-keygen: overwrite existing key files.
-    #[arg(long)]
-    force: bool,
-
-    /// Add `comment=TEXT` to the artifact's (signed) metadata.
-    #[arg(long, value_name = "TEXT")]
-    signature_comment: Option<String>,
-
-    /// Re-sign ARTIFACT with --signature-sk without recompiling (key rotation,
-    /// offline signing); verifies its old signature against --signature-pk first.
-    /// Writes to -o, or replaces ARTIFACT.
-    #[arg(long, value_name = "ARTIFACT", conflicts_with_all = ["signature_keygen", "verify_rebuild", "input"])]
-    resign: Option<PathBuf>,
-
-    /// Recompile INPUT with the settings recorded in ARTIFACT and compare the
-    /// images byte for byte; --signature-pk verifies ARTIFACT's metadata first.
-    #[arg(long, value_name = "ARTIFACT", conflicts_with = "signature_keygen")]
-    verify_rebuild: Option<PathBuf>,
-
-    /// With --resign or --verify-rebuild and no --signature-pk: proceed on an
-    /// unverified artifact.
-    #[arg(long)]
-    allow_unverified: bool,
-
-    /// Tests only: derive new key passwords with a trivially cheap scrypt cost.
-    #[arg(long, hide = true)]
-    insecure_cheap_kdf: bool,
-}
-
-fn version() -> String {
-    lucet_runtime::version_line("lucetc")
-        .trim_start_matches("lucetc ")
-        .to_string()
-}
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -339,15 +204,4 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| e.error)
         .with_context(context)?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        use clap::CommandFactory;
-        Args::command().debug_assert();
-    }
 }

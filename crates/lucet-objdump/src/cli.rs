@@ -1,0 +1,108 @@
+//! The command-line definition of `lucet-objdump`: its flags, help text and
+//! the sections after the options.
+//!
+//! It lives in the library so that one definition serves the binary (which
+//! parses with it) and `lucet-dist` (which generates the man page and shell
+//! completions from it). Nothing here does I/O.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Text after the options, as `(heading, body)` sections in order: `--help`
+/// prints them under `Heading:` lines, the man page makes each heading a
+/// section. Indented lines are shown verbatim; other lines are prose.
+pub const SECTIONS: &[(&str, &str)] = &[
+    (
+        "JSON",
+        "\
+With --json: one object with keys artifact, signed, verified, key_id, metadata
+(an object of the metadata fields, or null), image_size, image_blake2b, imports and
+exports (arrays of {module, name, type} / {name, type}, or null when not listed).
+Without --signature-pk, verified is false and nothing in the object is authenticated.",
+    ),
+    (
+        "Environment",
+        "\
+LUCET_SIGNATURE_PK: colon-separated public key paths, used as --signature-pk
+when no flag is given.",
+    ),
+    (
+        "Examples",
+        "  lucet-objdump --signature-pk lucet.pub app.so          # verify-only gate
+  lucet-objdump --json --signature-pk lucet.pub app.so
+  lucet-objdump --extract-signature out/ app.so && minisign -Vm out/image.bin -p lucet.pub",
+    ),
+    (
+        "Exit status",
+        "  0   shown (and, with --signature-pk, verified)
+  1   refused or unreadable
+  2   usage error",
+    ),
+];
+
+/// [`SECTIONS`] as `--help` prints them after the options.
+pub fn after_help() -> String {
+    SECTIONS
+        .iter()
+        .map(|(heading, body)| format!("{heading}:\n{body}"))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Inspect a lucet artifact.
+#[derive(Parser, Debug)]
+#[command(name = "lucet-objdump", version = version(), after_help = after_help())]
+pub struct Args {
+    /// Artifact to inspect.
+    #[arg(value_name = "ARTIFACT")]
+    pub artifact: PathBuf,
+
+    /// Verify the embedded signature against this public key first. Repeatable: any of.
+    #[arg(
+        long = "signature-pk",
+        value_name = "PATH",
+        env = "LUCET_SIGNATURE_PK",
+        value_delimiter = ':'
+    )]
+    pub signature_pk: Vec<PathBuf>,
+
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// List imports and exports of an artifact that was not verified (labelled as such).
+    #[arg(long)]
+    pub allow_unverified: bool,
+
+    /// Write DIR/image.bin and DIR/image.bin.minisig, for stock minisign or rsign2 to verify.
+    #[arg(long, value_name = "DIR")]
+    pub extract_signature: Option<PathBuf>,
+}
+
+/// The version line's tail: package version, wasmtime version, artifact format
+/// and whether this build carries a compiler.
+pub fn version() -> String {
+    lucet_runtime::version_line("lucet-objdump")
+        .trim_start_matches("lucet-objdump ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn help_carries_every_section() {
+        let help = after_help();
+        for (heading, body) in SECTIONS {
+            assert!(help.contains(&format!("{heading}:\n{body}")), "{heading}");
+        }
+    }
+}
