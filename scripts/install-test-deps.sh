@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests use besides the Rust toolchain: the reference
 # Minisign implementations for the interop tests (minisign from Debian,
-# rsign2 pinned from crates.io) and util-linux's `script` for pseudo-terminal
-# tests. Idempotent: installed tools are kept.
+# rsign2 pinned from crates.io), util-linux's `script` for pseudo-terminal
+# tests, and groff/man to check the generated man pages. Idempotent:
+# installed tools are kept.
 set -euo pipefail
 
 RSIGN2_VERSION=0.6.7
@@ -15,6 +16,8 @@ sudo_if_needed() {
 missing=()
 command -v minisign >/dev/null || missing+=(minisign)
 command -v script >/dev/null || missing+=(bsdutils)
+command -v groff >/dev/null || missing+=(groff-base)
+command -v man >/dev/null || missing+=(man-db)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -19,6 +19,9 @@ cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
 target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 
 cargo build --locked --workspace --bins
+
+# The container recipe's build and install steps, offline, with the binaries just built.
+scripts/check-container-recipe.sh --prebuilt
 LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 
 # A runner built to require signatures refuses to start without a key.
