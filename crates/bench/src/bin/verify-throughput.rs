@@ -21,7 +21,10 @@
 //! `--smoke` (8 MiB, 1 repetition) is for CI: it still verifies everything
 //! and exits non-zero if any verification fails. `--explore` adds
 //! diagnostic rows for profiling: other read sizes, reading into memory
-//! (as lucetc reads a source), and a plain scalar BLAKE2b-512.
+//! (as lucetc reads a source), and RustCrypto's `blake2` (in memory, and
+//! as the prehash of a verification from the file), checked against
+//! `blake2b_simd` first. The reference stays `blake2b_simd`, what
+//! `Prehasher` uses, so that the ratios measure our verification.
 //!
 //! The verdict is printed, not enforced: a slow or busy machine is not a
 //! failure; a verification that fails is.
@@ -39,6 +42,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use blake2::{Blake2b512, Digest};
 use lucet_signature::{Legacy, Prehash, Prehasher, PublicKeySet, SecretKey, SignatureBox};
 
 /// One MiB: sizes and speeds are in binary megabytes.
@@ -59,7 +63,7 @@ usage: verify-throughput [--size-mb N] [--reps R] [--smoke] [--markdown]
   --smoke          8 MiB, 1 repetition: checks that the bench still runs and verifies (CI)
   --markdown       print the results table as markdown
   --explore        add diagnostic rows: other read sizes, read into memory then
-                   verify, a plain scalar BLAKE2b-512
+                   verify, RustCrypto's BLAKE2b-512 (blake2 crate)
   --dir DIR        create the temporary directory in DIR (default: the system's)
   --minisign PATH  minisign binary (default: `minisign` on PATH)
   --rsign PATH     rsign binary (default: `rsign` on PATH, else ~/.cargo/bin/rsign)";
@@ -162,18 +166,15 @@ struct Fixture {
     pub_path: PathBuf,
     keys: PublicKeySet,
     sig: SignatureBox,
+    /// The signed prehash: BLAKE2b-512 of the data, by `Prehasher`.
+    prehash: Prehash,
 }
 
 fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
-    let dir = match &opts.dir {
-        Some(parent) => tempfile::Builder::new()
-            .prefix("verify-throughput.")
-            .tempdir_in(parent),
-        None => tempfile::Builder::new()
-            .prefix("verify-throughput.")
-            .tempdir(),
-    }
-    .context("cannot create the temporary directory")?;
+    let dir = tempfile::Builder::new()
+        .prefix("verify-throughput.")
+        .tempdir_in(opts.dir.clone().unwrap_or_else(env::temp_dir))
+        .context("cannot create the temporary directory")?;
     let data_path = dir.path().join("data.bin");
     let sig_path = dir.path().join("data.bin.minisig");
     let pub_path = dir.path().join("bench.pub");
@@ -186,11 +187,10 @@ fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
     drop(file);
 
     let key = SecretKey::generate().context("cannot generate a key")?;
-    let mut hasher = Prehasher::new();
-    hasher.update(data);
+    let prehash = Prehash::of(data);
     let sig = key
         .sign_prehashed(
-            &hasher.finalize(),
+            &prehash,
             "file:data.bin\tverify-throughput benchmark",
             "signature from lucet-bench verify-throughput",
         )
@@ -209,50 +209,113 @@ fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
         pub_path,
         keys,
         sig,
+        prehash,
     })
 }
 
-/// Reads the file once so that every measurement reads from the page cache.
-fn warm_page_cache(path: &Path) -> Result<u64> {
+/// Reads the file at `path` `chunk` bytes at a time, handing each read to
+/// `f`; returns how many bytes were read.
+fn read_chunks(path: &Path, chunk: usize, mut f: impl FnMut(&[u8])) -> Result<u64> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
+    let mut buf = vec![0u8; chunk];
+    let mut total = 0;
     loop {
         match file.read(&mut buf) {
             Ok(0) => return Ok(total),
-            Ok(n) => total += n as u64,
+            Ok(n) => {
+                f(buf.get(..n).unwrap_or_default());
+                total += n as u64;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
 }
 
-/// Checks the scalar BLAKE2b against `blake2b_simd` on every length up to
-/// a few blocks, fed in odd pieces, before any of its timings is shown.
-fn check_scalar_blake2b(data: &[u8]) -> Result<()> {
-    for len in (0..=600).chain([data.len()]) {
-        let input = data.get(..len).context("data shorter than 600 bytes")?;
-        let mut state = scalar_blake2b::State::new();
+/// A BLAKE2b-512 implementation the bench times.
+#[derive(Debug, Clone, Copy)]
+enum Blake2b {
+    /// `blake2b_simd`, what `Prehasher` uses (through `Prehasher` when
+    /// hashing a file): the reference.
+    Simd,
+    /// RustCrypto's `blake2` (`Blake2b512`), for `--explore`: tells whether
+    /// `blake2b_simd` is the fastest BLAKE2b on this CPU.
+    RustCrypto,
+}
+
+impl Blake2b {
+    /// The BLAKE2b-512 of `data` in memory.
+    fn hash(self, data: &[u8]) -> Result<Prehash> {
+        match self {
+            Blake2b::Simd => to_prehash(
+                blake2b_simd::Params::new()
+                    .hash_length(64)
+                    .hash(data)
+                    .as_bytes(),
+            ),
+            Blake2b::RustCrypto => to_prehash(&Blake2b512::digest(data)),
+        }
+    }
+
+    /// The BLAKE2b-512 of the file at `path`, read `chunk` bytes at a time.
+    fn hash_file(self, path: &Path, chunk: usize) -> Result<Prehash> {
+        match self {
+            Blake2b::Simd => {
+                let mut hasher = Prehasher::new();
+                read_chunks(path, chunk, |bytes| hasher.update(bytes))?;
+                Ok(hasher.finalize())
+            }
+            Blake2b::RustCrypto => {
+                let mut hasher = Blake2b512::new();
+                read_chunks(path, chunk, |bytes| hasher.update(bytes))?;
+                to_prehash(&hasher.finalize())
+            }
+        }
+    }
+}
+
+fn to_prehash(digest: &[u8]) -> Result<Prehash> {
+    Ok(Prehash::from_bytes(
+        digest.try_into().context("not a 64-byte digest")?,
+    ))
+}
+
+/// Checks RustCrypto's BLAKE2b-512 against `blake2b_simd` on every length up
+/// to a few blocks, fed in odd pieces, and on all of `data` against its
+/// signed prehash, before any of its timings is shown.
+fn check_rustcrypto(data: &[u8], signed: Prehash) -> Result<()> {
+    for input in (0..=600).filter_map(|len| data.get(..len)) {
+        let mut hasher = Blake2b512::new();
         for piece in input.chunks(77) {
-            state.update(piece);
+            hasher.update(piece);
         }
         ensure!(
-            state.finalize() == *Prehash::of(input).as_bytes(),
-            "the scalar BLAKE2b-512 is wrong on {len} bytes"
+            to_prehash(&hasher.finalize())? == Blake2b::Simd.hash(input)?,
+            "RustCrypto's BLAKE2b-512 differs from blake2b_simd's on {} bytes",
+            input.len()
         );
     }
+    ensure!(
+        Blake2b::RustCrypto.hash(data)? == signed,
+        "RustCrypto's BLAKE2b-512 of the data differs from the signed prehash"
+    );
     Ok(())
 }
 
 /// What one row of the table measures.
 enum Subject<'a> {
-    /// BLAKE2b-512 of the bytes in memory: the ceiling.
-    Blake2b { data: &'a [u8], expected: Prehash },
+    /// BLAKE2b-512 of the bytes in memory, checked against the signed
+    /// prehash after each run; with `blake2b_simd`, the ceiling.
+    InMemory {
+        blake2b: Blake2b,
+        data: &'a [u8],
+        expected: Prehash,
+    },
     /// `verify_reader` on the opened file, as shipped.
     VerifyReader,
-    /// `Prehasher` fed with reads of this size, then `verify_prehashed`:
-    /// what `verify_reader` would do with another chunk size.
-    Chunked(usize),
+    /// The file hashed in reads of this size, then `verify_prehashed`: with
+    /// `Prehasher`, what `verify_reader` would do with another chunk size.
+    Chunked(usize, Blake2b),
     /// `read_hashed` (into memory, as lucetc reads a source) then
     /// `verify_prehashed`.
     ReadHashed,
@@ -260,10 +323,6 @@ enum Subject<'a> {
     /// metadata, read into in place and hashed there (no chunk buffer, no
     /// reallocation), then `verify_prehashed`.
     ReadInPlace,
-    /// The scalar BLAKE2b-512 below over the bytes in memory.
-    ScalarBlake2b { data: &'a [u8], expected: Prehash },
-    /// The scalar BLAKE2b-512 fed with 64 KiB reads, then `verify_prehashed`.
-    ScalarChunked,
     /// An external verifier: program and arguments.
     External(PathBuf, Vec<OsString>),
     /// An external verifier that is not installed.
@@ -295,6 +354,32 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// Runs the row once and, if `timed`, records its wall clock, and its
+    /// CPU and run-queue time from `/proc` (this thread's for in-process
+    /// rows, reaped children's for external tools).
+    fn run(&mut self, fx: &Fixture, timed: bool) -> Result<()> {
+        let sched_before = thread_schedstat();
+        let children_before = children_cpu();
+        let Some(wall) = run_once(&self.subject, fx)? else {
+            return Ok(()); // not installed
+        };
+        if !timed {
+            return Ok(());
+        }
+        self.times.push(wall);
+        if matches!(self.subject, Subject::External(..)) {
+            let cpu = children_before.zip(children_cpu());
+            self.cpu
+                .extend(cpu.map(|(before, after)| after.saturating_sub(before)));
+        } else if let (Some((run0, wait0)), Some((run1, wait1))) =
+            (sched_before, thread_schedstat())
+        {
+            self.cpu.push(run1.saturating_sub(run0));
+            *self.waited.get_or_insert_default() += wait1.saturating_sub(wait0);
+        }
+        Ok(())
+    }
+
     fn median(&self) -> Option<Duration> {
         median(&self.times)
     }
@@ -312,14 +397,6 @@ impl<'a> Row<'a> {
         let total: Duration = self.times.iter().sum();
         Some(secs(self.waited?) / secs(total))
     }
-
-    fn min(&self) -> Option<Duration> {
-        self.times.iter().min().copied()
-    }
-
-    fn max(&self) -> Option<Duration> {
-        self.times.iter().max().copied()
-    }
 }
 
 fn median(times: &[Duration]) -> Option<Duration> {
@@ -333,52 +410,21 @@ fn median(times: &[Duration]) -> Option<Duration> {
     }
 }
 
-/// One timed run.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Sample {
-    wall: Duration,
-    /// CPU time (user and system) of the run, when Linux tells.
-    cpu: Option<Duration>,
-    /// Time spent waiting for a CPU (in-process runs only).
-    waited: Option<Duration>,
-}
-
-/// Times one run of `subject`: wall clock, and CPU and run-queue time from
-/// `/proc` (this thread's for in-process rows, reaped children's for
-/// external tools). `None` for a tool that is not installed.
-fn measure(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Sample>> {
-    let external = matches!(subject, Subject::External(..));
-    let sched_before = thread_schedstat();
-    let children_before = children_cpu();
-    let Some(wall) = run_once(subject, fx)? else {
-        return Ok(None);
-    };
-    let (cpu, waited) = if external {
-        let cpu = children_before
-            .zip(children_cpu())
-            .map(|(before, after)| after.saturating_sub(before));
-        (cpu, None)
-    } else {
-        match (sched_before, thread_schedstat()) {
-            (Some((run0, wait0)), Some((run1, wait1))) => (
-                Some(run1.saturating_sub(run0)),
-                Some(wait1.saturating_sub(wait0)),
-            ),
-            _ => (None, None),
-        }
-    };
-    Ok(Some(Sample { wall, cpu, waited }))
-}
-
+/// The wall time of one run of `subject`; `None` for a tool that is not
+/// installed. An error if the verification or the hash check fails.
 fn run_once(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Duration>> {
     let start = Instant::now();
     match subject {
-        Subject::Blake2b { data, expected } => {
-            let hash = black_box(blake2b_simd::Params::new().hash_length(64).hash(data));
+        Subject::InMemory {
+            blake2b,
+            data,
+            expected,
+        } => {
+            let hash = black_box(blake2b.hash(data)?);
             let elapsed = start.elapsed();
             ensure!(
-                hash.as_bytes() == expected.as_bytes(),
-                "BLAKE2b-512 of the data differs from the signed prehash"
+                hash == *expected,
+                "{blake2b:?} BLAKE2b-512 of the data differs from the signed prehash"
             );
             return Ok(Some(elapsed));
         }
@@ -387,21 +433,11 @@ fn run_once(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Duration>> {
             lucet_signature::verify_reader(&fx.keys, &fx.sig, Legacy::Refuse, file)
                 .context("our verification failed")?;
         }
-        Subject::Chunked(chunk) => {
+        Subject::Chunked(chunk, blake2b) => {
             let key = fx.keys.select(&fx.sig, Legacy::Refuse)?;
-            let mut file = File::open(&fx.data_path)?;
-            let mut hasher = Prehasher::new();
-            let mut buf = vec![0u8; *chunk];
-            loop {
-                match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => hasher.update(buf.get(..n).unwrap_or(&buf)),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            key.verify_prehashed(&fx.sig, &hasher.finalize())
-                .context("verification with another chunk size failed")?;
+            let prehash = blake2b.hash_file(&fx.data_path, *chunk)?;
+            key.verify_prehashed(&fx.sig, &prehash)
+                .with_context(|| format!("verification with {blake2b:?} BLAKE2b failed"))?;
         }
         Subject::ReadHashed => {
             let key = fx.keys.select(&fx.sig, Legacy::Refuse)?;
@@ -437,31 +473,6 @@ fn run_once(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Duration>> {
                 .context("verification after reading in place failed")?;
             drop(black_box(bytes));
         }
-        Subject::ScalarBlake2b { data, expected } => {
-            let hash = black_box(scalar_blake2b::hash(data));
-            let elapsed = start.elapsed();
-            ensure!(
-                &hash == expected.as_bytes(),
-                "scalar BLAKE2b-512 of the data differs from the signed prehash"
-            );
-            return Ok(Some(elapsed));
-        }
-        Subject::ScalarChunked => {
-            let key = fx.keys.select(&fx.sig, Legacy::Refuse)?;
-            let mut file = File::open(&fx.data_path)?;
-            let mut hasher = scalar_blake2b::State::new();
-            let mut buf = vec![0u8; 64 << 10];
-            loop {
-                match file.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => hasher.update(buf.get(..n).unwrap_or(&buf)),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            key.verify_prehashed(&fx.sig, &Prehash::from_bytes(hasher.finalize()))
-                .context("verification with the scalar BLAKE2b failed")?;
-        }
         Subject::External(program, args) => {
             let output = Command::new(program)
                 .args(args)
@@ -493,54 +504,56 @@ fn find_program(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
 }
 
 fn cargo_bin_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(cargo_home) = env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(cargo_home).join("bin"));
-    }
-    if let Some(home) = env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo").join("bin"));
-    }
-    dirs
+    let cargo_home = env::var_os("CARGO_HOME").map(PathBuf::from);
+    let home = env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo"));
+    cargo_home
+        .into_iter()
+        .chain(home)
+        .map(|dir| dir.join("bin"))
+        .collect()
 }
 
-/// `minisign -Vm FILE -x SIG -p PUB`
-fn minisign_args(fx: &Fixture) -> Vec<OsString> {
-    vec![
-        "-Vm".into(),
-        fx.data_path.clone().into(),
-        "-x".into(),
-        fx.sig_path.clone().into(),
-        "-p".into(),
-        fx.pub_path.clone().into(),
-    ]
-}
-
-/// `rsign verify -p PUB -x SIG FILE`
-fn rsign_args(fx: &Fixture) -> Vec<OsString> {
-    vec![
-        "verify".into(),
-        "-p".into(),
-        fx.pub_path.clone().into(),
-        "-x".into(),
-        fx.sig_path.clone().into(),
-        fx.data_path.clone().into(),
-    ]
-}
-
-fn external_row<'a>(
-    name: &str,
-    program: Option<PathBuf>,
-    args: Vec<OsString>,
-    shown_args: &str,
-) -> Row<'a> {
-    match program {
-        Some(program) => Row::new(
-            name.to_owned(),
-            format!("{} {shown_args}", program.display()),
-            Subject::External(program, args),
+/// The rows of `minisign -V` and `rsign verify`, from the options or found
+/// on PATH (rsign also in Cargo's bin directory).
+fn tool_rows<'a>(opts: &Options, fx: &Fixture) -> [Row<'a>; 2] {
+    let minisign = opts
+        .minisign
+        .clone()
+        .or_else(|| find_program("minisign", &[]));
+    let rsign = opts
+        .rsign
+        .clone()
+        .or_else(|| find_program("rsign", &cargo_bin_dirs()));
+    [
+        external_row(
+            fx,
+            "minisign -V",
+            minisign,
+            &["-Vm", "FILE", "-x", "SIG", "-p", "PUB"],
         ),
-        None => Row::new(name.to_owned(), "not installed", Subject::Missing),
-    }
+        external_row(
+            fx,
+            "rsign verify",
+            rsign,
+            &["verify", "-p", "PUB", "-x", "SIG", "FILE"],
+        ),
+    ]
+}
+
+/// The row of an external verifier run as `program args`, where FILE, SIG
+/// and PUB stand for the paths of the fixture's files.
+fn external_row<'a>(fx: &Fixture, name: &str, program: Option<PathBuf>, args: &[&str]) -> Row<'a> {
+    let Some(program) = program else {
+        return Row::new(name, "not installed", Subject::Missing);
+    };
+    let command = format!("{} {}", program.display(), args.join(" "));
+    let args = args.iter().map(|&arg| match arg {
+        "FILE" => fx.data_path.clone().into(),
+        "SIG" => fx.sig_path.clone().into(),
+        "PUB" => fx.pub_path.clone().into(),
+        other => other.into(),
+    });
+    Row::new(name, command, Subject::External(program, args.collect()))
 }
 
 fn secs(d: Duration) -> f64 {
@@ -684,29 +697,20 @@ fn run(opts: &Options) -> Result<()> {
     eprintln!("generating {} MiB of pseudo-random data...", opts.size_mib);
     let data = pseudo_random_bytes(len);
     let fx = make_fixture(opts, &data)?;
-    let expected = Prehash::of(&data);
-    let warmed = warm_page_cache(&fx.data_path)?;
+    let warmed = read_chunks(&fx.data_path, 1 << 20, |_| {})?; // warms the page cache
     ensure!(
         warmed == bytes,
         "read {warmed} bytes back, wrote {bytes}: is the file being modified?"
     );
 
-    let minisign = opts
-        .minisign
-        .clone()
-        .or_else(|| find_program("minisign", &[]));
-    let rsign = opts
-        .rsign
-        .clone()
-        .or_else(|| find_program("rsign", &cargo_bin_dirs()));
-
     let mut rows = vec![
         Row::new(
             "BLAKE2b-512 in memory (blake2b_simd)",
-            "blake2b_simd over the bytes already in memory",
-            Subject::Blake2b {
+            "blake2b_simd (as Prehasher) over the bytes already in memory: the reference",
+            Subject::InMemory {
+                blake2b: Blake2b::Simd,
                 data: &data,
-                expected,
+                expected: fx.prehash,
             },
         ),
         Row::new(
@@ -714,26 +718,15 @@ fn run(opts: &Options) -> Result<()> {
             "File::open + verify_reader (64 KiB reads, constant memory)",
             Subject::VerifyReader,
         ),
-        external_row(
-            "minisign -V",
-            minisign,
-            minisign_args(&fx),
-            "-Vm FILE -x SIG -p PUB",
-        ),
-        external_row(
-            "rsign verify",
-            rsign,
-            rsign_args(&fx),
-            "verify -p PUB -x SIG FILE",
-        ),
     ];
+    rows.extend(tool_rows(opts, &fx));
     let main_rows = rows.len();
     if opts.explore {
         for chunk in EXPLORE_CHUNKS {
             rows.push(Row::new(
                 format!("explore: Prehasher, {} KiB reads", chunk >> 10),
                 "File::read chunks + Prehasher + verify_prehashed",
-                Subject::Chunked(chunk),
+                Subject::Chunked(chunk, Blake2b::Simd),
             ));
         }
         rows.push(Row::new(
@@ -746,19 +739,20 @@ fn run(opts: &Options) -> Result<()> {
             "Vec::with_capacity(file size), 64 KiB reads into it, hashed there + verify_prehashed",
             Subject::ReadInPlace,
         ));
-        check_scalar_blake2b(&data)?;
+        check_rustcrypto(&data, fx.prehash)?;
         rows.push(Row::new(
-            "explore: scalar BLAKE2b-512 in memory",
-            "a plain scalar BLAKE2b-512 (as in rsign) over the bytes in memory",
-            Subject::ScalarBlake2b {
+            "explore: BLAKE2b-512 in memory (RustCrypto blake2)",
+            "blake2::Blake2b512 over the bytes in memory",
+            Subject::InMemory {
+                blake2b: Blake2b::RustCrypto,
                 data: &data,
-                expected,
+                expected: fx.prehash,
             },
         ));
         rows.push(Row::new(
-            "explore: scalar BLAKE2b, 64 KiB reads",
-            "File::read chunks + scalar BLAKE2b-512 + verify_prehashed",
-            Subject::ScalarChunked,
+            "explore: verify from file with RustCrypto blake2 prehash",
+            "File::read 64 KiB chunks + blake2::Blake2b512 + verify_prehashed",
+            Subject::Chunked(64 << 10, Blake2b::RustCrypto),
         ));
     }
 
@@ -767,17 +761,8 @@ fn run(opts: &Options) -> Result<()> {
     // timed rounds, each row once per round so load drift hits all rows.
     for round in 0..=opts.reps {
         for row in &mut rows {
-            let sample = measure(&row.subject, &fx)
+            row.run(&fx, round > 0)
                 .with_context(|| format!("{} ({})", row.name, row.command))?;
-            if round > 0
-                && let Some(sample) = sample
-            {
-                row.times.push(sample.wall);
-                row.cpu.extend(sample.cpu);
-                if let Some(waited) = sample.waited {
-                    row.waited = Some(row.waited.unwrap_or_default() + waited);
-                }
-            }
         }
     }
     let load_after = load_average();
@@ -802,7 +787,8 @@ fn run(opts: &Options) -> Result<()> {
         println!("{}: {}", row.name, row.command);
     }
     println!(
-        "MiB/s = {} MiB / median wall seconds; ratio to BLAKE2b = BLAKE2b's median wall time / the row's.",
+        "MiB/s = {} MiB / median wall seconds; ratio to BLAKE2b = the reference's (blake2b_simd in memory, \
+         first row) median wall time / the row's.",
         opts.size_mib
     );
     println!(
@@ -831,12 +817,12 @@ fn run(opts: &Options) -> Result<()> {
         if ratio >= TARGET_RATIO { "yes" } else { "no" }
     );
     if let Some(reference) = results.rows.first()
-        && let (Some(min), Some(max)) = (reference.min(), reference.max())
-        && secs(max) > 1.10 * secs(min)
+        && let (Some(min), Some(max)) = (reference.times.iter().min(), reference.times.iter().max())
+        && secs(*max) > 1.10 * secs(*min)
     {
         println!(
             "warning: BLAKE2b times vary by {:.0}% across repetitions: the machine was busy, re-run",
-            (secs(max) / secs(min) - 1.0) * 100.0
+            (secs(*max) / secs(*min) - 1.0) * 100.0
         );
     }
     if let Some(worst) = results
@@ -906,8 +892,10 @@ mod tests {
     }
 
     #[test]
-    fn scalar_blake2b_is_blake2b() {
-        check_scalar_blake2b(&pseudo_random_bytes(100_003)).unwrap();
+    fn rustcrypto_blake2b_is_blake2b_simd() {
+        let data = pseudo_random_bytes(100_003);
+        check_rustcrypto(&data, Prehash::of(&data)).unwrap();
+        assert!(check_rustcrypto(&data, Prehash::of(b"other data")).is_err());
     }
 
     #[test]
@@ -926,17 +914,14 @@ mod tests {
         let fx = fixture(&data);
         let mut subjects = vec![
             Subject::VerifyReader,
-            Subject::Chunked(4096),
+            Subject::Chunked(4096, Blake2b::Simd),
+            Subject::Chunked(4096, Blake2b::RustCrypto),
             Subject::ReadHashed,
             Subject::ReadInPlace,
-            Subject::ScalarChunked,
         ];
-        if let Some(minisign) = find_program("minisign", &[]) {
-            subjects.push(Subject::External(minisign, minisign_args(&fx)));
-        }
-        if let Some(rsign) = find_program("rsign", &cargo_bin_dirs()) {
-            subjects.push(Subject::External(rsign, rsign_args(&fx)));
-        }
+        let opts = Options::parse(Vec::<OsString>::new()).unwrap().unwrap();
+        let tools = tool_rows(&opts, &fx).map(|row| row.subject);
+        subjects.extend(tools.into_iter().filter(|s| !matches!(s, Subject::Missing)));
         for subject in &subjects {
             assert!(run_once(subject, &fx).unwrap().is_some());
         }
@@ -947,25 +932,22 @@ mod tests {
         for subject in &subjects {
             assert!(run_once(subject, &fx).is_err());
         }
-        let expected = Prehash::of(&data);
-        for subject in [
-            Subject::Blake2b {
-                data: &altered,
-                expected,
-            },
-            Subject::ScalarBlake2b {
-                data: &altered,
-                expected,
-            },
-        ] {
-            assert!(run_once(&subject, &fx).is_err());
+        for blake2b in [Blake2b::Simd, Blake2b::RustCrypto] {
+            for (data, accepted) in [(&data, true), (&altered, false)] {
+                let subject = Subject::InMemory {
+                    blake2b,
+                    data,
+                    expected: fx.prehash,
+                };
+                assert_eq!(run_once(&subject, &fx).is_ok(), accepted);
+            }
         }
     }
 
     #[test]
     fn missing_tool_is_a_row_not_an_error() {
         let fx = fixture(b"x");
-        let row = external_row("nothing", None, Vec::new(), "");
+        let row = external_row(&fx, "nothing", None, &[]);
         assert_eq!(run_once(&row.subject, &fx).unwrap(), None);
         let results = Results {
             rows: vec![row],
@@ -981,162 +963,5 @@ mod tests {
                 .table(true, &results.rows)
                 .contains("| nothing | not installed |")
         );
-    }
-}
-
-/// A plain scalar BLAKE2b-512 (RFC 7693), the kind minisign's Rust crate
-/// (hence rsign) uses, for `--explore`: it tells whether `blake2b_simd`'s
-/// vectorised single-message path is really the fastest BLAKE2b on this CPU.
-/// Checked against `blake2b_simd` before it is timed.
-mod scalar_blake2b {
-    const IV: [u64; 8] = [
-        0x6A09_E667_F3BC_C908,
-        0xBB67_AE85_84CA_A73B,
-        0x3C6E_F372_FE94_F82B,
-        0xA54F_F53A_5F1D_36F1,
-        0x510E_527F_ADE6_82D1,
-        0x9B05_688C_2B3E_6C1F,
-        0x1F83_D9AB_FB41_BD6B,
-        0x5BE0_CD19_137E_2179,
-    ];
-
-    const SIGMA: [[usize; 16]; 12] = [
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-        [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-        [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
-        [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
-        [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
-        [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
-        [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
-        [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
-        [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
-        [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-        [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
-    ];
-
-    const BLOCK: usize = 128;
-
-    /// Streaming BLAKE2b with a 64-byte digest, unkeyed.
-    pub struct State {
-        h: [u64; 8],
-        buf: [u8; BLOCK],
-        buf_len: usize,
-        count: u128,
-    }
-
-    #[inline(always)]
-    #[allow(clippy::many_single_char_names)] // the RFC's names
-    fn g(v: &mut [u64; 16], a: usize, b: usize, c: usize, d: usize, x: u64, y: u64) {
-        v[a] = v[a].wrapping_add(v[b]).wrapping_add(x);
-        v[d] = (v[d] ^ v[a]).rotate_right(32);
-        v[c] = v[c].wrapping_add(v[d]);
-        v[b] = (v[b] ^ v[c]).rotate_right(24);
-        v[a] = v[a].wrapping_add(v[b]).wrapping_add(y);
-        v[d] = (v[d] ^ v[a]).rotate_right(16);
-        v[c] = v[c].wrapping_add(v[d]);
-        v[b] = (v[b] ^ v[c]).rotate_right(63);
-    }
-
-    #[inline(always)]
-    fn round(v: &mut [u64; 16], m: &[u64; 16], s: &[usize; 16]) {
-        g(v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
-        g(v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
-        g(v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
-        g(v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
-        g(v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
-        g(v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
-        g(v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
-        g(v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
-
-    fn compress(h: &mut [u64; 8], block: &[u8; BLOCK], count: u128, last: bool) {
-        let mut m = [0u64; 16];
-        let (words, _) = block.as_chunks::<8>();
-        for (m, word) in m.iter_mut().zip(words) {
-            *m = u64::from_le_bytes(*word);
-        }
-        let mut v = [0u64; 16];
-        v[..8].copy_from_slice(h);
-        v[8..].copy_from_slice(&IV);
-        v[12] ^= count as u64;
-        v[13] ^= (count >> 64) as u64;
-        if last {
-            v[14] = !v[14];
-        }
-        // Unrolled so that every message index is a constant.
-        round(&mut v, &m, &SIGMA[0]);
-        round(&mut v, &m, &SIGMA[1]);
-        round(&mut v, &m, &SIGMA[2]);
-        round(&mut v, &m, &SIGMA[3]);
-        round(&mut v, &m, &SIGMA[4]);
-        round(&mut v, &m, &SIGMA[5]);
-        round(&mut v, &m, &SIGMA[6]);
-        round(&mut v, &m, &SIGMA[7]);
-        round(&mut v, &m, &SIGMA[8]);
-        round(&mut v, &m, &SIGMA[9]);
-        round(&mut v, &m, &SIGMA[10]);
-        round(&mut v, &m, &SIGMA[11]);
-        for (i, h) in h.iter_mut().enumerate() {
-            *h ^= v[i] ^ v[i + 8];
-        }
-    }
-
-    impl State {
-        pub fn new() -> State {
-            let mut h = IV;
-            h[0] ^= 0x0101_0000 ^ 64; // fanout 1, depth 1, no key, 64-byte digest
-            State {
-                h,
-                buf: [0; BLOCK],
-                buf_len: 0,
-                count: 0,
-            }
-        }
-
-        pub fn update(&mut self, mut data: &[u8]) {
-            // The last block is compressed by `finalize` with the final
-            // flag, so a full block is only compressed once more data follows.
-            if self.buf_len > 0 {
-                let take = (BLOCK - self.buf_len).min(data.len());
-                let (head, rest) = data.split_at(take);
-                self.buf[self.buf_len..self.buf_len + take].copy_from_slice(head);
-                self.buf_len += take;
-                data = rest;
-                if data.is_empty() {
-                    return;
-                }
-                self.count += BLOCK as u128;
-                compress(&mut self.h, &self.buf, self.count, false);
-                self.buf_len = 0;
-            }
-            while data.len() > BLOCK {
-                let Some((block, rest)) = data.split_first_chunk::<BLOCK>() else {
-                    break;
-                };
-                self.count += BLOCK as u128;
-                compress(&mut self.h, block, self.count, false);
-                data = rest;
-            }
-            self.buf[..data.len()].copy_from_slice(data);
-            self.buf_len = data.len();
-        }
-
-        pub fn finalize(mut self) -> [u8; 64] {
-            self.count += self.buf_len as u128;
-            self.buf[self.buf_len..].fill(0);
-            compress(&mut self.h, &self.buf, self.count, true);
-            let mut out = [0u8; 64];
-            for (bytes, word) in out.chunks_exact_mut(8).zip(self.h) {
-                bytes.copy_from_slice(&word.to_le_bytes());
-            }
-            out
-        }
-    }
-
-    pub fn hash(data: &[u8]) -> [u8; 64] {
-        let mut state = State::new();
-        state.update(data);
-        state.finalize()
     }
 }
