@@ -52,7 +52,7 @@ pub fn after_help() -> String {
 
 /// Inspect a lucet artifact.
 #[derive(Parser, Debug)]
-#[command(name = "lucet-objdump", version = version(), after_help = after_help())]
+#[command(name = "lucet-objdump", version = lucet_runtime::version_details(), after_help = after_help())]
 pub struct Args {
     /// Artifact to inspect.
     #[arg(value_name = "ARTIFACT")]
@@ -78,14 +78,6 @@ pub struct Args {
     /// Write DIR/image.bin and DIR/image.bin.minisig, for stock minisign or rsign2 to verify.
     #[arg(long, value_name = "DIR")]
     pub extract_signature: Option<PathBuf>,
-}
-
-/// The version line's tail: package version, wasmtime version, artifact format
-/// and whether this build carries a compiler.
-pub fn version() -> String {
-    lucet_runtime::version_line("lucet-objdump")
-        .trim_start_matches("lucet-objdump ")
-        .to_string()
 }
 
 #[cfg(test)]

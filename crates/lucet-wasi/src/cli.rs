@@ -49,7 +49,7 @@ pub fn after_help() -> String {
 
 /// Run a lucet artifact under WASI (preview 1).
 #[derive(Parser, Debug)]
-#[command(name = "lucet-wasi", version = version(), after_help = after_help())]
+#[command(name = "lucet-wasi", version = lucet_runtime::version_details(), after_help = after_help())]
 pub struct Args {
     /// Artifact to run, as made by lucetc.
     #[arg(value_name = "MODULE")]
@@ -114,14 +114,6 @@ pub struct Args {
     /// --signature-pk is given, and this flag without a key is an error.
     #[arg(long)]
     pub signature_verify: bool,
-}
-
-/// The version line's tail: package version, wasmtime version, artifact format
-/// and whether this build carries a compiler (a lean runner says `none`).
-pub fn version() -> String {
-    lucet_runtime::version_line("lucet-wasi")
-        .trim_start_matches("lucet-wasi ")
-        .to_string()
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub fn after_help() -> String {
 
 /// Compile WebAssembly (.wasm or .wat) ahead of time to a native lucet artifact.
 #[derive(Parser, Debug)]
-#[command(name = "lucetc", version = version(), after_help = after_help())]
+#[command(name = "lucetc", version = lucet_runtime::version_details(), after_help = after_help())]
 pub struct Args {
     /// WebAssembly module to compile: binary or text, detected by content.
     #[arg(value_name = "INPUT", required_unless_present_any = ["signature_keygen", "resign"])]
@@ -172,14 +172,6 @@ pub struct Args {
     /// Tests only: derive new key passwords with a trivially cheap scrypt cost.
     #[arg(long, hide = true)]
     pub insecure_cheap_kdf: bool,
-}
-
-/// The version line's tail: package version, wasmtime version, artifact format
-/// and whether this build carries a compiler.
-pub fn version() -> String {
-    lucet_runtime::version_line("lucetc")
-        .trim_start_matches("lucetc ")
-        .to_string()
 }
 
 #[cfg(test)]

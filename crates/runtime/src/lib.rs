@@ -52,10 +52,12 @@ pub fn host_triple() -> String {
     target_lexicon::Triple::host().to_string()
 }
 
-/// One line naming this toolchain's versions, for `--version` of every tool.
-pub fn version_line(tool: &str) -> String {
+/// This toolchain's versions, as every tool's `--version` prints them after
+/// its name: package version, wasmtime version, artifact format, and whether
+/// this build carries a compiler (a lean runner says `none`).
+pub fn version_details() -> String {
     format!(
-        "{tool} {} (wasmtime {WASMTIME_VERSION}, artifact format v{}, compiler: {})",
+        "{} (wasmtime {WASMTIME_VERSION}, artifact format v{}, compiler: {})",
         env!("CARGO_PKG_VERSION"),
         lucet_artifact::FORMAT_VERSION,
         if HAS_COMPILER { "cranelift" } else { "none" }
