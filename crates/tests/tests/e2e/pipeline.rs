@@ -413,3 +413,47 @@ fn a_terminal_is_asked_for_passwords_without_echo() {
     ]));
     assert_eq!(output.ok(), HELLO);
 }
+
+/// Lucet's old `raw:` secret keys: a 158-byte binary file (not a text box),
+/// `EdScB2` ‖ salt ‖ opslimit ‖ memlimit ‖ key id ‖ seed ‖ public key ‖ zero
+/// checksum, cleartext despite its `Sc` tag. Old deployments keep signing.
+#[test]
+fn lucet_era_binary_raw_keys_still_sign() {
+    use lucet_signature::{KeyId, SecretKey};
+    let scratch = Scratch::new();
+    let key_id = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+    let seed = [0x42u8; 32];
+    let key = SecretKey::from_seed(KeyId::from_bytes(key_id), &seed);
+    let mut bytes = b"EdScB2".to_vec();
+    bytes.extend_from_slice(&[0u8; 32]); // salt
+    bytes.extend_from_slice(&[0u8; 16]); // opslimit, memlimit
+    bytes.extend_from_slice(&key_id);
+    bytes.extend_from_slice(&seed);
+    bytes.extend_from_slice(key.public_key().ed25519_bytes());
+    bytes.extend_from_slice(&[0u8; 32]); // checksum
+    assert_eq!(bytes.len(), 158);
+    let secret = scratch.write("lucet-old.key", &bytes);
+    let public = scratch.write("lucet-old.pub", key.public_key().to_box());
+    let artifact = scratch.compile(
+        &hello_wat(),
+        "old",
+        &[format!("--signature-sk={}", raw(&secret))],
+    );
+    let output = run(&mut lucet_wasi([
+        "--signature-pk".into(),
+        arg(&public),
+        arg(&artifact),
+    ]));
+    assert_eq!(output.ok(), HELLO);
+    // A corrupted public half is caught by re-deriving it from the seed.
+    let mut corrupt = bytes.clone();
+    corrupt[120] ^= 1;
+    let corrupt = scratch.write("corrupt.key", corrupt);
+    run(&mut lucetc([
+        arg(&hello_wat()),
+        format!("--signature-sk={}", raw(&corrupt)),
+        "-o".into(),
+        arg(&scratch.path("x.so")),
+    ]))
+    .refused(1, "does not match its seed");
+}
