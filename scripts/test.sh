@@ -20,6 +20,9 @@ target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 
 cargo build --locked --workspace --bins
 
+# README's main job still works as written.
+scripts/demo.sh | grep -q "^Hello, world!$"
+
 # The container recipe's build and install steps, offline, with the binaries just built.
 scripts/check-container-recipe.sh --prebuilt
 LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
