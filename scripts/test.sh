@@ -31,8 +31,10 @@ LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 # A runner built to require signatures refuses to start without a key.
 cargo test --locked -p lucet-wasi --features require-signatures
 
-# The benchmark harness in smoke mode (seconds), so it never rots.
+# The benchmark harnesses in smoke mode (seconds), so they never rot.
 cargo run --locked -p lucet-bench --bin verify-throughput -- --smoke --explore
+cargo run --locked -p lucet-bench --bin suite -- --smoke \
+    --lucetc target/debug/lucetc --lucet-wasi target/runtime-only/lucet-wasi
 
 # Fuzz targets: build them and replay the committed corpora (no fuzzing in CI).
 fuzz/replay.sh

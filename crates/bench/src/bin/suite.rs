@@ -1,0 +1,1398 @@
+//! `suite`: the performance suite (rows P2–P6 of BENCHMARKS.md), each row
+//! measured side by side with its peer in the same run.
+//!
+//! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
+//!   against `load_unverified` of the same image unsigned, from a file in the
+//!   page cache, for a small (hello world) and a large (≥ 5 MiB image)
+//!   artifact; the BLAKE2b-512 time of the image is the allowance.
+//! * **P3 compile**: `lucetc` (subprocess) against the bare in-process
+//!   wasmtime `precompile_module` with the same settings, and `wasmtime
+//!   compile` (the CLI, when installed), on the sightglass programs.
+//! * **P4 full cycle**: `lucet_embed::ModuleHandle::run` (WASI context,
+//!   pooled instance, `_start`, drop) of a trivial module and a hello world,
+//!   against bare wasmtime with the same pooling allocator.
+//! * **P5 process**: `lucet-wasi --signature-pk` of hello world as a whole
+//!   process, against `wasmtime run --allow-precompiled` and node's WASI.
+//! * **P6 execution**: the sightglass programs under `lucet-wasi`, against
+//!   `wasmtime run --allow-precompiled` at the same opt level, with epoch
+//!   interruption (our default) and without (`lucetc --no-interruption`).
+//!
+//! Measurements are interleaved round by round so background load falls on
+//! every row alike; medians are reported. Verdicts are printed, never
+//! enforced: only a failure of something run (a load, a guest's exit
+//! status) makes the suite fail. `--smoke` runs our own rows with tiny
+//! counts and no peers, for CI.
+
+#![forbid(unsafe_code)]
+
+use std::env;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle};
+use lucet_runtime::compile::{CompileOptions, SourceProvenance};
+use lucet_runtime::{EngineSettings, LoadOptions};
+use lucet_signature::{Prehash, PublicKeySet, SecretKey};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+const USAGE: &str = "\
+usage: suite [--smoke] [--markdown] [--rows P2,P3,P4,P5,P6] [--reps R]
+             [--lucetc PATH] [--lucet-wasi PATH] [--wasmtime PATH] [--node PATH]
+             [--corpus DIR] [--programs N]
+
+  --smoke            tiny counts, our own rows only, no peers (CI)
+  --markdown         print the tables as markdown
+  --rows LIST        rows to run (default: all)
+  --reps R           repetitions of each subprocess measurement (default 5)
+  --lucetc PATH      lucetc binary (default: next to this one)
+  --lucet-wasi PATH  lucet-wasi binary, ideally the runtime-only build (default: next to this one)
+  --wasmtime PATH    wasmtime CLI (default: `wasmtime` on PATH)
+  --node PATH        node (default: `node` on PATH)
+  --corpus DIR       sightglass corpus (default ../shared/corpus/sightglass)
+  --programs N       at most N sightglass programs (default: all; smoke: 1)";
+
+/// Workloads shorter than this are reported but left out of P6's geo-mean.
+const MIN_WORKLOAD: Duration = Duration::from_millis(300);
+
+/// Epoch deadline that is never reached.
+const NO_DEADLINE: u64 = 1 << 62;
+
+/// The large P2 artifact's data segment: its image is larger than this.
+const LARGE_DATA: usize = 6 << 20;
+
+/// A trivial command: `_start` returns at once.
+const TRIVIAL_WAT: &str = r#"(module (memory (export "memory") 1) (func (export "_start")))"#;
+
+/// The project's hello world (one `fd_write`).
+const HELLO_WAT: &str = include_str!("../../../../examples/hello/hello.wat");
+const HELLO_OUT: &[u8] = b"Hello, world!\n";
+
+/// Node's WASI preview 1 runner for P5.
+const NODE_RUNNER: &str = r#"import { readFile } from 'node:fs/promises';
+import { WASI } from 'node:wasi';
+import process from 'node:process';
+const wasi = new WASI({ version: 'preview1', args: ['hello'], env: {} });
+const module = await WebAssembly.compile(await readFile(process.argv[2]));
+const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
+process.exitCode = wasi.start(instance);
+"#;
+
+#[derive(Debug)]
+struct Options {
+    smoke: bool,
+    markdown: bool,
+    rows: Vec<String>,
+    reps: usize,
+    lucetc: Option<PathBuf>,
+    lucet_wasi: Option<PathBuf>,
+    wasmtime: Option<PathBuf>,
+    node: Option<PathBuf>,
+    corpus: PathBuf,
+    programs: Option<usize>,
+}
+
+impl Options {
+    fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options>> {
+        let mut opts = Options {
+            smoke: false,
+            markdown: false,
+            rows: ["P2", "P3", "P4", "P5", "P6"].map(String::from).to_vec(),
+            reps: 5,
+            lucetc: None,
+            lucet_wasi: None,
+            wasmtime: None,
+            node: None,
+            corpus: PathBuf::from("../shared/corpus/sightglass"),
+            programs: None,
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let arg = arg
+                .into_string()
+                .map_err(|a| anyhow::anyhow!("argument {a:?} is not UTF-8"))?;
+            let mut value = |name: &str| {
+                args.next()
+                    .with_context(|| format!("{name} needs a value\n\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "--smoke" => opts.smoke = true,
+                "--markdown" => opts.markdown = true,
+                "--rows" => {
+                    let list = value(&arg)?;
+                    let list = list.to_str().context("--rows is not UTF-8")?;
+                    opts.rows = list.split(',').map(|r| r.trim().to_uppercase()).collect();
+                }
+                "--reps" => opts.reps = parse_number(&value(&arg)?, &arg)?,
+                "--lucetc" => opts.lucetc = Some(value(&arg)?.into()),
+                "--lucet-wasi" => opts.lucet_wasi = Some(value(&arg)?.into()),
+                "--wasmtime" => opts.wasmtime = Some(value(&arg)?.into()),
+                "--node" => opts.node = Some(value(&arg)?.into()),
+                "--corpus" => opts.corpus = value(&arg)?.into(),
+                "--programs" => opts.programs = Some(parse_number(&value(&arg)?, &arg)?),
+                "-h" | "--help" => return Ok(None),
+                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+            }
+        }
+        ensure!(opts.reps > 0, "--reps must be at least 1");
+        if opts.smoke {
+            opts.reps = 1;
+            opts.programs = Some(opts.programs.unwrap_or(1).min(1));
+        }
+        Ok(Some(opts))
+    }
+
+    fn wants(&self, row: &str) -> bool {
+        self.rows.iter().any(|r| r == row)
+    }
+
+    /// Iterations of an in-process measurement: `full`, or a few in smoke mode.
+    fn iters(&self, full: usize) -> usize {
+        if self.smoke { full.clamp(1, 5) } else { full }
+    }
+}
+
+/// wasmtime 48 has its own error type: turn it into anyhow's, with context.
+trait WasmtimeContext<T> {
+    fn wt(self, what: &str) -> Result<T>;
+}
+
+impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
+    fn wt(self, what: &str) -> Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{what}: {e:?}"))
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(value: &OsString, name: &str) -> Result<T> {
+    value
+        .to_str()
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("{name}: not a number: {value:?}"))
+}
+
+/// A program next to this executable (`target/release/lucetc` beside
+/// `target/release/suite`), if it exists.
+fn sibling(name: &str) -> Option<PathBuf> {
+    let path = env::current_exe().ok()?.parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn median(times: &[Duration]) -> Option<Duration> {
+    let mut times = times.to_vec();
+    times.sort();
+    let n = times.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => times.get(n / 2).copied(),
+        _ => Some((*times.get(n / 2 - 1)? + *times.get(n / 2)?) / 2),
+    }
+}
+
+fn percentile(times: &[Duration], p: f64) -> Option<Duration> {
+    let mut times = times.to_vec();
+    times.sort();
+    let last = times.len().checked_sub(1)?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let index = ((last as f64) * p).round() as usize;
+    times.get(index.min(last)).copied()
+}
+
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| {
+            let fields: Vec<&str> = s.split_whitespace().take(3).collect();
+            (fields.len() == 3).then(|| fields.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Output: plain text or markdown tables, collected then printed.
+struct Report {
+    markdown: bool,
+    text: String,
+}
+
+impl Report {
+    fn heading(&mut self, title: &str) {
+        if self.markdown {
+            let _ = write!(self.text, "\n#### {title}\n\n");
+        } else {
+            let _ = write!(self.text, "\n== {title}\n");
+        }
+    }
+
+    fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
+        if self.markdown {
+            let _ = writeln!(self.text, "| {} |", header.join(" | "));
+            let align: Vec<&str> = header
+                .iter()
+                .enumerate()
+                .map(|(i, _)| if i == 0 { "---" } else { "--:" })
+                .collect();
+            let _ = writeln!(self.text, "|{}|", align.join("|"));
+            for row in rows {
+                let _ = writeln!(self.text, "| {} |", row.join(" | "));
+            }
+        } else {
+            let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+            for row in rows {
+                for (w, cell) in widths.iter_mut().zip(row) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: Vec<&str>| {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            };
+            let _ = writeln!(self.text, "{}", line(header.to_vec()));
+            for row in rows {
+                let _ = writeln!(
+                    self.text,
+                    "{}",
+                    line(row.iter().map(String::as_str).collect())
+                );
+            }
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let _ = writeln!(self.text, "{}{text}", if self.markdown { "\n" } else { "" });
+    }
+
+    fn flush(&mut self) {
+        print!("{}", self.text);
+        self.text.clear();
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    if b.is_zero() {
+        "n/a".into()
+    } else {
+        format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
+    }
+}
+
+fn yes_no(ok: bool) -> &'static str {
+    if ok { "yes" } else { "no" }
+}
+
+/// Keys, and the fixtures' files, in a temporary directory.
+struct Fixture {
+    dir: tempfile::TempDir,
+    secret: SecretKey,
+    keys: PublicKeySet,
+    public_path: PathBuf,
+    secret_path: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Result<Fixture> {
+        let dir = tempfile::tempdir().context("creating a temporary directory")?;
+        let secret = SecretKey::generate()?;
+        let public = secret.public_key();
+        let public_path = dir.path().join("bench.pub");
+        let secret_path = dir.path().join("bench.key");
+        fs::write(&public_path, public.to_box())?;
+        fs::write(&secret_path, secret.to_unencrypted_box())?;
+        let keys = PublicKeySet::new(vec![public])?;
+        Ok(Fixture {
+            dir,
+            secret,
+            keys,
+            public_path,
+            secret_path,
+        })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Compiles `wasm` in process as lucetc does; returns the artifact and
+    /// the engine image's length.
+    fn artifact(
+        &self,
+        wasm: &[u8],
+        settings: EngineSettings,
+        signed: bool,
+    ) -> Result<(Vec<u8>, usize)> {
+        let options = CompileOptions {
+            settings,
+            ..CompileOptions::default()
+        };
+        let compiled = lucet_runtime::compile::compile(wasm, &options)?;
+        let source = SourceProvenance {
+            prehash: Prehash::of(wasm),
+            signer: None,
+        };
+        let bytes = lucet_runtime::compile::encode_artifact(
+            &compiled,
+            &settings,
+            &source,
+            0,
+            None,
+            signed.then_some(&self.secret),
+        )?;
+        Ok((bytes, compiled.image.len()))
+    }
+}
+
+fn wat(text: &str) -> Result<Vec<u8>> {
+    Ok(lucet_runtime::compile::wasm_binary(text.as_bytes(), true)?.into_owned())
+}
+
+/// A command whose image carries `len` bytes of pseudo-random data
+/// (a data segment, kept in the image for copy-on-write initialisation).
+fn large_wasm(len: usize) -> Result<Vec<u8>> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut data = String::with_capacity(len * 3);
+    for _ in 0..len {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let _ = write!(data, "\\{:02x}", (state >> 56) as u8);
+    }
+    let pages = len.div_ceil(65536) + 1;
+    wat(&format!(
+        "(module (memory (export \"memory\") {pages}) (data (i32.const 0) \"{data}\") (func (export \"_start\")))"
+    ))
+}
+
+// ---------------------------------------------------------------- P2
+
+fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
+    report.heading("P2 load: read + verify + deserialize, signed vs unsigned");
+    let settings = EngineSettings::default();
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    for (name, wasm, iters) in [
+        ("hello", wat(HELLO_WAT)?, opts.iters(300)),
+        // Smoke mode keeps artifacts small: 256 KiB of data.
+        (
+            "large",
+            large_wasm(if opts.smoke { 256 << 10 } else { LARGE_DATA })?,
+            opts.iters(40),
+        ),
+    ] {
+        let (signed, image_len) = fx.artifact(&wasm, settings, true)?;
+        let (unsigned, _) = fx.artifact(&wasm, settings, false)?;
+        let signed_path = fx.path(&format!("{name}.signed.so"));
+        let unsigned_path = fx.path(&format!("{name}.unsigned.so"));
+        fs::write(&signed_path, &signed)?;
+        fs::write(&unsigned_path, &unsigned)?;
+        let image = &signed[..image_len];
+        let (mut t_signed, mut t_unsigned, mut t_hash) = (Vec::new(), Vec::new(), Vec::new());
+        // One untimed round, then interleaved timed rounds.
+        for i in 0..=iters {
+            let start = Instant::now();
+            let loaded = lucet_runtime::load_verified(
+                &File::open(&signed_path)?,
+                &fx.keys,
+                LoadOptions::default(),
+            )
+            .with_context(|| format!("load_verified {name}"))?;
+            let elapsed = start.elapsed();
+            drop(black_box(loaded));
+            if i > 0 {
+                t_signed.push(elapsed);
+            }
+            let start = Instant::now();
+            let loaded = lucet_runtime::load_unverified(
+                &File::open(&unsigned_path)?,
+                LoadOptions::default(),
+            )
+            .with_context(|| format!("load_unverified {name}"))?;
+            let elapsed = start.elapsed();
+            drop(black_box(loaded));
+            if i > 0 {
+                t_unsigned.push(elapsed);
+            }
+            let start = Instant::now();
+            black_box(Prehash::of(black_box(image)));
+            if i > 0 {
+                t_hash.push(start.elapsed());
+            }
+        }
+        let (s, u, h) = (
+            median(&t_signed).context("no samples")?,
+            median(&t_unsigned).context("no samples")?,
+            median(&t_hash).context("no samples")?,
+        );
+        let overhead = s.saturating_sub(u);
+        let allowed = h + u / 20;
+        rows.push(vec![
+            format!(
+                "{name} ({} bytes image, {} bytes signed)",
+                image_len,
+                signed.len()
+            ),
+            ms(u),
+            ms(s),
+            ms(overhead),
+            ms(h),
+            ms(allowed),
+            ratio(s, u),
+            yes_no(overhead <= allowed).into(),
+        ]);
+        verdicts.push(format!(
+            "P2 {name}: signed load overhead {} ms vs allowance (hash + 5 %) {} ms: {}",
+            ms(overhead),
+            ms(allowed),
+            if overhead <= allowed { "met" } else { "MISSED" }
+        ));
+        if !opts.smoke {
+            // Where unsigned load time goes: the engine, then deserialize.
+            let t_engine = time_n(iters.min(50), || {
+                let e = Engine::new(&Config::new()).wt("engine")?;
+                drop(black_box(e));
+                Ok(())
+            })?;
+            // Reading alone, from memory: both paths hash the image (the
+            // unverified one checks the metadata's image_blake2b); the
+            // signed one adds the signature checks.
+            let t_read_unverified = time_n(iters, || {
+                black_box(lucet_artifact::read_unverified(&unsigned[..])?);
+                Ok(())
+            })?;
+            let t_read_verified = time_n(iters, || {
+                black_box(lucet_artifact::read_verified(&signed[..], &fx.keys)?);
+                Ok(())
+            })?;
+            rows.push(vec![
+                format!(
+                    "{name}: of which `read_unverified` / `read_verified` from memory (diagnostic)"
+                ),
+                ms(t_read_unverified),
+                ms(t_read_verified),
+                ms(t_read_verified.saturating_sub(t_read_unverified)),
+                String::new(),
+                String::new(),
+                ratio(t_read_verified, t_read_unverified),
+                String::new(),
+            ]);
+            rows.push(vec![
+                format!("{name}: of which a bare `Engine::new` (diagnostic)"),
+                ms(t_engine),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+    }
+    report.table(
+        &[
+            "artifact",
+            "unsigned ms",
+            "signed ms",
+            "overhead ms",
+            "BLAKE2b of image ms",
+            "allowed ms",
+            "signed/unsigned",
+            "overhead ≤ allowed",
+        ],
+        &rows,
+    );
+    for v in verdicts {
+        report.line(&v);
+    }
+    Ok(())
+}
+
+fn time_n(n: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed());
+    }
+    median(&times).context("no samples")
+}
+
+// ---------------------------------------------------------------- P4
+
+struct BareState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Bare wasmtime with the pool `lucet_embed::PoolingLimits::default()`
+/// describes and lucetc's default engine settings.
+struct Bare {
+    engine: Engine,
+    linker: Linker<BareState>,
+}
+
+impl Bare {
+    fn new() -> Result<Bare> {
+        let settings = EngineSettings::default();
+        let limits = lucet_embed::PoolingLimits::default();
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(limits.max_instances)
+            .total_memories(limits.max_instances * limits.max_memories_per_module)
+            .total_tables(limits.max_instances * limits.max_tables_per_module)
+            .total_stacks(0)
+            .total_component_instances(0)
+            .max_memories_per_module(limits.max_memories_per_module)
+            .max_memory_size(usize::try_from(limits.max_memory_size)?)
+            .max_tables_per_module(limits.max_tables_per_module)
+            .table_elements(limits.max_table_elements)
+            .max_core_instance_size(limits.max_instance_size);
+        let mut config = lucet_like_config(settings.interruptible);
+        config
+            .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).wt("bare engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut BareState| &mut s.wasi)
+            .wt("bare linker")?;
+        Ok(Bare { engine, linker })
+    }
+
+    fn pre(&self, wasm: &[u8]) -> Result<InstancePre<BareState>> {
+        let module = Module::new(&self.engine, wasm).wt("bare compile")?;
+        self.linker
+            .instantiate_pre(&module)
+            .wt("bare instantiate_pre")
+    }
+}
+
+/// One bare cycle: WASI context with captured output, store, instance,
+/// `_start`, drop. Returns stdout.
+fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let stderr = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdin(MemoryInputPipe::new(Vec::new()))
+        .stdout(stdout.clone())
+        .stderr(stderr)
+        .arg(name);
+    let limits = StoreLimitsBuilder::new().memory_size(128 << 20).build();
+    let mut store = Store::new(
+        pre.module().engine(),
+        BareState {
+            wasi: wasi.build_p1(),
+            limits,
+        },
+    );
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(NO_DEADLINE);
+    let instance = pre.instantiate(&mut store).wt("bare instantiate")?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .wt("bare _start")?
+        .call(&mut store, ())
+        .wt("bare run")?;
+    drop(store);
+    Ok(stdout.contents().to_vec())
+}
+
+fn embed_cycle(handle: &ModuleHandle) -> Result<(Vec<u8>, Duration)> {
+    let output = handle
+        .run(InstanceConfig::default())
+        .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
+    ensure!(output.success(), "guest failed: {:?}", output.outcome);
+    Ok((output.stdout, output.elapsed))
+}
+
+fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
+    report.heading("P4 full cycle: WASI context + instantiate + _start + drop (pooling, CoW)");
+    let host = Host::new(HostConfig::new(fx.keys.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bare = Bare::new()?;
+    let iters = opts.iters(5000);
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    for (name, text, expected) in [
+        ("trivial", TRIVIAL_WAT, &b""[..]),
+        ("hello", HELLO_WAT, HELLO_OUT),
+    ] {
+        let wasm = wat(text)?;
+        let (artifact, _) = fx.artifact(&wasm, EngineSettings::default(), true)?;
+        let handle = host
+            .load_verified_bytes(name, &artifact)
+            .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
+        let pre = bare.pre(&wasm)?;
+        let (mut t_embed, mut t_inner, mut t_bare, mut t_bare_thread) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // Untimed warm-up of every path, then interleaved iterations.
+        for i in 0..=iters {
+            let start = Instant::now();
+            let (out, inner) = embed_cycle(&handle)?;
+            let elapsed = start.elapsed();
+            ensure!(out == expected, "{name}: lucet-embed output {out:?}");
+            let start_bare = Instant::now();
+            let out = bare_cycle(&pre, name)?;
+            let elapsed_bare = start_bare.elapsed();
+            ensure!(out == expected, "{name}: bare output {out:?}");
+            let start_thread = Instant::now();
+            let out = std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(s, || bare_cycle(&pre, name))
+                    .context("spawn")?
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("bare thread panicked"))?
+            })?;
+            let elapsed_thread = start_thread.elapsed();
+            ensure!(out == expected, "{name}: bare (thread) output {out:?}");
+            if i > 0 {
+                t_embed.push(elapsed);
+                t_inner.push(inner);
+                t_bare.push(elapsed_bare);
+                t_bare_thread.push(elapsed_thread);
+            }
+        }
+        let m = |t: &[Duration]| median(t).context("no samples");
+        let p = |t: &[Duration]| percentile(t, 0.99).context("no samples");
+        let (e, inn, b, bt) = (m(&t_embed)?, m(&t_inner)?, m(&t_bare)?, m(&t_bare_thread)?);
+        for (row, t, med) in [
+            (
+                "lucet-embed `ModuleHandle::run` (a guest thread per run)",
+                &t_embed,
+                e,
+            ),
+            (
+                "lucet-embed, inside the guest thread (`RunOutput::elapsed`)",
+                &t_inner,
+                inn,
+            ),
+            ("bare wasmtime 48 pooling, calling thread", &t_bare, b),
+            (
+                "bare wasmtime 48 pooling, a thread per run",
+                &t_bare_thread,
+                bt,
+            ),
+        ] {
+            rows.push(vec![
+                format!("{name}: {row}"),
+                us(med),
+                us(p(t)?),
+                ratio(med, b),
+            ]);
+        }
+        verdicts.push(format!(
+            "P4 {name}: lucet-embed {} µs median vs bare {} µs = {}× (goal ≤ 1.05×: {}); same thread-per-run as bare: {}×{}",
+            us(e),
+            us(b),
+            ratio(e, b),
+            yes_no(e.as_secs_f64() <= 1.05 * b.as_secs_f64()),
+            ratio(e, bt),
+            if name == "hello" {
+                format!(
+                    "; hello ≤ 25 µs median: {}",
+                    yes_no(e <= Duration::from_micros(25))
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    report.line(&format!("{iters} iterations per row, interleaved."));
+    report.table(&["path", "median µs", "p99 µs", "ratio to bare"], &rows);
+    for v in verdicts {
+        report.line(&v);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- subprocesses
+
+/// A subprocess to time: program, arguments, working directory.
+#[derive(Clone)]
+struct Cmd {
+    program: PathBuf,
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    fn new(program: &Path, args: &[&dyn AsRef<std::ffi::OsStr>]) -> Cmd {
+        Cmd {
+            program: program.to_owned(),
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            dir: None,
+        }
+    }
+
+    fn in_dir(mut self, dir: &Path) -> Cmd {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Runs once; the wall time and stdout. An error unless it exits 0.
+    fn run(&self) -> Result<(Duration, Vec<u8>)> {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).stdin(Stdio::null());
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let start = Instant::now();
+        let output = command
+            .output()
+            .with_context(|| format!("running {}", self.program.display()))?;
+        let elapsed = start.elapsed();
+        ensure!(
+            output.status.success(),
+            "{} {:?} failed ({}): {}",
+            self.program.display(),
+            self.args,
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+        Ok((elapsed, output.stdout))
+    }
+}
+
+/// Times each command `reps` times, interleaved after one untimed round;
+/// returns the medians and each command's stdout of the last run.
+fn time_interleaved(cmds: &[Cmd], reps: usize) -> Result<Vec<(Duration, Vec<u8>)>> {
+    let mut times = vec![Vec::with_capacity(reps); cmds.len()];
+    let mut outs = vec![Vec::new(); cmds.len()];
+    for round in 0..=reps {
+        for ((cmd, t), out) in cmds.iter().zip(&mut times).zip(&mut outs) {
+            let (elapsed, stdout) = cmd.run()?;
+            if round > 0 {
+                t.push(elapsed);
+            }
+            *out = stdout;
+        }
+    }
+    times
+        .iter()
+        .zip(outs)
+        .map(|(t, o)| Ok((median(t).context("no samples")?, o)))
+        .collect()
+}
+
+struct Tools {
+    /// What a peer's row says when the peer is absent.
+    missing: &'static str,
+    lucetc: Option<PathBuf>,
+    lucet_wasi: Option<PathBuf>,
+    wasmtime: Option<PathBuf>,
+    node: Option<PathBuf>,
+}
+
+impl Tools {
+    fn find(opts: &Options) -> Tools {
+        let peer = |given: &Option<PathBuf>, name: &str| {
+            if opts.smoke {
+                None
+            } else {
+                given.clone().or_else(|| on_path(name))
+            }
+        };
+        // Absolute paths: programs run in their own directories.
+        let abs = |p: Option<PathBuf>| p.map(|p| fs::canonicalize(&p).unwrap_or(p));
+        Tools {
+            missing: if opts.smoke {
+                "not run (--smoke: no peers)"
+            } else {
+                NOT_INSTALLED
+            },
+            lucetc: abs(opts.lucetc.clone().or_else(|| sibling("lucetc"))),
+            lucet_wasi: abs(opts.lucet_wasi.clone().or_else(|| sibling("lucet-wasi"))),
+            wasmtime: abs(peer(&opts.wasmtime, "wasmtime")),
+            node: abs(peer(&opts.node, "node")),
+        }
+    }
+
+    fn version(program: &Path) -> String {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+const NOT_INSTALLED: &str = "not measured: peer not installed";
+
+// ---------------------------------------------------------------- P5
+
+fn p5(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Result<()> {
+    report.heading("P5 whole process: hello world");
+    let Some(lucet_wasi) = &tools.lucet_wasi else {
+        report.line("P5 not measured: no lucet-wasi binary (--lucet-wasi)");
+        return Ok(());
+    };
+    let wasm = wat(HELLO_WAT)?;
+    let wasm_path = fx.path("hello.wasm");
+    fs::write(&wasm_path, &wasm)?;
+    let (artifact, _) = fx.artifact(&wasm, EngineSettings::default(), true)?;
+    let so = fx.path("hello.so");
+    fs::write(&so, artifact)?;
+    let reps = if opts.smoke { 2 } else { 20 * opts.reps };
+    let mut names = vec![format!(
+        "lucet-wasi --signature-pk ({})",
+        Tools::version(lucet_wasi)
+    )];
+    let mut cmds = vec![Cmd::new(
+        lucet_wasi,
+        &[&"--signature-pk", &fx.public_path, &so],
+    )];
+    let mut missing = Vec::new();
+    match &tools.wasmtime {
+        Some(wasmtime) => {
+            let cwasm = fx.path("hello.cwasm");
+            Cmd::new(wasmtime, &[&"compile", &wasm_path, &"-o", &cwasm]).run()?;
+            names.push(format!(
+                "wasmtime run --allow-precompiled ({})",
+                Tools::version(wasmtime)
+            ));
+            cmds.push(Cmd::new(
+                wasmtime,
+                &[&"run", &"--allow-precompiled", &cwasm],
+            ));
+        }
+        None => missing.push("wasmtime run --allow-precompiled"),
+    }
+    match &tools.node {
+        Some(node) => {
+            let runner = fx.path("wasi-run.mjs");
+            fs::write(&runner, NODE_RUNNER)?;
+            names.push(format!("node WASI ({})", Tools::version(node)));
+            cmds.push(Cmd::new(node, &[&"--no-warnings", &runner, &wasm_path]));
+        }
+        None => missing.push("node WASI"),
+    }
+    let results = time_interleaved(&cmds, reps)?;
+    let ours = results.first().map(|r| r.0).context("no result")?;
+    let mut rows = Vec::new();
+    for (name, (t, out)) in names.iter().zip(&results) {
+        ensure!(out == HELLO_OUT, "P5 {name}: output {out:?}");
+        rows.push(vec![name.clone(), ms(*t), ratio(ours, *t)]);
+    }
+    for name in missing {
+        let why = if opts.smoke {
+            "not run (--smoke: no peers)"
+        } else {
+            NOT_INSTALLED
+        };
+        rows.push(vec![name.into(), why.into(), String::new()]);
+    }
+    report.line(&format!("{reps} runs each, interleaved; output checked."));
+    report.table(&["process", "median ms", "lucet-wasi / this"], &rows);
+    if let Some((t, _)) = results.get(1).filter(|_| tools.wasmtime.is_some()) {
+        report.line(&format!(
+            "P5: lucet-wasi {} ms vs wasmtime {} ms = {}× (goal ≤ 0.5×: {})",
+            ms(ours),
+            ms(*t),
+            ratio(ours, *t),
+            yes_no(ours.as_secs_f64() <= 0.5 * t.as_secs_f64())
+        ));
+    } else {
+        report.line(&format!("P5 verdict: wasmtime run {}", tools.missing));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- P3, P6
+
+struct Program {
+    name: String,
+    dir: PathBuf,
+    wasm: PathBuf,
+    expected: Option<Vec<u8>>,
+}
+
+fn programs(opts: &Options) -> Result<Vec<Program>> {
+    let mut found = Vec::new();
+    let corpus = fs::canonicalize(&opts.corpus)
+        .with_context(|| format!("the corpus {}", opts.corpus.display()))?;
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&corpus)
+        .with_context(|| format!("reading the corpus {}", opts.corpus.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        files.sort();
+        for wasm in files {
+            let Some(file) = wasm.file_name().and_then(|f| f.to_str()) else {
+                continue;
+            };
+            let Some(stem) = file.strip_suffix(".plainwasi.wasm") else {
+                continue;
+            };
+            let expected = [
+                format!("{stem}.stdout.expected"),
+                "default.stdout.expected".into(),
+            ]
+            .iter()
+            .find_map(|f| fs::read(dir.join(f)).ok());
+            // Single-program directories name theirs `benchmark`.
+            let name = match dir.file_name().and_then(|d| d.to_str()) {
+                Some(d) if stem == "benchmark" => d.to_owned(),
+                _ => stem.to_owned(),
+            };
+            found.push(Program {
+                name,
+                dir: dir.clone(),
+                wasm: wasm.clone(),
+                expected,
+            });
+        }
+    }
+    // Smoke mode takes the smallest program.
+    if opts.smoke {
+        found.sort_by_key(|p| fs::metadata(&p.wasm).map(|m| m.len()).unwrap_or(u64::MAX));
+    }
+    if let Some(n) = opts.programs {
+        found.truncate(n);
+    }
+    ensure!(
+        !found.is_empty(),
+        "no *.plainwasi.wasm in {}",
+        opts.corpus.display()
+    );
+    Ok(found)
+}
+
+/// Upstream compares line by line: compare lines without trailing blanks.
+fn same_output(actual: &[u8], expected: &[u8]) -> bool {
+    let lines = |b: &[u8]| {
+        String::from_utf8_lossy(b)
+            .lines()
+            .map(|l| l.trim_end().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+    };
+    lines(actual) == lines(expected)
+}
+
+fn geo_mean(ratios: &[f64]) -> Option<f64> {
+    if ratios.is_empty() {
+        return None;
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let n = ratios.len() as f64;
+    Some((ratios.iter().map(|r| r.ln()).sum::<f64>() / n).exp())
+}
+
+/// The engine configuration of `lucet-runtime`'s `engine.rs` (which is
+/// crate-private), rebuilt with wasmtime's own API for the bare peers.
+fn lucet_like_config(interruptible: bool) -> Config {
+    let settings = EngineSettings::default();
+    let mut config = Config::new();
+    config
+        .epoch_interruption(interruptible)
+        .consume_fuel(false)
+        .memory_reservation(settings.memory_reservation)
+        .memory_guard_size(settings.memory_guard_size)
+        .memory_may_move(true)
+        .guard_before_linear_memory(true)
+        .table_lazy_init(true)
+        .memory_init_cow(true)
+        .signals_based_traps(true)
+        .gc_support(false)
+        .concurrency_support(false)
+        .wasm_simd(true)
+        .wasm_relaxed_simd(true)
+        .relaxed_simd_deterministic(false)
+        .wasm_bulk_memory(true)
+        .wasm_multi_value(true)
+        .wasm_tail_call(true)
+        .wasm_extended_const(true)
+        .wasm_multi_memory(true)
+        .wasm_memory64(false)
+        .wasm_gc(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false)
+        .wasm_stack_switching(false)
+        .wasm_component_model(false);
+    config
+}
+
+/// The bare in-process precompile with lucetc's default settings:
+/// `Engine::new` and `precompile_module` with [`lucet_like_config`] at
+/// lucetc's default opt level, for this host's CPU.
+fn bare_precompile(wasm: &[u8], interruptible: bool) -> Result<Vec<u8>> {
+    let mut config = lucet_like_config(interruptible);
+    config
+        .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
+        .parallel_compilation(true);
+    let engine = Engine::new(&config).wt("bare engine")?;
+    engine.precompile_module(wasm).wt("bare precompile")
+}
+
+/// P3 and P6 share the compiled artifacts: P3 times the compilations,
+/// P6 runs their outputs.
+fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Result<()> {
+    let Some(lucetc) = &tools.lucetc else {
+        report.line("P3 and P6 not measured: no lucetc binary (--lucetc)");
+        return Ok(());
+    };
+    let programs = programs(opts)?;
+    let reps = opts.reps;
+    let mut p3_rows = Vec::new();
+    let mut p3_ratios = Vec::new();
+    let mut p3_cli_ratios = Vec::new();
+    let mut p6_rows = Vec::new();
+    let (mut r_epoch, mut r_plain) = (Vec::new(), Vec::new());
+    for program in &programs {
+        let name = &program.name;
+        let so = fx.path(&format!("{name}.so"));
+        let so_plain = fx.path(&format!("{name}.nointr.so"));
+        let cwasm = fx.path(&format!("{name}.epoch.cwasm"));
+        let cwasm_plain = fx.path(&format!("{name}.cwasm"));
+        let wasm_bytes = fs::read(&program.wasm)?;
+        let secret = format!("raw:{}", fx.secret_path.display());
+
+        // P3: lucetc (signing, as deployed), bare precompile, wasmtime compile.
+        let lucetc_cmd = Cmd::new(
+            lucetc,
+            &[&program.wasm, &"--signature-sk", &secret, &"-o", &so],
+        );
+        let mut cmds = vec![lucetc_cmd];
+        if let Some(wasmtime) = &tools.wasmtime {
+            cmds.push(Cmd::new(
+                wasmtime,
+                &[
+                    &"compile",
+                    &"-O",
+                    &"opt-level=s",
+                    &"-W",
+                    &"epoch-interruption=y",
+                    &program.wasm,
+                    &"-o",
+                    &cwasm,
+                ],
+            ));
+        }
+        let mut t_lucetc = Vec::new();
+        let mut t_cli = Vec::new();
+        let mut t_bare = Vec::new();
+        let mut t_hash = Vec::new();
+        let mut t_lib = Vec::new();
+        let mut t_sync = Vec::new();
+        let mut image_len = 0;
+        for round in 0..=reps {
+            let (t, _) = cmds.first().context("lucetc")?.run()?;
+            let cli = cmds.get(1).map(Cmd::run).transpose()?;
+            let start = Instant::now();
+            let image = bare_precompile(&wasm_bytes, true)?;
+            let bare = start.elapsed();
+            image_len = image.len();
+            let start = Instant::now();
+            black_box(Prehash::of(black_box(&image)));
+            let hash = start.elapsed();
+            // Diagnostics: the same work as lucetc through the library in
+            // process, and writing + fsync of the artifact (lucetc's
+            // `write_atomically` syncs before renaming).
+            let start = Instant::now();
+            let (artifact, _) = fx.artifact(&wasm_bytes, EngineSettings::default(), true)?;
+            let lib = start.elapsed();
+            let start = Instant::now();
+            let scratch = fx.path("sync-test.so");
+            let mut file = File::create(&scratch)?;
+            std::io::Write::write_all(&mut file, &artifact)?;
+            file.sync_all()?;
+            drop(file);
+            let sync = start.elapsed();
+            if round > 0 {
+                t_lucetc.push(t);
+                t_bare.push(bare);
+                t_hash.push(hash);
+                t_lib.push(lib);
+                t_sync.push(sync);
+                if let Some((t, _)) = cli {
+                    t_cli.push(t);
+                }
+            }
+        }
+        let m = |t: &[Duration]| median(t).context("no samples");
+        let (l, b, h) = (m(&t_lucetc)?, m(&t_bare)?, m(&t_hash)?);
+        let goal = b.mul_f64(1.05) + h;
+        p3_ratios.push(l.as_secs_f64() / (b + h).as_secs_f64());
+        let cli = median(&t_cli);
+        if let Some(c) = cli {
+            p3_cli_ratios.push(l.as_secs_f64() / c.as_secs_f64());
+        }
+        p3_rows.push(vec![
+            format!("{name} ({} KiB wasm)", wasm_bytes.len() / 1024),
+            ms(l),
+            ms(b),
+            ms(h),
+            ms(m(&t_lib)?),
+            ms(m(&t_sync)?),
+            ratio(l, b + h),
+            yes_no(l <= goal).into(),
+            cli.map_or_else(|| tools.missing.into(), ms),
+            cli.map_or_else(String::new, |c| ratio(l, c)),
+        ]);
+        let _ = image_len;
+
+        // The other configuration, compiled once each (untimed).
+        Cmd::new(
+            lucetc,
+            &[
+                &program.wasm,
+                &"--no-interruption",
+                &"--signature-sk",
+                &secret,
+                &"-o",
+                &so_plain,
+            ],
+        )
+        .run()?;
+        if let Some(wasmtime) = &tools.wasmtime {
+            Cmd::new(
+                wasmtime,
+                &[
+                    &"compile",
+                    &"-O",
+                    &"opt-level=s",
+                    &program.wasm,
+                    &"-o",
+                    &cwasm_plain,
+                ],
+            )
+            .run()?;
+        }
+
+        // P6: run them in the program's directory, preopened as `.`.
+        if !opts.wants("P6") {
+            continue;
+        }
+        let Some(lucet_wasi) = &tools.lucet_wasi else {
+            continue;
+        };
+        let pk = &fx.public_path;
+        let mut runs = vec![
+            Cmd::new(lucet_wasi, &[&"--signature-pk", pk, &"--dir", &".", &so])
+                .in_dir(&program.dir),
+            Cmd::new(
+                lucet_wasi,
+                &[&"--signature-pk", pk, &"--dir", &".", &so_plain],
+            )
+            .in_dir(&program.dir),
+        ];
+        if let Some(wasmtime) = &tools.wasmtime {
+            runs.push(
+                Cmd::new(
+                    wasmtime,
+                    &[
+                        &"run",
+                        &"--allow-precompiled",
+                        // Without a timeout the CLI's epoch deadline is
+                        // reached at once; lucet-wasi sets an unreachable one.
+                        &"-W",
+                        &"epoch-interruption=y,timeout=3600s",
+                        &"--dir",
+                        &".",
+                        &cwasm,
+                    ],
+                )
+                .in_dir(&program.dir),
+            );
+            runs.push(
+                Cmd::new(
+                    wasmtime,
+                    &[&"run", &"--allow-precompiled", &"--dir", &".", &cwasm_plain],
+                )
+                .in_dir(&program.dir),
+            );
+        }
+        let results = time_interleaved(&runs, reps)?;
+        let mut flags = Vec::new();
+        if let Some(expected) = &program.expected {
+            for ((_, out), who) in results.iter().zip([
+                "lucet",
+                "lucet --no-interruption",
+                "wasmtime -W epoch",
+                "wasmtime",
+            ]) {
+                if !same_output(out, expected) {
+                    flags.push(format!("{who}: stdout differs from expected"));
+                }
+            }
+        }
+        let t = |i: usize| results.get(i).map(|r| r.0);
+        let (Some(ours), Some(ours_plain)) = (t(0), t(1)) else {
+            bail!("P6 {name}: missing results");
+        };
+        let long = ours >= MIN_WORKLOAD;
+        if !long {
+            flags.push("< 0.3 s: not in geo-mean".into());
+        }
+        let (we, wp) = (t(2), t(3));
+        if long && let (Some(we), Some(wp)) = (we, wp) {
+            r_epoch.push(ours.as_secs_f64() / we.as_secs_f64());
+            r_plain.push(ours_plain.as_secs_f64() / wp.as_secs_f64());
+        }
+        let na = || tools.missing.to_string();
+        p6_rows.push(vec![
+            name.clone(),
+            ms(ours),
+            we.map_or_else(na, ms),
+            we.map_or_else(String::new, |w| ratio(ours, w)),
+            ms(ours_plain),
+            wp.map_or_else(na, ms),
+            wp.map_or_else(String::new, |w| ratio(ours_plain, w)),
+            flags.join("; "),
+        ]);
+    }
+
+    if opts.wants("P3") {
+        report.heading("P3 compile time (sightglass programs)");
+        report.line(&format!(
+            "{reps} timed runs each after one untimed, interleaved. lucetc signs its output (raw key); \
+             bare = in-process `Engine::new` + `precompile_module` with lucet's engine settings; \
+             goal: lucetc ≤ 1.05 × bare + one BLAKE2b of the image."
+        ));
+        report.table(
+            &[
+                "program",
+                "lucetc ms",
+                "bare ms",
+                "hash ms",
+                "library in process ms",
+                "write + fsync ms",
+                "lucetc / (bare + hash)",
+                "≤ 1.05 × bare + hash",
+                "wasmtime compile ms",
+                "lucetc / wasmtime compile",
+            ],
+            &p3_rows,
+        );
+        if let Some(g) = geo_mean(&p3_ratios) {
+            report.line(&format!(
+                "P3: geo-mean lucetc / (bare + hash) = {g:.3} over {} programs",
+                p3_ratios.len()
+            ));
+        }
+        match geo_mean(&p3_cli_ratios) {
+            Some(g) => report.line(&format!("P3: geo-mean lucetc / wasmtime compile = {g:.3}")),
+            None => report.line("P3 wasmtime compile: not measured: peer not installed"),
+        }
+    }
+    if opts.wants("P6") {
+        report.heading("P6 execution (sightglass programs, whole process)");
+        if tools.lucet_wasi.is_none() {
+            report.line("P6 not measured: no lucet-wasi binary (--lucet-wasi)");
+            return Ok(());
+        }
+        report.line(&format!(
+            "{reps} timed runs each after one untimed, interleaved; medians. Ratios: lucet / wasmtime."
+        ));
+        report.table(
+            &[
+                "program",
+                "lucet ms",
+                "wasmtime -W epoch-interruption=y,timeout=3600s ms",
+                "ratio",
+                "lucet --no-interruption ms",
+                "wasmtime ms",
+                "ratio",
+                "notes",
+            ],
+            &p6_rows,
+        );
+        match (geo_mean(&r_epoch), geo_mean(&r_plain)) {
+            (Some(e), Some(p)) => report.line(&format!(
+                "P6: geo-mean over {} programs ≥ 0.3 s: with interruption {e:.3} (≤ 1.05: {}), \
+                 without {p:.3} (≤ 1.05: {})",
+                r_epoch.len(),
+                yes_no(e <= 1.05),
+                yes_no(p <= 1.05)
+            )),
+            _ => report.line(
+                "P6 geo-mean not measured: wasmtime CLI not installed or no workload ≥ 0.3 s",
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn run(opts: &Options) -> Result<()> {
+    let fx = Fixture::new()?;
+    let tools = Tools::find(opts);
+    let mut report = Report {
+        markdown: opts.markdown,
+        text: String::new(),
+    };
+    report.line(&format!(
+        "suite{}: load average {} before",
+        if opts.smoke { " --smoke" } else { "" },
+        load_average()
+    ));
+    report.flush();
+    if opts.wants("P2") {
+        p2(opts, &fx, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P4") {
+        p4(opts, &fx, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P5") {
+        p5(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P3") || opts.wants("P6") {
+        p3_p6(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    report.line(&format!("load average {} after", load_average()));
+    report.flush();
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let opts = match Options::parse(env::args_os().skip(1)) {
+        Ok(Some(opts)) => opts,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("suite: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("suite: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
