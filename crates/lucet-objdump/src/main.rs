@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use lucet_artifact::{Metadata, hex};
+use lucet_artifact::Metadata;
 use lucet_objdump::cli::Args;
 use lucet_runtime::LoadOptions;
-use lucet_signature::{KeyId, Prehash, SignatureBox, escape_for_display};
+use lucet_signature::{KeyId, SignatureBox, escape_for_display};
 use serde_json::json;
 use wasmtime::ExternType;
 
@@ -48,7 +48,7 @@ fn run(args: &Args) -> Result<()> {
     let in_file = || path.display().to_string();
     let report = if args.signature_pk.is_empty() {
         let artifact = lucet_artifact::read_unverified(&file).with_context(in_file)?;
-        let (image_size, image_blake2b) = describe_image(&artifact.image);
+        let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
         let signature = artifact.signature.clone();
         let metadata = artifact.metadata.clone();
         extract(args, &artifact.image, signature.as_ref())?;
@@ -71,7 +71,7 @@ fn run(args: &Args) -> Result<()> {
     } else {
         let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
         let artifact = lucet_artifact::read_verified(&file, &keys).with_context(in_file)?;
-        let (image_size, image_blake2b) = describe_image(&artifact.image);
+        let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
         let signature = Some(artifact.signature.clone());
         let metadata = artifact.metadata.clone();
         extract(args, &artifact.image, signature.as_ref())?;
@@ -100,8 +100,11 @@ fn run(args: &Args) -> Result<()> {
     }
 }
 
-fn describe_image(image: &[u8]) -> (usize, String) {
-    (image.len(), hex(Prehash::of(image).as_bytes()))
+/// Size and BLAKE2b-512 of the image. Both readers already hashed the image
+/// and refused it unless it matched the metadata's `image-blake2b`, so that
+/// value is the image's hash; it is not computed a second time.
+fn describe_image(image: &[u8], metadata: &Metadata) -> (usize, String) {
+    (image.len(), metadata.image_blake2b.clone())
 }
 
 /// `--extract-signature DIR`: the image and its signature as separate files.

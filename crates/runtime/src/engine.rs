@@ -23,8 +23,9 @@ pub(crate) fn module_version() -> String {
     )
 }
 
-/// The engine configuration shared by compiling and loading.
-pub(crate) fn engine_config(settings: &EngineSettings) -> Result<Config, Error> {
+/// The engine configuration shared by compiling and loading (public so that
+/// benchmarks compare against bare wasmtime with exactly these settings).
+pub fn engine_config(settings: &EngineSettings) -> Result<Config, Error> {
     let mut config = Config::new();
     config
         .module_version(ModuleVersionStrategy::Custom(module_version()))

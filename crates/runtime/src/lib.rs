@@ -27,6 +27,7 @@ mod settings;
 mod shared;
 mod units;
 
+pub use engine::engine_config;
 pub use error::Error;
 pub use load::{
     LoadOptions, LoadedModule, Provenance, load_unverified, load_unverified_artifact,

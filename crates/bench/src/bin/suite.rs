@@ -25,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+use lucet_bench::{load_average, median, parse_number};
 use std::env;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -174,13 +175,6 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
     }
 }
 
-fn parse_number<T: std::str::FromStr>(value: &OsString, name: &str) -> Result<T> {
-    value
-        .to_str()
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("{name}: not a number: {value:?}"))
-}
-
 /// A program next to this executable (`target/release/lucetc` beside
 /// `target/release/suite`), if it exists.
 fn sibling(name: &str) -> Option<PathBuf> {
@@ -194,17 +188,6 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn median(times: &[Duration]) -> Option<Duration> {
-    let mut times = times.to_vec();
-    times.sort();
-    let n = times.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => times.get(n / 2).copied(),
-        _ => Some((*times.get(n / 2 - 1)? + *times.get(n / 2)?) / 2),
-    }
-}
-
 fn percentile(times: &[Duration], p: f64) -> Option<Duration> {
     let mut times = times.to_vec();
     times.sort();
@@ -212,16 +195,6 @@ fn percentile(times: &[Duration], p: f64) -> Option<Duration> {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let index = ((last as f64) * p).round() as usize;
     times.get(index.min(last)).copied()
-}
-
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<&str> = s.split_whitespace().take(3).collect();
-            (fields.len() == 3).then(|| fields.join(" "))
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Output: plain text or markdown tables, collected then printed.
@@ -571,7 +544,7 @@ impl Bare {
             .max_tables_per_module(limits.max_tables_per_module)
             .table_elements(limits.max_table_elements)
             .max_core_instance_size(limits.max_instance_size);
-        let mut config = lucet_like_config(settings.interruptible);
+        let mut config = lucet_like_config(settings.interruptible)?;
         config
             .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -1007,45 +980,21 @@ fn geo_mean(ratios: &[f64]) -> Option<f64> {
     Some((ratios.iter().map(|r| r.ln()).sum::<f64>() / n).exp())
 }
 
-/// The engine configuration of `lucet-runtime`'s `engine.rs` (which is
-/// crate-private), rebuilt with wasmtime's own API for the bare peers.
-fn lucet_like_config(interruptible: bool) -> Config {
-    let settings = EngineSettings::default();
-    let mut config = Config::new();
-    config
-        .epoch_interruption(interruptible)
-        .consume_fuel(false)
-        .memory_reservation(settings.memory_reservation)
-        .memory_guard_size(settings.memory_guard_size)
-        .memory_may_move(true)
-        .guard_before_linear_memory(true)
-        .table_lazy_init(true)
-        .memory_init_cow(true)
-        .signals_based_traps(true)
-        .gc_support(false)
-        .concurrency_support(false)
-        .wasm_simd(true)
-        .wasm_relaxed_simd(true)
-        .relaxed_simd_deterministic(false)
-        .wasm_bulk_memory(true)
-        .wasm_multi_value(true)
-        .wasm_tail_call(true)
-        .wasm_extended_const(true)
-        .wasm_multi_memory(true)
-        .wasm_memory64(false)
-        .wasm_gc(false)
-        .wasm_wide_arithmetic(false)
-        .wasm_custom_page_sizes(false)
-        .wasm_stack_switching(false)
-        .wasm_component_model(false);
-    config
+/// lucet's engine configuration (`lucet_runtime::engine_config`, the one
+/// place both lucetc and lucet-wasi build it) for the bare wasmtime peers.
+fn lucet_like_config(interruptible: bool) -> Result<Config> {
+    let settings = EngineSettings {
+        interruptible,
+        ..EngineSettings::default()
+    };
+    lucet_runtime::engine_config(&settings).context("lucet engine configuration")
 }
 
 /// The bare in-process precompile with lucetc's default settings:
 /// `Engine::new` and `precompile_module` with [`lucet_like_config`] at
 /// lucetc's default opt level, for this host's CPU.
 fn bare_precompile(wasm: &[u8], interruptible: bool) -> Result<Vec<u8>> {
-    let mut config = lucet_like_config(interruptible);
+    let mut config = lucet_like_config(interruptible)?;
     config
         .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
         .parallel_compilation(true);

@@ -31,6 +31,7 @@
 
 #![forbid(unsafe_code)]
 
+use lucet_bench::{load_average, median, parse_number};
 use std::env;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -122,13 +123,6 @@ impl Options {
         ensure!(opts.reps >= 1, "--reps must be at least 1");
         Ok(Some(opts))
     }
-}
-
-fn parse_number<T: std::str::FromStr>(value: &OsString, name: &str) -> Result<T> {
-    value
-        .to_str()
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("{name} needs a non-negative integer, not {value:?}"))
 }
 
 /// SplitMix64: cheap, deterministic, and incompressible enough that nothing
@@ -399,17 +393,6 @@ impl<'a> Row<'a> {
     }
 }
 
-fn median(times: &[Duration]) -> Option<Duration> {
-    let mut times = times.to_vec();
-    times.sort();
-    let n = times.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => times.get(n / 2).copied(),
-        _ => Some((*times.get(n / 2 - 1)? + *times.get(n / 2)?) / 2),
-    }
-}
-
 /// The wall time of one run of `subject`; `None` for a tool that is not
 /// installed. An error if the verification or the hash check fails.
 fn run_once(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Duration>> {
@@ -582,16 +565,6 @@ fn children_cpu() -> Option<Duration> {
     let cutime: u64 = fields.next()?.parse().ok()?;
     let cstime: u64 = fields.next()?.parse().ok()?;
     Some(Duration::from_millis((cutime + cstime) * 10))
-}
-
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<&str> = s.split_whitespace().take(3).collect();
-            (fields.len() == 3).then(|| fields.join(" "))
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 struct Results<'a> {
