@@ -57,7 +57,7 @@ pub enum Error {
     /// A host-side failure while the guest ran (not a trap).
     #[error("host error while running the guest: {0}")]
     Host(String),
-    /// The thread the guest runs on could not be started.
+    /// The host's epoch thread could not be started.
     #[error("cannot start a thread")]
     Thread(#[source] std::io::Error),
 }

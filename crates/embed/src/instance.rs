@@ -1,5 +1,6 @@
 //! Running one instance: a fresh store, WASI context and pool slot per run.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use lucet_runtime::Outcome;
@@ -16,9 +17,6 @@ use crate::host::{ENTRYPOINT, ModuleHandle};
 
 /// Epoch deadline of a run without a deadline: never reached.
 const NO_DEADLINE: u64 = 1 << 62;
-
-/// Host frames (WASI calls, wasmtime's own) need room beyond the wasm stack.
-const HOST_STACK_MARGIN: usize = 8 << 20;
 
 /// The per-store state: the guest's WASI context and its limits.
 pub(crate) struct GuestState {
@@ -97,14 +95,17 @@ impl ModuleHandle {
     /// WASI context (`stdin` as input, output captured in memory, no
     /// preopened directories, no host environment), and calls `_start`.
     ///
-    /// The guest runs on a thread of its own, sized for the host's wasm
-    /// stack; this call blocks until it ends.
+    /// The guest runs on the calling thread: on its stack when that has room
+    /// for the host's wasm stack plus
+    /// [`HOST_STACK_MARGIN`](lucet_runtime::HOST_STACK_MARGIN) (the main
+    /// thread, tokio's workers and Rust's default threads do at the default
+    /// wasm stack), otherwise on a stack of that size allocated for this run.
     ///
     /// # Errors
     ///
     /// [`Error::NotInterruptible`] for a deadline on non-interruptible
     /// artifacts, [`Error::PoolExhausted`] when every slot is busy,
-    /// [`Error::Instantiate`], [`Error::Host`] or [`Error::Thread`]. A trap,
+    /// [`Error::Instantiate`] or [`Error::Host`]. A trap,
     /// an exit status or the deadline are [`RunOutput::outcome`]s.
     pub fn run(&self, mut config: InstanceConfig) -> Result<RunOutput, Error> {
         let engine = &self.inner.host.engine;
@@ -114,19 +115,21 @@ impl ModuleHandle {
             return Err(Error::NotInterruptible(deadline));
         }
         let stdin = std::mem::take(&mut config.stdin);
+        // wasmtime sets the guest's stack limit `max_wasm_stack` below the
+        // frame that enters wasm, so the stack under it must be that deep. A
+        // thread per run would give that too, at 35-55 µs a run (BENCHMARKS.md,
+        // P4); a stack allocated on this thread only when needed costs
+        // nothing in the common case.
         let stack = engine
             .options()
             .max_wasm_stack
-            .saturating_add(HOST_STACK_MARGIN);
-        std::thread::scope(|scope| {
-            std::thread::Builder::new()
-                .name("lucet-guest".into())
-                .stack_size(stack)
-                .spawn_scoped(scope, move || self.run_here(&config, stdin))
-                .map_err(Error::Thread)?
-                .join()
-                .map_err(|_| Error::Host("the guest thread panicked".into()))?
-        })
+            .saturating_add(lucet_runtime::HOST_STACK_MARGIN);
+        // A panic in a host call (or a failed stack allocation) ends this run
+        // only, as it did when a thread of its own ran the guest.
+        std::panic::catch_unwind(AssertUnwindSafe(|| {
+            stacker::maybe_grow(stack, stack, || self.run_here(&config, stdin))
+        }))
+        .map_err(|_| Error::Host("the guest's run panicked".into()))?
     }
 
     fn run_here(&self, config: &InstanceConfig, stdin: Vec<u8>) -> Result<RunOutput, Error> {

@@ -30,8 +30,8 @@ mod units;
 pub use engine::engine_config;
 pub use error::Error;
 pub use load::{
-    LoadOptions, LoadedModule, Provenance, load_unverified, load_unverified_artifact,
-    load_verified, load_verified_artifact,
+    HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
+    load_unverified_artifact, load_verified, load_verified_artifact,
 };
 pub use run::{Outcome, WasiOptions, outcome_of, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};

@@ -29,6 +29,11 @@ use crate::error::one_line;
 use crate::settings::{EngineSettings, missing_on_host};
 use crate::{ENGINE, Error, host_triple};
 
+/// Stack a guest's host calls (WASI, wasmtime's own libcalls) get beyond
+/// its wasm stack, at least: guests run on a stack of `max_wasm_stack` plus
+/// this much.
+pub const HOST_STACK_MARGIN: usize = 1 << 20;
+
 /// Host-side limits fixed when the engine is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -180,8 +185,8 @@ pub(crate) fn runner_config(
     let mut config = engine_config(settings)?;
     config
         .max_wasm_stack(options.max_wasm_stack)
-        // wasmtime-wasi turns on async support, which requires the async stack to fit the wasm stack.
-        .async_stack_size(options.max_wasm_stack.max(2 << 20) + (1 << 20));
+        // Guests run on a fiber stack of this size (see `run`).
+        .async_stack_size(options.max_wasm_stack.max(2 << 20) + HOST_STACK_MARGIN);
     Ok(config)
 }
 

@@ -16,9 +16,6 @@ use crate::load::LoadedModule;
 /// but wasmtime's default deadline of zero would trap at once.
 const NO_DEADLINE: u64 = 1 << 62;
 
-/// Host frames (WASI calls, wasmtime's own) need room beyond the wasm stack.
-const HOST_STACK_MARGIN: usize = 8 << 20;
-
 /// The guest's WASI world and limits.
 #[derive(Debug, Clone, Default)]
 pub struct WasiOptions {
@@ -54,30 +51,29 @@ struct Host {
     limits: StoreLimits,
 }
 
-/// Instantiates `loaded` with a fresh WASI context and calls its entry point,
-/// on a thread whose stack fits the configured wasm stack.
+/// Instantiates `loaded` with a fresh WASI context and calls its entry point.
+///
+/// The guest runs on a fiber stack sized by [`crate::LoadOptions`] (the wasm
+/// stack plus room for the host calls it makes), driven by a single-threaded
+/// event loop on the calling thread. A synchronous run would need a guest
+/// thread with a stack that large and would start wasmtime-wasi's shared
+/// multi-threaded runtime (a worker thread per core) for its first WASI
+/// call: about half a millisecond of a hello world's whole process.
 pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
     if let Some(timeout) = options.timeout
         && !loaded.settings.interruptible
     {
         return Err(Error::NotInterruptible(timeout));
     }
-    let stack = loaded
-        .options
-        .max_wasm_stack
-        .saturating_add(HOST_STACK_MARGIN);
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .name("lucet-guest".into())
-            .stack_size(stack)
-            .spawn_scoped(scope, || run_on_this_thread(loaded, options))
-            .map_err(|e| Error::io("cannot start the guest thread", e))?
-            .join()
-            .map_err(|_| Error::Host("the guest thread panicked".into()))?
-    })
+    let event_loop = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::io("cannot start the WASI event loop", e))?;
+    event_loop.block_on(run_on_fiber(loaded, options))
 }
 
-fn run_on_this_thread(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
+async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio()
         .arg(&options.program_name)
@@ -107,7 +103,7 @@ fn run_on_this_thread(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
     store.limiter(|host| &mut host.limits);
 
     let mut linker: Linker<Host> = Linker::new(&loaded.engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host| &mut host.wasi)
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |host| &mut host.wasi)
         .map_err(|e| Error::Instantiate(one_line(&e)))?;
 
     if loaded.settings.interruptible {
@@ -119,7 +115,8 @@ fn run_on_this_thread(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
         });
     }
     let instance = linker
-        .instantiate(&mut store, &loaded.module)
+        .instantiate_async(&mut store, &loaded.module)
+        .await
         .map_err(|e| Error::Instantiate(one_line(&e)))?;
     let entry = instance
         .get_typed_func::<(), ()>(&mut store, &options.entrypoint)
@@ -136,12 +133,12 @@ fn run_on_this_thread(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
                     engine.increment_epoch();
                 }
             });
-            let result = entry.call(&mut store, ());
+            let result = entry.call_async(&mut store, ()).await;
             drop(done);
             let _ = timer.join();
             result
         }
-        None => entry.call(&mut store, ()),
+        None => entry.call_async(&mut store, ()).await,
     };
     outcome_of(result, options.timeout)
 }

@@ -618,8 +618,7 @@ fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             .load_verified_bytes(name, &artifact)
             .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
         let pre = bare.pre(&wasm)?;
-        let (mut t_embed, mut t_inner, mut t_bare, mut t_bare_thread) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut t_embed, mut t_inner, mut t_bare) = (Vec::new(), Vec::new(), Vec::new());
         // Untimed warm-up of every path, then interleaved iterations.
         for i in 0..=iters {
             let start = Instant::now();
@@ -630,44 +629,23 @@ fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             let out = bare_cycle(&pre, name)?;
             let elapsed_bare = start_bare.elapsed();
             ensure!(out == expected, "{name}: bare output {out:?}");
-            let start_thread = Instant::now();
-            let out = std::thread::scope(|s| {
-                std::thread::Builder::new()
-                    .stack_size(8 << 20)
-                    .spawn_scoped(s, || bare_cycle(&pre, name))
-                    .context("spawn")?
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("bare thread panicked"))?
-            })?;
-            let elapsed_thread = start_thread.elapsed();
-            ensure!(out == expected, "{name}: bare (thread) output {out:?}");
             if i > 0 {
                 t_embed.push(elapsed);
                 t_inner.push(inner);
                 t_bare.push(elapsed_bare);
-                t_bare_thread.push(elapsed_thread);
             }
         }
         let m = |t: &[Duration]| median(t).context("no samples");
         let p = |t: &[Duration]| percentile(t, 0.99).context("no samples");
-        let (e, inn, b, bt) = (m(&t_embed)?, m(&t_inner)?, m(&t_bare)?, m(&t_bare_thread)?);
+        let (e, inn, b) = (m(&t_embed)?, m(&t_inner)?, m(&t_bare)?);
         for (row, t, med) in [
+            ("lucet-embed `ModuleHandle::run`", &t_embed, e),
             (
-                "lucet-embed `ModuleHandle::run` (a guest thread per run)",
-                &t_embed,
-                e,
-            ),
-            (
-                "lucet-embed, inside the guest thread (`RunOutput::elapsed`)",
+                "lucet-embed, instantiation to end of run (`RunOutput::elapsed`)",
                 &t_inner,
                 inn,
             ),
-            ("bare wasmtime 48 pooling, calling thread", &t_bare, b),
-            (
-                "bare wasmtime 48 pooling, a thread per run",
-                &t_bare_thread,
-                bt,
-            ),
+            ("bare wasmtime 48 pooling", &t_bare, b),
         ] {
             rows.push(vec![
                 format!("{name}: {row}"),
@@ -677,12 +655,11 @@ fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             ]);
         }
         verdicts.push(format!(
-            "P4 {name}: lucet-embed {} µs median vs bare {} µs = {}× (goal ≤ 1.05×: {}); same thread-per-run as bare: {}×{}",
+            "P4 {name}: lucet-embed {} µs median vs bare {} µs = {}× (goal ≤ 1.05×: {}){}",
             us(e),
             us(b),
             ratio(e, b),
             yes_no(e.as_secs_f64() <= 1.05 * b.as_secs_f64()),
-            ratio(e, bt),
             if name == "hello" {
                 format!(
                     "; hello ≤ 25 µs median: {}",

@@ -234,6 +234,40 @@ fn traps_and_exit_statuses_are_outcomes() {
     assert!(!output.success());
 }
 
+/// Runs `recurse` (unbounded recursion) and checks that it ends in a stack
+/// exhaustion trap, not a crash of the host process.
+fn exhausts_its_wasm_stack(handle: &ModuleHandle) {
+    let output = handle.run(InstanceConfig::default()).expect("run");
+    match &output.outcome {
+        Outcome::Trapped(message) => assert!(message.contains("call stack exhausted"), "{message}"),
+        other => panic!("expected a stack exhaustion trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn guests_get_their_whole_wasm_stack_on_any_calling_thread() {
+    // A guest runs on the caller's stack when that has room, otherwise on a
+    // stack allocated for the run. Either way it must be able to use all of
+    // `max_wasm_stack` and trap cleanly at its end: a stack too small would
+    // crash the test process instead.
+    for max_wasm_stack in [512 << 10, 4 << 20] {
+        let mut config = HostConfig::new(Fixtures::get().keys());
+        config.pooling.max_instances = 2;
+        config.max_wasm_stack = max_wasm_stack;
+        let host = Host::new(config).expect("host");
+        let recurse = load(&host, "recurse");
+        exhausts_its_wasm_stack(&recurse);
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(128 << 10)
+                .spawn_scoped(scope, || exhausts_its_wasm_stack(&recurse))
+                .expect("small-stack thread")
+                .join()
+                .expect("small-stack thread panicked");
+        });
+    }
+}
+
 #[test]
 fn output_is_capped() {
     let host = host(2);
