@@ -13,9 +13,11 @@
 //!   against bare wasmtime with the same pooling allocator.
 //! * **P5 process**: `lucet-wasi --signature-pk` of hello world as a whole
 //!   process, against `wasmtime run --allow-precompiled` and node's WASI.
-//! * **P6 execution**: the sightglass programs under `lucet-wasi`, against
-//!   `wasmtime run --allow-precompiled` at the same opt level, with epoch
-//!   interruption (our default) and without (`lucetc --no-interruption`).
+//! * **P6 execution**: the sightglass programs under `lucet-wasi`, with
+//!   upstream's inputs and, for the four whose inputs scale their work,
+//!   larger ones (`LARGER_INPUTS`) in a scratch directory, against `wasmtime
+//!   run --allow-precompiled` at the same opt level, with epoch interruption
+//!   (our default) and without (`lucetc --no-interruption`).
 //!
 //! Measurements are interleaved round by round so background load falls on
 //! every row alike; medians are reported. Verdicts are printed, never
@@ -880,6 +882,112 @@ struct Program {
     expected: Option<Vec<u8>>,
 }
 
+/// A file of a larger input, written into a scratch copy of a program's
+/// directory.
+enum InputFile {
+    /// This text.
+    Text(&'static str),
+    /// The program's own file of that name, this many times over.
+    Repeated(usize),
+}
+
+/// Inputs under which a program runs long enough (about 0.5 s or more) for
+/// start-up not to count. Upstream's default inputs finish within
+/// milliseconds; only these programs read inputs that scale their work (the
+/// others have their iteration counts compiled in, and blake3-scalar fails
+/// on inputs large enough).
+struct LargerInput {
+    program: &'static str,
+    /// What changed, for the row's name.
+    label: &'static str,
+    files: &'static [(&'static str, InputFile)],
+    /// A wasm stack for deep recursion, in bytes, given to both runtimes.
+    max_wasm_stack: Option<usize>,
+}
+
+const LARGER_INPUTS: &[LargerInput] = &[
+    LargerInput {
+        program: "bz2",
+        label: "default.input ×40",
+        files: &[("default.input", InputFile::Repeated(40))],
+        max_wasm_stack: None,
+    },
+    LargerInput {
+        program: "meshoptimizer",
+        label: "input 800 instead of 70",
+        files: &[("default.input", InputFile::Text("800\n"))],
+        max_wasm_stack: None,
+    },
+    LargerInput {
+        program: "quicksort",
+        label: "input 2500 instead of 47",
+        files: &[("default.input", InputFile::Text("2500\n"))],
+        max_wasm_stack: None,
+    },
+    LargerInput {
+        program: "shootout-ackermann",
+        label: "N = 12 instead of 7, 16 MiB wasm stack",
+        files: &[("shootout-ackermann.n.input", InputFile::Text("12\n"))],
+        max_wasm_stack: Some(16 << 20),
+    },
+];
+
+fn larger_input(program: &Program) -> Option<&'static LargerInput> {
+    LARGER_INPUTS.iter().find(|l| l.program == program.name)
+}
+
+/// One P6 measurement: a program, the directory it runs in and what it
+/// must print.
+struct Workload {
+    name: String,
+    dir: PathBuf,
+    /// Upstream's expected stdout (default inputs only); every run is also
+    /// compared with the first.
+    expected: Option<Vec<u8>>,
+    max_wasm_stack: Option<usize>,
+}
+
+impl Workload {
+    /// The program with upstream's inputs, in its own directory.
+    fn default_inputs(program: &Program) -> Workload {
+        Workload {
+            name: program.name.clone(),
+            dir: program.dir.clone(),
+            expected: program.expected.clone(),
+            max_wasm_stack: None,
+        }
+    }
+
+    /// The program with `larger`'s inputs, in a scratch copy of its
+    /// directory's inputs (the corpus is read-only).
+    fn larger(program: &Program, larger: &LargerInput, fx: &Fixture) -> Result<Workload> {
+        let dir = fx.path(&format!("{}-larger", program.name));
+        fs::create_dir_all(&dir)?;
+        for entry in fs::read_dir(&program.dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "input") {
+                let name = path.file_name().context("input file name")?;
+                fs::copy(&path, dir.join(name))?;
+            }
+        }
+        for (file, input) in larger.files {
+            let bytes = match input {
+                InputFile::Text(text) => text.as_bytes().to_vec(),
+                InputFile::Repeated(times) => fs::read(program.dir.join(file))
+                    .with_context(|| format!("{}: {file}", program.name))?
+                    .repeat(*times),
+            };
+            fs::write(dir.join(file), bytes)?;
+        }
+        Ok(Workload {
+            name: format!("{} ({})", program.name, larger.label),
+            dir,
+            expected: None,
+            max_wasm_stack: larger.max_wasm_stack,
+        })
+    }
+}
+
 fn programs(opts: &Options) -> Result<Vec<Program>> {
     let mut found = Vec::new();
     let corpus = fs::canonicalize(&opts.corpus)
@@ -921,9 +1029,15 @@ fn programs(opts: &Options) -> Result<Vec<Program>> {
             });
         }
     }
-    // Smoke mode takes the smallest program.
+    // Smoke mode takes the smallest program with a larger input, so that
+    // both of its workloads keep running.
     if opts.smoke {
-        found.sort_by_key(|p| fs::metadata(&p.wasm).map(|m| m.len()).unwrap_or(u64::MAX));
+        found.sort_by_key(|p| {
+            (
+                larger_input(p).is_none(),
+                fs::metadata(&p.wasm).map(|m| m.len()).unwrap_or(u64::MAX),
+            )
+        });
     }
     if let Some(n) = opts.programs {
         found.truncate(n);
@@ -1114,87 +1228,31 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
             .run()?;
         }
 
-        // P6: run them in the program's directory, preopened as `.`.
+        // P6: run them in the workload's directory, preopened as `.`.
         if !opts.wants("P6") {
             continue;
         }
         let Some(lucet_wasi) = &tools.lucet_wasi else {
             continue;
         };
-        let pk = &fx.public_path;
-        let mut runs = vec![
-            Cmd::new(lucet_wasi, &[&"--signature-pk", pk, &"--dir", &".", &so])
-                .in_dir(&program.dir),
-            Cmd::new(
-                lucet_wasi,
-                &[&"--signature-pk", pk, &"--dir", &".", &so_plain],
-            )
-            .in_dir(&program.dir),
-        ];
-        if let Some(wasmtime) = &tools.wasmtime {
-            runs.push(
-                Cmd::new(
-                    wasmtime,
-                    &[
-                        &"run",
-                        &"--allow-precompiled",
-                        // Without a timeout the CLI's epoch deadline is
-                        // reached at once; lucet-wasi sets an unreachable one.
-                        &"-W",
-                        &"epoch-interruption=y,timeout=3600s",
-                        &"--dir",
-                        &".",
-                        &cwasm,
-                    ],
-                )
-                .in_dir(&program.dir),
-            );
-            runs.push(
-                Cmd::new(
-                    wasmtime,
-                    &[&"run", &"--allow-precompiled", &"--dir", &".", &cwasm_plain],
-                )
-                .in_dir(&program.dir),
-            );
+        let mut workloads = vec![Workload::default_inputs(program)];
+        if let Some(larger) = larger_input(program) {
+            workloads.push(Workload::larger(program, larger, fx)?);
         }
-        let results = time_interleaved(&runs, reps)?;
-        let mut flags = Vec::new();
-        if let Some(expected) = &program.expected {
-            for ((_, out), who) in results.iter().zip([
-                "lucet",
-                "lucet --no-interruption",
-                "wasmtime -W epoch",
-                "wasmtime",
-            ]) {
-                if !same_output(out, expected) {
-                    flags.push(format!("{who}: stdout differs from expected"));
-                }
+        for workload in &workloads {
+            let artifacts = P6Artifacts {
+                so: &so,
+                so_plain: &so_plain,
+                cwasm: &cwasm,
+                cwasm_plain: &cwasm_plain,
+            };
+            let (row, ratios) = p6_workload(workload, &artifacts, lucet_wasi, fx, tools, reps)?;
+            p6_rows.push(row);
+            if let Some(ratios) = ratios {
+                r_epoch.push(ratios.epoch);
+                r_plain.push(ratios.plain);
             }
         }
-        let t = |i: usize| results.get(i).map(|r| r.0);
-        let (Some(ours), Some(ours_plain)) = (t(0), t(1)) else {
-            bail!("P6 {name}: missing results");
-        };
-        let long = ours >= MIN_WORKLOAD;
-        if !long {
-            flags.push("< 0.3 s: not in geo-mean".into());
-        }
-        let (we, wp) = (t(2), t(3));
-        if long && let (Some(we), Some(wp)) = (we, wp) {
-            r_epoch.push(ours.as_secs_f64() / we.as_secs_f64());
-            r_plain.push(ours_plain.as_secs_f64() / wp.as_secs_f64());
-        }
-        let na = || tools.missing.to_string();
-        p6_rows.push(vec![
-            name.clone(),
-            ms(ours),
-            we.map_or_else(na, ms),
-            we.map_or_else(String::new, |w| ratio(ours, w)),
-            ms(ours_plain),
-            wp.map_or_else(na, ms),
-            wp.map_or_else(String::new, |w| ratio(ours_plain, w)),
-            flags.join("; "),
-        ]);
     }
 
     if opts.wants("P3") {
@@ -1266,6 +1324,127 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
         }
     }
     Ok(())
+}
+
+/// A workload's time under lucet / under wasmtime: with epoch interruption,
+/// and without.
+struct P6Ratios {
+    epoch: f64,
+    plain: f64,
+}
+
+/// The four compiled forms of a program that P6 runs.
+struct P6Artifacts<'a> {
+    so: &'a Path,
+    so_plain: &'a Path,
+    cwasm: &'a Path,
+    cwasm_plain: &'a Path,
+}
+
+/// Runs one workload under lucet-wasi (with and without interruption) and,
+/// when installed, the wasmtime CLI; returns its table row and, for a
+/// workload of at least `MIN_WORKLOAD` with the peer measured, its two
+/// ratios to wasmtime.
+fn p6_workload(
+    workload: &Workload,
+    artifacts: &P6Artifacts,
+    lucet_wasi: &Path,
+    fx: &Fixture,
+    tools: &Tools,
+    reps: usize,
+) -> Result<(Vec<String>, Option<P6Ratios>)> {
+    let pk = &fx.public_path;
+    let stack = workload.max_wasm_stack.map(|s| s.to_string());
+    let lucet = |so: &Path| {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> =
+            vec![&"--signature-pk", pk, &"--dir", &"."];
+        if let Some(stack) = &stack {
+            args.extend([&"--stack-size" as &dyn AsRef<std::ffi::OsStr>, stack]);
+        }
+        args.push(&so);
+        Cmd::new(lucet_wasi, &args).in_dir(&workload.dir)
+    };
+    let mut runs = vec![lucet(artifacts.so), lucet(artifacts.so_plain)];
+    if let Some(wasmtime) = &tools.wasmtime {
+        // Without a timeout the CLI's epoch deadline is reached at once;
+        // lucet-wasi sets an unreachable one. The CLI runs guests on a fiber
+        // whose stack must hold the wasm stack.
+        let stack_flags = workload.max_wasm_stack.map_or_else(String::new, |s| {
+            format!(
+                ",max-wasm-stack={s},async-stack-size={}",
+                s + lucet_runtime::HOST_STACK_MARGIN
+            )
+        });
+        let epoch = format!("epoch-interruption=y,timeout=3600s{stack_flags}");
+        let plain = format!("epoch-interruption=n{stack_flags}");
+        for (flags, cwasm) in [(epoch, artifacts.cwasm), (plain, artifacts.cwasm_plain)] {
+            runs.push(
+                Cmd::new(
+                    wasmtime,
+                    &[
+                        &"run",
+                        &"--allow-precompiled",
+                        &"-W",
+                        &flags,
+                        &"--dir",
+                        &".",
+                        &cwasm,
+                    ],
+                )
+                .in_dir(&workload.dir),
+            );
+        }
+    }
+    let results = time_interleaved(&runs, reps)?;
+    let mut flags = Vec::new();
+    let who = [
+        "lucet",
+        "lucet --no-interruption",
+        "wasmtime -W epoch",
+        "wasmtime",
+    ];
+    let first = results
+        .first()
+        .map(|(_, out)| out.as_slice())
+        .unwrap_or_default();
+    for ((_, out), who) in results.iter().zip(who) {
+        if let Some(expected) = &workload.expected
+            && !same_output(out, expected)
+        {
+            flags.push(format!("{who}: stdout differs from expected"));
+        }
+        if !same_output(out, first) {
+            flags.push(format!("{who}: stdout differs from lucet's"));
+        }
+    }
+    let t = |i: usize| results.get(i).map(|r| r.0);
+    let (Some(ours), Some(ours_plain)) = (t(0), t(1)) else {
+        bail!("P6 {}: missing results", workload.name);
+    };
+    let long = ours >= MIN_WORKLOAD;
+    if !long {
+        flags.push("< 0.3 s: not in geo-mean".into());
+    }
+    let (we, wp) = (t(2), t(3));
+    let ratios = match (we, wp) {
+        (Some(we), Some(wp)) if long => Some(P6Ratios {
+            epoch: ours.as_secs_f64() / we.as_secs_f64(),
+            plain: ours_plain.as_secs_f64() / wp.as_secs_f64(),
+        }),
+        _ => None,
+    };
+    let na = || tools.missing.to_string();
+    let row = vec![
+        workload.name.clone(),
+        ms(ours),
+        we.map_or_else(na, ms),
+        we.map_or_else(String::new, |w| ratio(ours, w)),
+        ms(ours_plain),
+        wp.map_or_else(na, ms),
+        wp.map_or_else(String::new, |w| ratio(ours_plain, w)),
+        flags.join("; "),
+    ];
+    Ok((row, ratios))
 }
 
 fn run(opts: &Options) -> Result<()> {
