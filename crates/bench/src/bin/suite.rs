@@ -476,6 +476,27 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
                 ratio(t_read_verified, t_read_unverified),
                 String::new(),
             ]);
+            // The signed path's only extra work, alone: the two strict
+            // Ed25519 verifications (data signature, global signature) of a
+            // prehashed signature with a comment as long as the artifact's.
+            let prehash = Prehash::of(image);
+            let comment = "x".repeat(signed.len() - unsigned.len());
+            let sig = fx.secret.sign_prehashed(&prehash, &comment, "bench")?;
+            let key = fx.keys.iter().next().context("the bench key")?;
+            let t_ed25519 = time_n(iters, || {
+                key.verify_prehashed(black_box(&sig), black_box(&prehash))?;
+                Ok(())
+            })?;
+            rows.push(vec![
+                format!("{name}: of which two Ed25519 verifications (diagnostic)"),
+                String::new(),
+                String::new(),
+                ms(t_ed25519),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
             rows.push(vec![
                 format!("{name}: of which a bare `Engine::new` (diagnostic)"),
                 ms(t_engine),
