@@ -642,16 +642,30 @@ fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
         let pre = bare.pre(&wasm)?;
         let (mut t_embed, mut t_inner, mut t_bare) = (Vec::new(), Vec::new(), Vec::new());
-        // Untimed warm-up of every path, then interleaved iterations.
+        // Untimed warm-up of every path, then interleaved iterations, each
+        // path going first every other time (the second runs with the
+        // caches the first warmed).
         for i in 0..=iters {
-            let start = Instant::now();
-            let (out, inner) = embed_cycle(&handle)?;
-            let elapsed = start.elapsed();
-            ensure!(out == expected, "{name}: lucet-embed output {out:?}");
-            let start_bare = Instant::now();
-            let out = bare_cycle(&pre, name)?;
-            let elapsed_bare = start_bare.elapsed();
-            ensure!(out == expected, "{name}: bare output {out:?}");
+            let embed = || -> Result<(Duration, Duration)> {
+                let start = Instant::now();
+                let (out, inner) = embed_cycle(&handle)?;
+                let elapsed = start.elapsed();
+                ensure!(out == expected, "{name}: lucet-embed output {out:?}");
+                Ok((elapsed, inner))
+            };
+            let bare = || -> Result<Duration> {
+                let start = Instant::now();
+                let out = bare_cycle(&pre, name)?;
+                let elapsed = start.elapsed();
+                ensure!(out == expected, "{name}: bare output {out:?}");
+                Ok(elapsed)
+            };
+            let ((elapsed, inner), elapsed_bare) = if i % 2 == 0 {
+                (embed()?, bare()?)
+            } else {
+                let elapsed_bare = bare()?;
+                (embed()?, elapsed_bare)
+            };
             if i > 0 {
                 t_embed.push(elapsed);
                 t_inner.push(inner);
