@@ -53,6 +53,12 @@
 //!   wall-clock deadline and checks it at each tick, so one run's deadline
 //!   never interrupts another. Artifacts compiled with `--no-interruption`
 //!   cannot be given a deadline ([`Error::NotInterruptible`]).
+//! * **On the caller's thread.** [`ModuleHandle::run`] runs the guest on
+//!   the thread that calls it, on its stack when that has room for the wasm
+//!   stack plus [`lucet_runtime::HOST_STACK_MARGIN`], else on a stack
+//!   allocated for the run: no thread is started or handed work per request
+//!   (a thread per run cost 35–55 µs, ten times the run; see
+//!   `BENCHMARKS.md`, P4).
 //! * **Commands.** A module must export `_start: () -> ()` and import only
 //!   WASI preview 1; both are checked at load, not per request.
 //! * **Bounded.** Instances beyond [`PoolingLimits::max_instances`] are
