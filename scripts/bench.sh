@@ -4,7 +4,7 @@
 # in a venv under target/; node is used if on PATH), runs verify-throughput
 # and the suite, and rewrites the generated blocks of BENCHMARKS.md.
 #
-#   scripts/bench.sh              full run (about ten minutes), rewrites BENCHMARKS.md
+#   scripts/bench.sh              full run (about a quarter of an hour), rewrites BENCHMARKS.md
 #   scripts/bench.sh --no-write   full run, prints only
 #   scripts/bench.sh --suite-only P2-P6 only (verify-throughput's block is kept)
 #
@@ -57,7 +57,7 @@ if [[ $p1 == 1 ]]; then
 fi
 {
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores."
-    target/release/suite --markdown --reps 2 \
+    target/release/suite --markdown --reps 3 \
         --lucetc target/release/lucetc \
         --lucet-wasi target/runtime-only-release/lucet-wasi \
         "${peers[@]}"
