@@ -35,6 +35,7 @@ pub use footer::{FOOTER_LEN, FORMAT_VERSION, Footer, Kind, MAGIC, MAX_BLOCK_LEN}
 pub use metadata::{Metadata, hex};
 pub use policy::Policy;
 pub use read::{
-    ArtifactSource, UnverifiedArtifact, VerifiedArtifact, read_unverified, read_verified,
+    ArtifactSource, ImageBuffer, UnverifiedArtifact, VerifiedArtifact, read_unverified,
+    read_unverified_into, read_verified, read_verified_into,
 };
 pub use write::{SIGNATURE_UNTRUSTED_COMMENT, encode_signed, encode_unsigned};

@@ -45,11 +45,55 @@ impl ArtifactSource for [u8] {
     }
 }
 
+/// Where an artifact's image is copied as it is read. The reader asks for
+/// room for each chunk, reads the chunk into it, hashes it there and only
+/// then commits it: the bytes kept are the bytes hashed.
+pub trait ImageBuffer: Sized {
+    /// An empty buffer for an image of `len` bytes.
+    fn for_len(len: usize) -> io::Result<Self>;
+    /// Room for the next `len` bytes of the image.
+    fn next_chunk(&mut self, len: usize) -> io::Result<&mut [u8]>;
+    /// The chunk last returned by [`next_chunk`](ImageBuffer::next_chunk)
+    /// has been read and hashed.
+    fn commit_chunk(&mut self) -> io::Result<()>;
+}
+
+/// The image in memory, read in place. Allocated zeroed whole at once (pages
+/// the kernel zeroes lazily) rather than grown and zero-filled chunk by
+/// chunk, which would write every byte twice.
+struct InMemory {
+    bytes: Vec<u8>,
+    filled: usize,
+    pending: usize,
+}
+
+impl ImageBuffer for InMemory {
+    fn for_len(len: usize) -> io::Result<Self> {
+        Ok(InMemory {
+            bytes: vec![0; len],
+            filled: 0,
+            pending: 0,
+        })
+    }
+    fn next_chunk(&mut self, len: usize) -> io::Result<&mut [u8]> {
+        self.pending = len;
+        let end = self.filled.saturating_add(len);
+        self.bytes
+            .get_mut(self.filled..end)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))
+    }
+    fn commit_chunk(&mut self) -> io::Result<()> {
+        self.filled += self.pending;
+        self.pending = 0;
+        Ok(())
+    }
+}
+
 /// An artifact whose signature verified against a trusted key.
 #[derive(Debug)]
-pub struct VerifiedArtifact {
+pub struct VerifiedArtifact<I = Vec<u8>> {
     /// The engine image: exactly the bytes the signature covers.
-    pub image: Vec<u8>,
+    pub image: I,
     /// The signed metadata.
     pub metadata: Metadata,
     /// The trusted key that signed it.
@@ -60,9 +104,9 @@ pub struct VerifiedArtifact {
 
 /// An artifact read without verification. Nothing in it is authenticated.
 #[derive(Debug)]
-pub struct UnverifiedArtifact {
+pub struct UnverifiedArtifact<I = Vec<u8>> {
     /// The engine image.
-    pub image: Vec<u8>,
+    pub image: I,
     /// The metadata, unauthenticated.
     pub metadata: Metadata,
     /// The signature block, if the artifact has one: parsed, NOT verified.
@@ -81,6 +125,21 @@ pub fn read_verified<S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
 ) -> Result<VerifiedArtifact, Error> {
+    let artifact = read_verified_into::<InMemory, S>(source, keys)?;
+    Ok(VerifiedArtifact {
+        image: artifact.image.bytes,
+        metadata: artifact.metadata,
+        signer: artifact.signer,
+        signature: artifact.signature,
+    })
+}
+
+/// [`read_verified`], with the image copied into an [`ImageBuffer`] of the
+/// caller's choice (a sealed memory file, for instance).
+pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
+    source: &S,
+    keys: &PublicKeySet,
+) -> Result<VerifiedArtifact<I>, Error> {
     let (footer, file_len) = read_footer(source)?;
     if footer.kind != Kind::Signed {
         return Err(Error::NotSigned);
@@ -107,6 +166,19 @@ pub fn read_verified<S: ArtifactSource + ?Sized>(
 pub fn read_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
 ) -> Result<UnverifiedArtifact, Error> {
+    let artifact = read_unverified_into::<InMemory, S>(source)?;
+    Ok(UnverifiedArtifact {
+        image: artifact.image.bytes,
+        metadata: artifact.metadata,
+        signature: artifact.signature,
+    })
+}
+
+/// [`read_unverified`], with the image copied into an [`ImageBuffer`] of the
+/// caller's choice.
+pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
+    source: &S,
+) -> Result<UnverifiedArtifact<I>, Error> {
     let (footer, file_len) = read_footer(source)?;
     let (metadata_line, signature) = match footer.kind {
         Kind::Signed => {
@@ -176,16 +248,20 @@ fn read_signature_block<S: ArtifactSource + ?Sized>(
 
 /// Reads the image into a buffer of its own, hashing each chunk as it lands:
 /// the bytes hashed are the bytes returned, and the file is read once.
-fn read_image<S: ArtifactSource + ?Sized>(
+fn read_image<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     source: &S,
     len: u64,
-) -> Result<(Vec<u8>, Prehash), Error> {
+) -> Result<(I, Prehash), Error> {
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    let mut image = vec![0u8; len];
+    let mut image = I::for_len(len)?;
     let mut hasher = Prehasher::new();
-    for (index, chunk) in image.chunks_mut(READ_CHUNK).enumerate() {
-        source.read_exact_at(chunk, (index * READ_CHUNK) as u64)?;
+    let mut offset = 0;
+    while offset < len {
+        let chunk = image.next_chunk(READ_CHUNK.min(len - offset))?;
+        source.read_exact_at(chunk, offset as u64)?;
         hasher.update(chunk);
+        offset += chunk.len();
+        image.commit_chunk()?;
     }
     Ok((image, hasher.finalize()))
 }

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy};
-use lucet_runtime::{EngineSettings, LoadOptions, SharedEngine};
+use lucet_runtime::{EngineSettings, LoadOptions, SealedImage, SharedEngine};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{
     Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig,
@@ -304,7 +304,9 @@ impl Host {
         source: &S,
     ) -> Result<ModuleHandle, Error> {
         let shared = &self.shared;
-        let verified = lucet_artifact::read_verified(source, &shared.keys)
+        // Into a sealed memory file that wasmtime maps: the image is held
+        // once, not copied.
+        let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, &shared.keys)
             .map_err(lucet_runtime::Error::from)?;
         // The metadata is authenticated now: apply the policy before any of
         // the image reaches wasmtime.

@@ -19,6 +19,7 @@
 pub mod compile;
 mod engine;
 mod error;
+mod image;
 pub mod load;
 #[cfg(feature = "compiler")]
 pub mod rebuild;
@@ -29,6 +30,7 @@ mod units;
 
 pub use engine::engine_config;
 pub use error::Error;
+pub use image::{EngineImage, SealedImage};
 pub use load::{
     HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
     load_unverified_artifact, load_verified, load_verified_artifact,

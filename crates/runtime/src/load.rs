@@ -7,8 +7,9 @@
 //! from the same wasmtime. This module upholds that as follows.
 //!
 //! * [`load_verified`] hands wasmtime only bytes whose Minisign signature, by
-//!   a key the caller trusts, verified — the very buffer that was hashed, read
-//!   once through one file handle. lucetc signs only images it has just
+//!   a key the caller trusts, verified — the very bytes that were hashed, read
+//!   once through one file handle into a memory file sealed before wasmtime
+//!   maps it ([`SealedImage`](crate::SealedImage)). lucetc signs only images it has just
 //!   produced, so a trusted signature vouches that the bytes are unmodified
 //!   compiler output. No path is ever re-opened after verification.
 //! * [`load_verified_into`](crate::load_verified_into) does the same into an
@@ -26,6 +27,7 @@ use wasmtime::{Engine, Module};
 
 use crate::engine::engine_config;
 use crate::error::one_line;
+use crate::image::{EngineImage, SealedImage};
 use crate::settings::{EngineSettings, missing_on_host};
 use crate::{ENGINE, Error, host_triple};
 
@@ -94,13 +96,16 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
     keys: &PublicKeySet,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    load_verified_artifact(lucet_artifact::read_verified(source, keys)?, options)
+    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys)?;
+    load_verified_artifact(verified, options)
 }
 
-/// Loads an artifact that [`lucet_artifact::read_verified`] verified (for
-/// callers that also want the verified image or metadata themselves).
-pub fn load_verified_artifact(
-    verified: lucet_artifact::VerifiedArtifact,
+/// Loads an artifact that [`lucet_artifact::read_verified`] (image in
+/// memory) or [`lucet_artifact::read_verified_into`] (image in a
+/// [`SealedImage`]) verified, for callers that also want the verified
+/// metadata themselves.
+pub fn load_verified_artifact<I: EngineImage>(
+    verified: lucet_artifact::VerifiedArtifact<I>,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
     let provenance = Provenance::Verified {
@@ -115,13 +120,14 @@ pub fn load_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    load_unverified_artifact(lucet_artifact::read_unverified(source)?, options)
+    let artifact = lucet_artifact::read_unverified_into::<SealedImage, S>(source)?;
+    load_unverified_artifact(artifact, options)
 }
 
-/// Loads an artifact read by [`lucet_artifact::read_unverified`], WITHOUT
-/// verification: see [`load_unverified`].
-pub fn load_unverified_artifact(
-    artifact: lucet_artifact::UnverifiedArtifact,
+/// Loads an artifact read by [`lucet_artifact::read_unverified`] (or
+/// `read_unverified_into`), WITHOUT verification: see [`load_unverified`].
+pub fn load_unverified_artifact<I: EngineImage>(
+    artifact: lucet_artifact::UnverifiedArtifact<I>,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
     load_image(
@@ -132,8 +138,8 @@ pub fn load_unverified_artifact(
     )
 }
 
-fn load_image(
-    image: Vec<u8>,
+fn load_image<I: EngineImage>(
+    image: I,
     metadata: Metadata,
     provenance: Provenance,
     options: LoadOptions,
@@ -141,7 +147,7 @@ fn load_image(
     let settings = check_metadata(&metadata)?;
     let engine =
         Engine::new(&runner_config(&settings, options)?).map_err(|e| Error::Load(one_line(&e)))?;
-    let module = deserialize(&engine, &image)?;
+    let module = image.into_module(&engine)?;
     Ok(LoadedModule {
         module,
         engine,
@@ -188,16 +194,4 @@ pub(crate) fn runner_config(
         // Guests run on a fiber stack of this size (see `run`).
         .async_stack_size(options.max_wasm_stack.max(2 << 20) + HOST_STACK_MARGIN);
     Ok(config)
-}
-
-/// Hands an engine image to wasmtime. Callers pass only an `image` that
-/// `lucet_artifact::read_verified` (or, on the explicitly unverified path,
-/// `read_unverified`) returned, untouched.
-pub(crate) fn deserialize(engine: &Engine, image: &[u8]) -> Result<Module, Error> {
-    // SAFETY: see the module documentation. `image` is the buffer that was
-    // read (and, on the verified path, hashed and verified) exactly once; it
-    // is not modified between verification and this call, and wasmtime copies
-    // it into memory of its own.
-    #[allow(unsafe_code)]
-    unsafe { Module::deserialize(engine, image) }.map_err(|e| Error::Load(one_line(&e)))
 }

@@ -25,9 +25,8 @@ use wasmtime::{Config, Engine};
 
 use crate::Error;
 use crate::error::one_line;
-use crate::load::{
-    LoadOptions, LoadedModule, Provenance, check_metadata, deserialize, runner_config,
-};
+use crate::image::{EngineImage, SealedImage};
+use crate::load::{LoadOptions, LoadedModule, Provenance, check_metadata, runner_config};
 use crate::settings::EngineSettings;
 
 /// An engine built once, from fixed settings, to load many artifacts into.
@@ -122,19 +121,20 @@ pub fn load_verified_into<S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
 ) -> Result<LoadedModule, Error> {
-    load_verified_artifact_into(shared, lucet_artifact::read_verified(source, keys)?)
+    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys)?;
+    load_verified_artifact_into(shared, verified)
 }
 
-/// Loads into `shared` an artifact that [`lucet_artifact::read_verified`]
-/// verified, for callers that check the verified metadata themselves first
-/// (a deployment policy, say).
+/// Loads into `shared` an artifact that [`lucet_artifact::read_verified`] or
+/// [`lucet_artifact::read_verified_into`] verified, for callers that check
+/// the verified metadata themselves first (a deployment policy, say).
 ///
 /// # Errors
 ///
 /// As [`load_verified_into`], less the reading and verification.
-pub fn load_verified_artifact_into(
+pub fn load_verified_artifact_into<I: EngineImage>(
     shared: &SharedEngine,
-    verified: VerifiedArtifact,
+    verified: VerifiedArtifact<I>,
 ) -> Result<LoadedModule, Error> {
     let settings = check_metadata(&verified.metadata)?;
     if !shared.accepts(&settings) {
@@ -143,7 +143,7 @@ pub fn load_verified_artifact_into(
             engine: loading_settings(&shared.settings),
         });
     }
-    let module = deserialize(&shared.engine, &verified.image)?;
+    let module = verified.image.into_module(&shared.engine)?;
     Ok(LoadedModule {
         module,
         engine: shared.engine.clone(),
