@@ -27,7 +27,9 @@
 
 #![forbid(unsafe_code)]
 
-use lucet_bench::{load_average, median, parse_number};
+use lucet_bench::{
+    MemoryUse, load_average, median, memory_use, parse_number, pseudo_random_bytes, wasm_with_data,
+};
 use std::env;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -347,23 +349,6 @@ fn wat(text: &str) -> Result<Vec<u8>> {
     Ok(lucet_runtime::compile::wasm_binary(text.as_bytes(), true)?.into_owned())
 }
 
-/// A command whose image carries `len` bytes of pseudo-random data
-/// (a data segment, kept in the image for copy-on-write initialisation).
-fn large_wasm(len: usize) -> Result<Vec<u8>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut data = String::with_capacity(len * 3);
-    for _ in 0..len {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
-        let _ = write!(data, "\\{:02x}", (state >> 56) as u8);
-    }
-    let pages = len.div_ceil(65536) + 1;
-    wat(&format!(
-        "(module (memory (export \"memory\") {pages}) (data (i32.const 0) \"{data}\") (func (export \"_start\")))"
-    ))
-}
-
 // ---------------------------------------------------------------- P2
 
 fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
@@ -376,7 +361,11 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         // Smoke mode keeps artifacts small: 256 KiB of data.
         (
             "large",
-            large_wasm(if opts.smoke { 256 << 10 } else { LARGE_DATA })?,
+            wasm_with_data(&pseudo_random_bytes(if opts.smoke {
+                256 << 10
+            } else {
+                LARGE_DATA
+            })),
             opts.iters(40),
         ),
     ] {
@@ -388,30 +377,28 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         fs::write(&unsigned_path, &unsigned)?;
         let image = &signed[..image_len];
         let (mut t_signed, mut t_unsigned, mut t_hash) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut m_signed, mut m_unsigned) = (None, None);
         // One untimed round, then interleaved timed rounds.
         for i in 0..=iters {
-            let start = Instant::now();
-            let loaded = lucet_runtime::load_verified(
-                &File::open(&signed_path)?,
-                &fx.keys,
-                LoadOptions::default(),
-            )
-            .with_context(|| format!("load_verified {name}"))?;
-            let elapsed = start.elapsed();
-            drop(black_box(loaded));
+            let (elapsed, memory) = timed_load(|| {
+                lucet_runtime::load_verified(
+                    &File::open(&signed_path)?,
+                    &fx.keys,
+                    LoadOptions::default(),
+                )
+                .with_context(|| format!("load_verified {name}"))
+            })?;
             if i > 0 {
                 t_signed.push(elapsed);
+                m_signed = most(m_signed, memory);
             }
-            let start = Instant::now();
-            let loaded = lucet_runtime::load_unverified(
-                &File::open(&unsigned_path)?,
-                LoadOptions::default(),
-            )
-            .with_context(|| format!("load_unverified {name}"))?;
-            let elapsed = start.elapsed();
-            drop(black_box(loaded));
+            let (elapsed, memory) = timed_load(|| {
+                lucet_runtime::load_unverified(&File::open(&unsigned_path)?, LoadOptions::default())
+                    .with_context(|| format!("load_unverified {name}"))
+            })?;
             if i > 0 {
                 t_unsigned.push(elapsed);
+                m_unsigned = most(m_unsigned, memory);
             }
             let start = Instant::now();
             black_box(Prehash::of(black_box(image)));
@@ -439,6 +426,8 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             ms(allowed),
             ratio(s, u),
             yes_no(overhead <= allowed).into(),
+            format!("{} / {}", peak_mib(m_unsigned), peak_mib(m_signed)),
+            files_mib(m_signed),
         ]);
         verdicts.push(format!(
             "P2 {name}: signed load overhead {} ms vs allowance (hash + 5 %) {} ms: {}",
@@ -475,6 +464,8 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
                 String::new(),
                 ratio(t_read_verified, t_read_unverified),
                 String::new(),
+                String::new(),
+                String::new(),
             ]);
             // The signed path's only extra work, alone: the two strict
             // Ed25519 verifications (data signature, global signature) of a
@@ -496,10 +487,14 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
                 String::new(),
                 String::new(),
                 String::new(),
+                String::new(),
+                String::new(),
             ]);
             rows.push(vec![
                 format!("{name}: of which a bare `Engine::new` (diagnostic)"),
                 ms(t_engine),
+                String::new(),
+                String::new(),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -519,6 +514,8 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             "allowed ms",
             "signed/unsigned",
             "overhead ≤ allowed",
+            "peak RSS growth MiB (unsigned / signed)",
+            "memory files MiB",
         ],
         &rows,
     );
@@ -526,6 +523,44 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         report.line(&v);
     }
     Ok(())
+}
+
+/// Times one load and measures its memory with the module still loaded.
+fn timed_load(
+    load: impl FnOnce() -> Result<lucet_runtime::LoadedModule>,
+) -> Result<(Duration, Option<MemoryUse>)> {
+    let ((loaded, elapsed), memory) = memory_use(|| {
+        let start = Instant::now();
+        let loaded = load()?;
+        Ok((loaded, start.elapsed()))
+    })?;
+    drop(black_box(loaded));
+    Ok((elapsed, memory))
+}
+
+/// The larger of two memory uses, field by field.
+fn most(a: Option<MemoryUse>, b: Option<MemoryUse>) -> Option<MemoryUse> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(MemoryUse {
+            peak_rss_growth: a.peak_rss_growth.max(b.peak_rss_growth),
+            memory_files: a.memory_files.max(b.memory_files),
+        }),
+        (a, b) => a.or(b),
+    }
+}
+
+fn peak_mib(memory: Option<MemoryUse>) -> String {
+    memory.map_or_else(
+        || "n/a".into(),
+        |m| format!("{:.1}", m.peak_rss_growth as f64 / 1048576.0),
+    )
+}
+
+fn files_mib(memory: Option<MemoryUse>) -> String {
+    memory.map_or_else(
+        || "n/a".into(),
+        |m| format!("{:.1}", m.memory_files as f64 / 1048576.0),
+    )
 }
 
 fn time_n(n: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
