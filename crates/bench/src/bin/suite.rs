@@ -1404,7 +1404,7 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
         );
         match (geo_mean(&r_epoch), geo_mean(&r_plain)) {
             (Some(e), Some(p)) => report.line(&format!(
-                "P6: geo-mean over {} programs ≥ 0.3 s: with interruption {e:.3} (≤ 1.05: {}), \
+                "P6: geo-mean over {} workloads ≥ 0.3 s: with interruption {e:.3} (≤ 1.05: {}), \
                  without {p:.3} (≤ 1.05: {})",
                 r_epoch.len(),
                 yes_no(e <= 1.05),

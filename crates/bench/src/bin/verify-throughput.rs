@@ -891,13 +891,14 @@ fn run(opts: &Options) -> Result<()> {
         println!("{}: {}", row.name, row.command);
     }
     println!(
-        "MiB/s = {} MiB / median wall seconds; ratio to BLAKE2b = the reference's (blake2b_simd in memory, \
-         first row) median wall time / the row's.",
-        opts.size_mib
+        "MiB/s = MiB hashed ({} MiB; the artifact rows: its {} byte image) / median wall seconds; \
+         ratio to BLAKE2b = the row's MiB/s / the reference's (blake2b_simd in memory, first row).",
+        opts.size_mib, fx.image_len
     );
     println!(
         "CPU = user + system time (this thread's from /proc/thread-self/schedstat; minisign's and rsign's \
-         from /proc/self/stat cutime + cstime, in 10 ms ticks); CPU ratio = BLAKE2b's median CPU time / the row's."
+         from /proc/self/stat cutime + cstime, in 10 ms ticks); CPU ratio = the same ratio on CPU time. \
+         In-process rows count the bench thread only (not the artifact rows' image writer)."
     );
     println!(
         "waited for CPU = share of the wall time the bench was runnable but had no CPU: \
@@ -924,9 +925,9 @@ fn run(opts: &Options) -> Result<()> {
     }
     if let Some(memory) = results.rows.get(1).and_then(|row| row.memory) {
         println!(
-            "lucet-runtime load_verified (artifact): memory beyond the {:.1} MiB image in its sealed memory file: \
+            "lucet-runtime load_verified (artifact): memory beyond the {} byte image in its sealed memory file: \
              {:.1} MiB peak RSS growth",
-            fx.image_len as f64 / MIB as f64,
+            fx.image_len,
             memory.peak_rss_growth as f64 / MIB as f64
         );
     }
