@@ -257,7 +257,11 @@ fn read_image<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     let mut hasher = Prehasher::new();
     let mut offset = 0;
     while offset < len {
-        let chunk = image.next_chunk(READ_CHUNK.min(len - offset))?;
+        let want = READ_CHUNK.min(len - offset);
+        let chunk = image.next_chunk(want)?;
+        if chunk.len() != want {
+            return Err(io::Error::other("image buffer gave a chunk of the wrong size").into());
+        }
         source.read_exact_at(chunk, offset as u64)?;
         hasher.update(chunk);
         offset += chunk.len();

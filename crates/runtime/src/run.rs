@@ -70,7 +70,11 @@ pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Erro
         .enable_time()
         .build()
         .map_err(|e| Error::io("cannot start the WASI event loop", e))?;
-    event_loop.block_on(run_on_fiber(loaded, options))
+    // A panic in a host call ends the run with an error, not the process.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        event_loop.block_on(run_on_fiber(loaded, options))
+    }))
+    .map_err(|_| Error::Host("the guest's run panicked".into()))?
 }
 
 async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
