@@ -3,16 +3,16 @@
 //! Writing is atomic (a reader sees the old file or the complete new one,
 //! never a partial key) and never replaces an existing key unless asked:
 //! losing a secret key is not recoverable. Reading is capped, so a wrong
-//! path (a log file, a device) is refused instead of read whole.
+//! path (a log file) is refused instead of read whole, and only regular
+//! files are read (a FIFO or a device is refused before it can block).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use crate::constants::MAX_KEY_FILE_LEN;
 use crate::error::{Error, ObjectKind, Result};
+use crate::file::{StagedFile, open_regular_file};
 use crate::public_key::PublicKey;
-use crate::secret_key::fill_random;
 use crate::verify::PublicKeySet;
 
 /// Permissions of a key file being written.
@@ -42,148 +42,59 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
-/// A temporary file that is removed when dropped unless it was renamed.
-struct TempFile {
+/// A key file written and synced under a temporary name beside its path,
+/// not yet in place; dropped uncommitted, it is removed. Staging both files
+/// of a key pair before committing either lets key generation fail before
+/// anything is visible.
+pub struct StagedKeyFile {
+    staged: StagedFile,
     path: PathBuf,
-    armed: bool,
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            // Best effort: the error that got us here matters more.
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// Creates a new, uniquely named temporary file next to `path` with `mode`
-/// from the start, so a secret is never briefly world-readable.
-fn create_temp(path: &Path, mode: KeyFileMode) -> Result<(File, TempFile)> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| Error::Io {
-        action: "cannot write a key file to",
+/// Writes `contents` to a temporary file beside `path`, created with `mode`
+/// (0600 or 0644, less the umask) from the start, so a secret is never
+/// briefly readable by others.
+pub fn stage_key_file(path: &Path, contents: &[u8], mode: KeyFileMode) -> Result<StagedKeyFile> {
+    Ok(StagedKeyFile {
+        staged: StagedFile::new(path, contents, mode.unix_mode())?,
         path: path.to_owned(),
-        source: std::io::Error::new(ErrorKind::InvalidInput, "the path has no file name"),
-    })?;
-    let mut attempts = 0;
-    loop {
-        let mut random = [0u8; 8];
-        fill_random(&mut random)?;
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".tmp-{suffix}"));
-        let temp_path = dir.join(temp_name);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(mode.unix_mode());
-        }
-        #[cfg(not(unix))]
-        let _ = mode;
-        match options.open(&temp_path) {
-            Ok(file) => {
-                return Ok((
-                    file,
-                    TempFile {
-                        path: temp_path,
-                        armed: true,
-                    },
-                ));
+    })
+}
+
+impl StagedKeyFile {
+    /// Moves the key into place: without `overwrite`, by a link that fails
+    /// if the path exists, so an existing key is never replaced, even by a
+    /// concurrent writer ([`Error::KeyFileExists`]); with `overwrite`, by a
+    /// rename over it.
+    pub fn commit(self, overwrite: bool) -> Result<()> {
+        let StagedKeyFile { staged, path } = self;
+        staged.commit(overwrite).map_err(|error| match error {
+            Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => {
+                Error::KeyFileExists { path }
             }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
-            Err(source) => {
-                return Err(Error::Io {
-                    action: "cannot create a temporary file in",
-                    path: dir.to_owned(),
-                    source,
-                });
-            }
-        }
+            other => other,
+        })
     }
 }
 
-/// Writes a key file atomically.
-///
-/// The contents go to a temporary file in the same directory, created with
-/// `mode` (0600 or 0644, less the umask), written and synced. Then:
-///
-/// * without `overwrite`, the temporary file is hard-linked to `path`,
-///   which fails if `path` exists, so an existing key is never replaced,
-///   even by a concurrent writer ([`Error::KeyFileExists`]);
-/// * with `overwrite`, it is renamed over `path`.
-///
-/// The temporary file is removed on every path, success or failure.
+/// Writes a key file atomically: [`stage_key_file`], then
+/// [`StagedKeyFile::commit`]. The temporary file is removed on every path,
+/// success or failure.
 pub fn write_key_file(
     path: &Path,
     contents: &[u8],
     mode: KeyFileMode,
     overwrite: bool,
 ) -> Result<()> {
-    let (file, mut temp) = create_temp(path, mode)?;
-    // Consumes the file, so it is closed before `temp` removes it on error
-    // (some platforms cannot remove an open file).
-    write_and_sync(file, contents).map_err(io_error("cannot write", &temp.path))?;
-    if overwrite {
-        fs::rename(&temp.path, path).map_err(io_error("cannot replace", path))?;
-        temp.armed = false;
-    } else {
-        match fs::hard_link(&temp.path, path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                return Err(Error::KeyFileExists {
-                    path: path.to_owned(),
-                });
-            }
-            Err(source) => {
-                return Err(Error::Io {
-                    action: "cannot create",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        }
-        // `temp` is dropped below, removing the temporary name.
-    }
-    sync_parent(path);
-    Ok(())
-}
-
-fn write_and_sync(mut file: File, contents: &[u8]) -> std::io::Result<()> {
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-/// Makes the new directory entry durable. Best effort: not every platform
-/// or file system can sync a directory, and the file itself is synced.
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(dir) = File::open(dir) {
-            let _ = dir.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
+    stage_key_file(path, contents, mode)?.commit(overwrite)
 }
 
 /// Reads a whole file of at most `max_len` bytes, refusing larger ones
 /// ([`Error::FileTooLarge`]) from their metadata before reading, and again
-/// while reading in case the size was unknown (pipes, special files) or the
-/// file grew.
+/// while reading in case the file grew. Only regular files are read
+/// ([`open_regular_file`]).
 pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(io_error("cannot open", path))?;
+    let file = open_regular_file(path).map_err(io_error("cannot open", path))?;
     let metadata = file.metadata().map_err(io_error("cannot read", path))?;
     if metadata.len() > max_len {
         return Err(Error::FileTooLarge {
@@ -193,11 +104,20 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
         });
     }
     // Sized from the metadata (capped) so that the buffer holding a secret
-    // key is not reallocated, which would leave copies behind.
+    // key is not reallocated, which would leave copies behind. Reserved
+    // fallibly, as `read_to_end` grows it: a large cap (a source of
+    // `--max-input-size`) must end in an error, never an abort.
     let capacity = usize::try_from(metadata.len().min(max_len))
-        .unwrap_or(0)
+        .unwrap_or(usize::MAX)
         .saturating_add(1);
-    let mut contents = Vec::with_capacity(capacity);
+    let mut contents = Vec::new();
+    contents
+        .try_reserve_exact(capacity)
+        .map_err(|_| Error::Io {
+            action: "cannot allocate memory to read",
+            path: path.to_owned(),
+            source: std::io::ErrorKind::OutOfMemory.into(),
+        })?;
     file.take(max_len.saturating_add(1))
         .read_to_end(&mut contents)
         .map_err(io_error("cannot read", path))?;
@@ -234,6 +154,8 @@ pub fn read_public_keys(paths: &[PathBuf]) -> Result<PublicKeySet> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn leftovers(dir: &Path) -> Vec<String> {
@@ -321,15 +243,47 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn read_capped_refuses_endless_files_while_reading() {
+    fn read_capped_refuses_devices_before_reading() {
         // /dev/zero reports a size of 0 and never ends.
-        assert!(matches!(
-            read_capped(Path::new("/dev/zero"), 100),
-            Err(Error::FileTooLarge {
-                len: 101,
-                max: 100,
-                ..
-            })
-        ));
+        let err = read_capped(Path::new("/dev/zero"), 100).unwrap_err();
+        assert_eq!(
+            format!("{err}: {}", std::error::Error::source(&err).unwrap()),
+            "cannot open /dev/zero: it is a character device, not a regular file; give the path of a regular file"
+        );
+    }
+
+    #[test]
+    fn read_capped_never_aborts_on_a_huge_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small");
+        fs::write(&path, b"abc").unwrap();
+        assert_eq!(read_capped(&path, u64::MAX).unwrap(), b"abc");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_never_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let link = dir.path().join("key");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let err = write_key_file(&link, b"secret", KeyFileMode::Secret, false).unwrap_err();
+        assert!(matches!(err, Error::KeyFileExists { .. }));
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn staged_key_files_are_invisible_until_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let staged = stage_key_file(&path, b"secret", KeyFileMode::Secret).unwrap();
+        assert!(!path.exists());
+        drop(staged);
+        assert!(!path.exists() && leftovers(dir.path()).is_empty());
+        let staged = stage_key_file(&path, b"secret", KeyFileMode::Secret).unwrap();
+        staged.commit(false).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"secret");
     }
 }

@@ -50,6 +50,7 @@
 mod base64;
 pub mod constants;
 mod error;
+pub mod file;
 mod key_id;
 mod keyfile;
 mod prehash;
@@ -62,10 +63,12 @@ mod verify;
 pub use crate::constants::MAX_KEY_FILE_LEN;
 pub use crate::error::{Base64Problem, CommentKind, Error, KdfResource, ObjectKind, Result};
 pub use crate::key_id::KeyId;
-pub use crate::keyfile::{KeyFileMode, read_capped, read_public_keys, write_key_file};
+pub use crate::keyfile::{
+    KeyFileMode, StagedKeyFile, read_capped, read_public_keys, stage_key_file, write_key_file,
+};
 pub use crate::prehash::{Prehash, Prehasher, read_hashed};
 pub use crate::public_key::PublicKey;
 pub use crate::secret_key::{EncryptedSecretKey, KdfCost, KdfParams, SecretKey, SecretKeyFile};
 pub use crate::signature::{Algorithm, SignatureBox};
 pub use crate::text::escape_for_display;
-pub use crate::verify::{Legacy, PublicKeySet, verify_reader};
+pub use crate::verify::{CommentVerified, Legacy, PublicKeySet, verify_reader};

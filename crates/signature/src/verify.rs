@@ -139,15 +139,66 @@ impl PublicKey {
         Ok(())
     }
 
+    /// First half of a prehashed verification, for callers that must act on
+    /// the trusted comment before they read the data (to bound what they
+    /// read, say): checks the global signature, which covers the data
+    /// signature and the trusted comment. The returned value is the only way
+    /// to that comment as authenticated text, and to finish the job with
+    /// [`CommentVerified::verify_prehashed`].
+    pub fn verify_comment<'s>(&self, sig: &'s SignatureBox) -> Result<CommentVerified<'s>> {
+        self.check_applies(sig, Algorithm::Prehashed)?;
+        self.verify_global(sig)?;
+        Ok(CommentVerified {
+            sig,
+            key: self.clone(),
+        })
+    }
+
     fn verify_both(&self, sig: &SignatureBox, message: &[u8]) -> Result<()> {
-        let key = self.verifying_key();
-        key.verify_strict(message, &Signature::from_bytes(sig.signature_bytes()))
-            .map_err(|_| Error::InvalidSignature)?;
-        key.verify_strict(
-            &sig.global_message(),
-            &Signature::from_bytes(sig.global_signature_bytes()),
-        )
-        .map_err(|_| Error::InvalidGlobalSignature)
+        self.verify_data(sig, message)?;
+        self.verify_global(sig)
+    }
+
+    fn verify_data(&self, sig: &SignatureBox, message: &[u8]) -> Result<()> {
+        self.verifying_key()
+            .verify_strict(message, &Signature::from_bytes(sig.signature_bytes()))
+            .map_err(|_| Error::InvalidSignature)
+    }
+
+    fn verify_global(&self, sig: &SignatureBox) -> Result<()> {
+        self.verifying_key()
+            .verify_strict(
+                &sig.global_message(),
+                &Signature::from_bytes(sig.global_signature_bytes()),
+            )
+            .map_err(|_| Error::InvalidGlobalSignature)
+    }
+}
+
+/// A prehashed signature whose global signature verified: its trusted
+/// comment is authentic (made by [`key`](CommentVerified::key) together with
+/// this very data signature), the data not yet checked. Only
+/// [`PublicKey::verify_comment`] makes one.
+#[derive(Debug)]
+pub struct CommentVerified<'s> {
+    sig: &'s SignatureBox,
+    key: PublicKey,
+}
+
+impl CommentVerified<'_> {
+    /// The authenticated trusted comment.
+    pub fn trusted_comment(&self) -> &str {
+        self.sig.trusted_comment()
+    }
+
+    /// The key that made the signature.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Second half: checks the data signature against the data's prehash.
+    pub fn verify_prehashed(&self, prehash: &Prehash) -> Result<()> {
+        self.key.verify_data(self.sig, prehash.as_bytes())
     }
 }
 
@@ -384,6 +435,35 @@ mod tests {
         assert!(matches!(
             verify_reader(&keys, &tampered, Legacy::Allow, DATA),
             Err(Error::InvalidGlobalSignature)
+        ));
+    }
+
+    #[test]
+    fn comment_is_verified_before_the_data_and_the_data_after() {
+        let key = public(PUB);
+        let signature = sig(SIG);
+        let checked = key.verify_comment(&signature).unwrap();
+        assert_eq!(checked.trusted_comment(), sig(SIG).trusted_comment());
+        assert_eq!(checked.key().key_id(), key.key_id());
+        checked.verify_prehashed(&Prehash::of(DATA)).unwrap();
+        assert!(matches!(
+            checked.verify_prehashed(&Prehash::of(b"other data")),
+            Err(Error::InvalidSignature)
+        ));
+        // A modified comment is refused before any data is looked at.
+        let tampered = with_trusted_comment(SIG, "file:evil.wat");
+        assert!(matches!(
+            key.verify_comment(&tampered),
+            Err(Error::InvalidGlobalSignature)
+        ));
+        // The first half applies the same key and algorithm checks as the whole.
+        assert!(matches!(
+            key.verify_comment(&sig(LEGACY_SIG)),
+            Err(Error::AlgorithmMismatch { .. })
+        ));
+        assert!(matches!(
+            public(ENCRYPTED_PUB).verify_comment(&sig(SIG)),
+            Err(Error::UnknownKeyId { .. })
         ));
     }
 

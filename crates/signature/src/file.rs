@@ -1,0 +1,293 @@
+//! Opening files to read and writing files atomically, for every tool of the
+//! toolchain.
+//!
+//! Keys, signatures, sources and artifacts are read only from regular files:
+//! a FIFO would block the open until some writer appears, and a device may
+//! never end. Files are written under a temporary name in their directory and
+//! moved into place, so a reader sees the old file or the complete new one.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Opens `path` for reading, refusing anything but a regular file (after
+/// following symbolic links).
+///
+/// The file is opened non-blocking, so that a FIFO without a writer opens at
+/// once instead of hanging; its type is checked on the open handle (`fstat`,
+/// so a rename in between cannot swap it); only then is it made blocking
+/// again. `O_NOCTTY` keeps a terminal named by mistake from becoming the
+/// process's controlling terminal.
+///
+/// Errors do not repeat the path: callers name it, as for any open error
+/// (`cannot open PATH: it is a named pipe (FIFO), not a regular file; ...`).
+pub fn open_regular_file(path: &Path) -> io::Result<File> {
+    let file = open_without_blocking(path)?;
+    let file_type = file.metadata()?.file_type();
+    if !file_type.is_file() {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "it is {}, not a regular file; give the path of a regular file",
+                describe(&file_type)
+            ),
+        ));
+    }
+    make_blocking(&file)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::open(path, flags, Mode::empty())?))
+}
+
+#[cfg(not(unix))]
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// Clears `O_NONBLOCK`: reads of a regular file never see `EAGAIN` on Linux,
+/// but callers get the plain blocking file they would get from `File::open`.
+#[cfg(unix)]
+fn make_blocking(file: &File) -> io::Result<()> {
+    use rustix::fs::OFlags;
+    let flags = rustix::fs::fcntl_getfl(file)?;
+    rustix::fs::fcntl_setfl(file, flags.difference(OFlags::NONBLOCK))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_blocking(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// "a directory", "a named pipe (FIFO)"...: what a non-regular file is.
+fn describe(file_type: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if file_type.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if file_type.is_char_device() {
+            return "a character device";
+        }
+        if file_type.is_block_device() {
+            return "a block device";
+        }
+        if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
+}
+
+/// A file written and synced under a temporary name in its destination's
+/// directory; [`commit`](StagedFile::commit) moves it into place. Dropped
+/// uncommitted, it is removed.
+///
+/// Staging several files before committing any lets a caller fail before
+/// anything is visible (a missing directory, a full disk).
+pub struct StagedFile {
+    temp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl StagedFile {
+    /// Writes `contents` to a new temporary file next to `path`, created with
+    /// the Unix permissions `mode` (less the umask) from the start, so that a
+    /// secret is never readable by others, even briefly.
+    pub fn new(path: &Path, contents: &[u8], mode: u32) -> Result<StagedFile> {
+        let Some(name) = path.file_name() else {
+            return Err(Error::Io {
+                action: "cannot write",
+                path: path.to_owned(),
+                source: io::Error::new(ErrorKind::InvalidInput, "the path has no file name"),
+            });
+        };
+        let dir = parent_dir(path);
+        let mut prefix = OsString::from(".");
+        prefix.push(name);
+        prefix.push(".tmp-");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            builder.permissions(std::fs::Permissions::from_mode(mode));
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut temp = builder.tempfile_in(dir).map_err(|source| Error::Io {
+            action: "cannot create a temporary file in",
+            path: dir.to_owned(),
+            source,
+        })?;
+        let written = temp
+            .write_all(contents)
+            .and_then(|()| temp.as_file().sync_all());
+        written.map_err(|source| Error::Io {
+            action: "cannot write",
+            path: temp.path().to_owned(),
+            source,
+        })?;
+        Ok(StagedFile {
+            temp,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Moves the file into place. With `replace`, whatever is at the path is
+    /// replaced (`rename(2)`: a symbolic link there is replaced itself, never
+    /// followed); without, the move fails with an [`Error::Io`] of kind
+    /// `AlreadyExists` if anything is there, even a dangling link.
+    pub fn commit(self, replace: bool) -> Result<()> {
+        let StagedFile { temp, path } = self;
+        let persisted = if replace {
+            temp.persist(&path)
+        } else {
+            temp.persist_noclobber(&path)
+        };
+        // The temporary file is removed when the error is dropped.
+        persisted.map_err(|error| Error::Io {
+            action: if replace {
+                "cannot replace"
+            } else {
+                "cannot create"
+            },
+            path: path.clone(),
+            source: error.error,
+        })?;
+        sync_dir(parent_dir(&path));
+        Ok(())
+    }
+}
+
+/// Writes `path` atomically with permissions `mode`; see [`StagedFile`].
+pub fn write_atomically(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
+    StagedFile::new(path, contents, mode)?.commit(replace)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes a new directory entry durable. Best effort: not every platform or
+/// file system can sync a directory, and the file itself was synced.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_files_open_and_read_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        std::fs::write(&path, b"data").unwrap();
+        let file = open_regular_file(&path).unwrap();
+        #[cfg(unix)]
+        assert!(
+            !rustix::fs::fcntl_getfl(&file)
+                .unwrap()
+                .contains(rustix::fs::OFlags::NONBLOCK)
+        );
+        assert_eq!(std::io::read_to_string(file).unwrap(), "data");
+        let missing = open_regular_file(&dir.path().join("absent")).unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn directories_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = open_regular_file(dir.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "it is a directory, not a regular file; give the path of a regular file"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+            0,
+        )
+        .unwrap();
+        // Before the fix this open blocked forever: no writer ever comes.
+        let error = open_regular_file(&fifo).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("it is a named pipe (FIFO), not a regular file")
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn devices_are_refused() {
+        let error = open_regular_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(error.to_string().starts_with("it is a character device"));
+    }
+
+    #[test]
+    fn staged_files_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let staged = StagedFile::new(&path, b"new", 0o600).unwrap();
+        assert!(!path.exists());
+        drop(staged);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        write_atomically(&path, b"one", 0o644, false).unwrap();
+        let error = write_atomically(&path, b"two", 0o644, false).unwrap_err();
+        assert!(
+            matches!(&error, Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists)
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        write_atomically(&path, b"two", 0o644, true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn replacing_a_symlink_never_writes_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(write_atomically(&link, b"new", 0o644, false).is_err());
+        write_atomically(&link, b"new", 0o644, true).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    }
+}
