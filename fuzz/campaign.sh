@@ -28,7 +28,8 @@ fi
 
 # Longest input worth trying per target: a little over what each parser
 # reads (SignatureBox 9410 bytes, keys ~1.3 KiB, metadata 4077 bytes, an
-# artifact block 16 KiB plus footer and some image).
+# artifact block of a signature and a counter-signature plus footer and some
+# image; blocks may reach 64 KiB, but only by repeating signature boxes).
 max_len() {
     case $1 in
         signature) echo 10240 ;;

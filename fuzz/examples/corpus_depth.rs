@@ -54,9 +54,12 @@ fn outcomes(target: &str, data: &[u8]) -> Vec<String> {
         "artifact" => vec![
             format!(
                 "read_verified {}",
-                outcome(&read_verified(data, artifact_keys()))
+                outcome(&read_verified(data, artifact_keys(), Default::default()))
             ),
-            format!("read_unverified {}", outcome(&read_unverified(data))),
+            format!(
+                "read_unverified {}",
+                outcome(&read_unverified(data, Default::default()))
+            ),
         ],
         "metadata" => match std::str::from_utf8(data) {
             Ok(line) => vec![format!("parse {}", outcome(&Metadata::parse(line)))],

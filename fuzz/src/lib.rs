@@ -16,7 +16,8 @@
 use std::sync::LazyLock;
 
 use lucet_artifact::{
-    FOOTER_LEN, Footer, Metadata, encode_signed, encode_unsigned, read_unverified, read_verified,
+    FOOTER_LEN, Footer, Metadata, ReadLimits, encode_signed, encode_unsigned, read_unverified,
+    read_verified,
 };
 use lucet_signature::{
     Algorithm, Error, KdfParams, KeyId, Legacy, Prehash, PublicKey, PublicKeySet, SecretKey,
@@ -274,37 +275,41 @@ pub fn check_secret_key(data: &[u8]) {
 /// * a footer that decodes re-encodes to the same 16 bytes and leaves a
 ///   non-negative image length;
 /// * `read_verified` succeeds only for an artifact that `encode_signed`
-///   reproduces byte for byte from the returned image and metadata (every
-///   byte of a signed artifact is pinned), and then `read_unverified` agrees;
+///   reproduces byte for byte from the returned image and metadata, up to
+///   any counter-signatures after the artifact signature (every byte of a
+///   signed artifact is pinned), and then `read_unverified` agrees;
 /// * whatever `read_unverified` accepts is `image ‖ block ‖ footer` with the
 ///   returned image, and an unsigned one is reproduced byte for byte by
 ///   `encode_unsigned`.
 pub fn check_artifact(data: &[u8]) {
     check_footer(data);
-    let verified = read_verified(data, artifact_keys());
-    let unverified = read_unverified(data);
+    let verified = read_verified(data, artifact_keys(), ReadLimits::default());
+    let unverified = read_unverified(data, ReadLimits::default());
     if let Ok(artifact) = &verified {
-        assert_eq!(artifact.signer, FUZZ_KEY_ID);
-        let prehash = Prehash::of(&artifact.image);
+        assert_eq!(artifact.signer(), FUZZ_KEY_ID);
+        let prehash = Prehash::of(artifact.image());
         let again = encode_signed(
-            &artifact.image,
-            &artifact.metadata,
+            artifact.image(),
+            artifact.metadata(),
             &prehash,
             fuzz_secret_key(),
         )
         .expect("a verified artifact re-encodes");
+        // Counter-signatures (kept, not evaluated) may follow the artifact
+        // signature: everything before them is exactly what lucetc writes.
+        let unsigned_tail = again.len() - FOOTER_LEN;
         assert!(
-            again == data,
+            data.len() >= again.len() && data[..unsigned_tail] == again[..unsigned_tail],
             "an artifact verified that encode_signed does not write"
         );
         let plain = unverified
             .as_ref()
             .expect("a verified artifact also reads unverified");
-        assert_eq!(plain.image, artifact.image);
-        assert_eq!(plain.metadata, artifact.metadata);
+        assert_eq!(&plain.image, artifact.image());
+        assert_eq!(&plain.metadata, artifact.metadata());
         assert_eq!(
             plain.signature.as_ref().map(|s| s.key_id()),
-            Some(artifact.signer)
+            Some(artifact.signer())
         );
     }
     if let Ok(artifact) = &unverified {
@@ -426,10 +431,16 @@ mod tests {
         // Signed artifact seeds verify; unsigned ones read.
         let (mut signed, mut unsigned) = (0, 0);
         for seed in of("artifact") {
-            if read_verified(seed.bytes.as_slice(), artifact_keys()).is_ok() {
+            if read_verified(
+                seed.bytes.as_slice(),
+                artifact_keys(),
+                ReadLimits::default(),
+            )
+            .is_ok()
+            {
                 signed += 1;
             } else {
-                read_unverified(seed.bytes.as_slice()).unwrap();
+                read_unverified(seed.bytes.as_slice(), ReadLimits::default()).unwrap();
                 unsigned += 1;
             }
         }
@@ -457,7 +468,7 @@ mod tests {
             let refused = match seed.target {
                 "metadata" => Metadata::parse(std::str::from_utf8(&seed.bytes).unwrap()).is_err(),
                 "artifact" => matches!(
-                    read_unverified(seed.bytes.as_slice()),
+                    read_unverified(seed.bytes.as_slice(), ReadLimits::default()),
                     Err(lucet_artifact::Error::Metadata(_))
                 ),
                 other => panic!("unexpected regression target {other}"),

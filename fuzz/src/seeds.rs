@@ -53,6 +53,9 @@ fn fake_image(len: usize) -> Vec<u8> {
 fn metadata_for(image: &[u8], source_key: bool) -> (Metadata, Prehash) {
     let prehash = Prehash::of(image);
     let metadata = Metadata {
+        kind: lucet_artifact::ArtifactKind::Module,
+        name: "seed".into(),
+        image_len: image.len() as u64,
         image_blake2b: hex(prehash.as_bytes()),
         source_blake2b: hex(Prehash::of(b"(module)").as_bytes()),
         source_key: source_key.then(|| fuzz_secret_key().key_id()),

@@ -17,9 +17,21 @@ pub enum Error {
         "not a lucet artifact: no LUCETART footer at its end (truncated, extended, or some other file)"
     )]
     BadMagic,
-    /// The format version is not one this build reads.
+    /// The artifact was written by an earlier lucetc, in a format this
+    /// build no longer reads (version 1 signed neither the image length nor
+    /// the module name).
     #[error(
-        "artifact format version {found} is not supported (this build reads version {supported}); recompile with this lucetc"
+        "artifact format version {found} was written by an earlier lucetc (this build reads version {supported}): recompile the source with this lucetc"
+    )]
+    OlderVersion {
+        /// Version found in the footer.
+        found: u16,
+        /// Version this build reads.
+        supported: u16,
+    },
+    /// The format version is newer than this build reads.
+    #[error(
+        "artifact format version {found} is newer than this build reads (version {supported}): upgrade this tool"
     )]
     UnsupportedVersion {
         /// Version found in the footer.
@@ -41,6 +53,51 @@ pub enum Error {
         max: u32,
         /// Length of the file.
         file_len: u64,
+    },
+    /// The signed image length differs from the image the file holds: the
+    /// file was extended, truncated or padded around a valid signature block.
+    #[error(
+        "artifact holds a {found}-byte image but its signed metadata says {signed} bytes (the file was extended or truncated around a valid signature)"
+    )]
+    ImageLengthMismatch {
+        /// Length the signed metadata records.
+        signed: u64,
+        /// Length the file layout gives.
+        found: u64,
+    },
+    /// The image is larger than the reader's cap.
+    #[error(
+        "artifact image is {len} bytes, more than the {max}-byte limit; raise the limit if this artifact is expected"
+    )]
+    ImageTooLarge {
+        /// Image length.
+        len: u64,
+        /// The cap.
+        max: u64,
+    },
+    /// The signature block holds more signatures than the format allows, or
+    /// a counter-signature in a form this build does not know.
+    #[error("artifact signature block is malformed: {0}")]
+    BadSignatureBlock(String),
+    /// A module name is empty, too long or holds control characters.
+    #[error(
+        "module name `{name}` is not valid: 1 to {max} bytes of text without control characters"
+    )]
+    InvalidName {
+        /// The name (shortened and escaped for display).
+        name: String,
+        /// Longest name in bytes.
+        max: usize,
+    },
+    /// The artifact's signed name is not the one the caller expects.
+    #[error(
+        "artifact was signed as module `{found}`, but `{expected}` is required (a validly signed artifact swapped in for another?)"
+    )]
+    NameMismatch {
+        /// Name in the signed metadata (escaped for display).
+        found: String,
+        /// Name required.
+        expected: String,
     },
     /// A key was configured but the artifact carries no signature.
     #[error(

@@ -7,12 +7,15 @@ use crate::Error;
 /// Magic bytes that open the footer.
 pub const MAGIC: &[u8; 8] = b"LUCETART";
 /// The artifact format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Length of the footer in bytes.
 pub const FOOTER_LEN: usize = 16;
-/// Largest block a footer may declare. A minisign signature with the longest
-/// trusted comment lucetc writes fits with room to spare.
-pub const MAX_BLOCK_LEN: u32 = 16 * 1024;
+/// Largest block a footer may declare: room for [`MAX_SIGNATURES`] minisign
+/// signatures with the longest trusted comments minisign writes.
+pub const MAX_BLOCK_LEN: u32 = 64 * 1024;
+/// Most signatures one signed block may hold: the artifact signature and up
+/// to seven counter-signatures.
+pub const MAX_SIGNATURES: usize = 8;
 
 /// Whether the block is plain metadata or a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +53,13 @@ impl Footer {
             return Err(Error::BadMagic);
         }
         let version = u16::from_le_bytes([rest[0], rest[1]]);
-        if version != FORMAT_VERSION {
+        if version < FORMAT_VERSION {
+            return Err(Error::OlderVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        if version > FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
@@ -121,11 +130,17 @@ mod tests {
             Footer::decode(&bad_magic, 100),
             Err(Error::BadMagic)
         ));
-        let mut bad_version = good;
-        bad_version[8] = 2;
+        let mut newer = good;
+        newer[8] = 3;
         assert!(matches!(
-            Footer::decode(&bad_version, 100),
-            Err(Error::UnsupportedVersion { found: 2, .. })
+            Footer::decode(&newer, 100),
+            Err(Error::UnsupportedVersion { found: 3, .. })
+        ));
+        let mut older = good;
+        older[8] = 1;
+        assert!(matches!(
+            Footer::decode(&older, 100),
+            Err(Error::OlderVersion { found: 1, .. })
         ));
         let mut bad_kind = good;
         bad_kind[10] = 7;

@@ -1,9 +1,12 @@
-//! The metadata line: what the artifact is and where it came from.
+//! The metadata line: what the artifact is, what it is for, and where it
+//! came from.
 //!
 //! One line of space-separated `key=value` pairs in a fixed order. Values may
 //! hold no spaces or control characters, so the line is also a valid minisign
 //! trusted comment and splits unambiguously. In a signed artifact it is the
-//! trusted comment, so it is parsed only after the signature verified.
+//! trusted comment: it is parsed only once the global signature over it
+//! verified, and before the image is read, so that the signed image length
+//! bounds what is read.
 
 use lucet_signature::KeyId;
 
@@ -12,9 +15,46 @@ use crate::Error;
 /// Longest metadata line written: the longest trusted comment minisign writes.
 pub const MAX_METADATA_LEN: usize = 4077;
 
+/// Longest module name, in bytes (before escaping).
+pub const MAX_NAME_LEN: usize = 128;
+
+/// The metadata version this build writes and reads (`lucet-artifact=`).
+pub const METADATA_VERSION: u32 = 2;
+
+/// What an artifact's image holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArtifactKind {
+    /// A core WebAssembly module (`precompile_module`).
+    Module,
+}
+
+impl ArtifactKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ArtifactKind::Module => "module",
+        }
+    }
+}
+
+impl std::fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The fields of an artifact's metadata line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Metadata {
+    /// What the image holds.
+    pub kind: ArtifactKind,
+    /// The module's name, chosen when it was compiled (by default the
+    /// source's file stem): what the signature is *for*. Runners can require
+    /// it, so a validly signed artifact cannot stand in for another.
+    pub name: String,
+    /// Length of the engine image in bytes. Checked against the file before
+    /// a byte of the image is read.
+    pub image_len: u64,
     /// BLAKE2b-512 of the engine image, lowercase hex.
     pub image_blake2b: String,
     /// BLAKE2b-512 of the source file as read (before any text translation), lowercase hex.
@@ -36,156 +76,227 @@ pub struct Metadata {
     pub comment: Option<String>,
 }
 
-const KEYS: [&str; 9] = [
-    "lucet-artifact",
-    "image-blake2b",
-    "source-blake2b",
-    "source-key",
-    "engine",
-    "target",
-    "cpu",
-    "settings",
-    "timestamp",
-];
+/// The fields in the one order they are written.
+mod key {
+    pub const VERSION: &str = "lucet-artifact";
+    pub const KIND: &str = "kind";
+    pub const NAME: &str = "name";
+    pub const IMAGE_LEN: &str = "image-len";
+    pub const IMAGE_HASH: &str = "image-blake2b";
+    pub const SOURCE_HASH: &str = "source-blake2b";
+    pub const SOURCE_KEY: &str = "source-key";
+    pub const ENGINE: &str = "engine";
+    pub const TARGET: &str = "target";
+    pub const CPU: &str = "cpu";
+    pub const SETTINGS: &str = "settings";
+    pub const TIMESTAMP: &str = "timestamp";
+    pub const COMMENT: &str = "comment";
+    pub const ALL: [&str; 13] = [
+        VERSION,
+        KIND,
+        NAME,
+        IMAGE_LEN,
+        IMAGE_HASH,
+        SOURCE_HASH,
+        SOURCE_KEY,
+        ENGINE,
+        TARGET,
+        CPU,
+        SETTINGS,
+        TIMESTAMP,
+        COMMENT,
+    ];
+}
 
 impl Metadata {
     /// Encodes the metadata as one line, without a line terminator.
     pub fn to_line(&self) -> Result<String, Error> {
+        check_name(&self.name)?;
         let source_key = self
             .source_key
             .map_or_else(|| "none".to_string(), |k| k.to_string());
-        let timestamp = self.timestamp.to_string();
-        let values = [
-            "1",
-            &self.image_blake2b,
-            &self.source_blake2b,
-            &source_key,
-            &self.engine,
-            &self.target,
-            &self.cpu,
-            &self.settings,
-            &timestamp,
+        let mut fields = vec![
+            (key::VERSION, METADATA_VERSION.to_string()),
+            (key::KIND, self.kind.as_str().to_string()),
+            (key::NAME, escape_comment(&self.name)),
+            (key::IMAGE_LEN, self.image_len.to_string()),
+            (key::IMAGE_HASH, self.image_blake2b.clone()),
+            (key::SOURCE_HASH, self.source_blake2b.clone()),
+            (key::SOURCE_KEY, source_key),
+            (key::ENGINE, self.engine.clone()),
+            (key::TARGET, self.target.clone()),
+            (key::CPU, self.cpu.clone()),
+            (key::SETTINGS, self.settings.clone()),
+            (key::TIMESTAMP, self.timestamp.to_string()),
         ];
+        if let Some(comment) = &self.comment {
+            fields.push((key::COMMENT, escape_comment(comment)));
+        }
         let mut line = String::new();
-        for (key, value) in KEYS.iter().zip(values) {
-            check_value(key, value)?;
+        for (key, value) in fields {
+            check_value(key, &value)?;
             if !line.is_empty() {
                 line.push(' ');
             }
             line.push_str(key);
             line.push('=');
-            line.push_str(value);
+            line.push_str(&value);
         }
-        if let Some(comment) = &self.comment {
-            line.push_str(" comment=");
-            line.push_str(&escape_comment(comment));
-        }
-        if line.len() > MAX_METADATA_LEN {
-            return Err(Error::Metadata(format!(
-                "{} bytes, more than the {MAX_METADATA_LEN}-byte limit",
-                line.len()
-            )));
-        }
+        check_len(&line)?;
         Ok(line)
     }
 
     /// Parses a metadata line (without its terminator).
     ///
-    /// Only the spelling [`Metadata::to_line`] writes is accepted: at most
-    /// [`MAX_METADATA_LEN`] bytes, the source key id in uppercase, the
-    /// timestamp in decimal without sign or leading zeros.
+    /// Fields are looked up by name; each known field must appear once and
+    /// nothing else may. Only the spelling [`Metadata::to_line`] writes is
+    /// accepted (same order, uppercase key ids, decimal numbers without sign
+    /// or leading zeros, canonical escapes): the parsed value is encoded
+    /// again and must give back the very line, so one metadata has one
+    /// spelling.
     pub fn parse(line: &str) -> Result<Metadata, Error> {
-        if line.len() > MAX_METADATA_LEN {
-            return Err(Error::Metadata(format!(
-                "{} bytes, more than the {MAX_METADATA_LEN}-byte limit",
-                line.len()
-            )));
+        check_len(line)?;
+        let fields = Fields::split(line)?;
+        let version = fields.get(key::VERSION)?;
+        if version != METADATA_VERSION.to_string() {
+            return Err(version_error(version));
         }
-        let mut fields = line.split(' ');
-        let mut next = |key: &str| -> Result<&str, Error> {
-            let field = fields
-                .next()
-                .ok_or_else(|| Error::Metadata(format!("missing field `{key}`")))?;
-            let value = field
-                .strip_prefix(key)
-                .and_then(|rest| rest.strip_prefix('='))
-                .ok_or_else(|| {
-                    Error::Metadata(format!(
-                        "expected field `{key}=`, found `{}`",
-                        truncate(field)
-                    ))
-                })?;
-            check_value(key, value)?;
-            Ok(value)
+        let metadata = Metadata {
+            kind: parse_kind(fields.get(key::KIND)?)?,
+            name: unescape_comment(fields.get(key::NAME)?, key::NAME)?,
+            image_len: parse_number(fields.get(key::IMAGE_LEN)?, key::IMAGE_LEN)?,
+            image_blake2b: hash_field(fields.get(key::IMAGE_HASH)?, key::IMAGE_HASH)?,
+            source_blake2b: hash_field(fields.get(key::SOURCE_HASH)?, key::SOURCE_HASH)?,
+            source_key: parse_source_key(fields.get(key::SOURCE_KEY)?)?,
+            engine: fields.get(key::ENGINE)?.to_string(),
+            target: fields.get(key::TARGET)?.to_string(),
+            cpu: fields.get(key::CPU)?.to_string(),
+            settings: fields.get(key::SETTINGS)?.to_string(),
+            timestamp: parse_number(fields.get(key::TIMESTAMP)?, key::TIMESTAMP)?,
+            comment: fields
+                .optional(key::COMMENT)
+                .map(|escaped| unescape_comment(escaped, key::COMMENT))
+                .transpose()?,
         };
-        let version = next(KEYS[0])?;
-        if version != "1" {
-            return Err(Error::Metadata(format!(
-                "metadata version `{}` is not supported",
-                truncate(version)
-            )));
+        if metadata.to_line()? != line {
+            return Err(Error::Metadata(
+                "fields are not in the one order and spelling lucetc writes".to_string(),
+            ));
         }
-        let image_blake2b = hash_field(next(KEYS[1])?, KEYS[1])?;
-        let source_blake2b = hash_field(next(KEYS[2])?, KEYS[2])?;
-        let source_key = match next(KEYS[3])? {
-            "none" => None,
-            id => Some(
-                id.parse::<KeyId>()
-                    .ok()
-                    .filter(|key| key.to_string() == id)
-                    .ok_or_else(|| {
-                        Error::Metadata(format!(
-                            "`source-key` is not a key id in uppercase hex: `{}`",
-                            truncate(id)
-                        ))
-                    })?,
-            ),
-        };
-        let engine = next(KEYS[4])?.to_string();
-        let target = next(KEYS[5])?.to_string();
-        let cpu = next(KEYS[6])?.to_string();
-        let settings = next(KEYS[7])?.to_string();
-        let timestamp = next(KEYS[8])?;
-        let timestamp = timestamp
-            .parse::<u64>()
-            .ok()
-            // `u64::from_str` also takes a `+` sign and leading zeros.
-            .filter(|value| value.to_string() == timestamp)
-            .ok_or_else(|| {
-                Error::Metadata(
-                    "`timestamp` is not a decimal number without sign or leading zeros".to_string(),
-                )
-            })?;
-        let comment = match fields.next() {
-            None => None,
-            Some(field) => match field.strip_prefix("comment=") {
-                Some(escaped) => Some(unescape_comment(escaped)?),
-                None => {
-                    return Err(Error::Metadata(format!(
-                        "unexpected field `{}`",
-                        truncate(field)
-                    )));
-                }
-            },
-        };
-        if let Some(extra) = fields.next() {
-            return Err(Error::Metadata(format!(
-                "unexpected field `{}`",
-                truncate(extra)
-            )));
-        }
-        Ok(Metadata {
-            image_blake2b,
-            source_blake2b,
-            source_key,
-            engine,
-            target,
-            cpu,
-            settings,
-            timestamp,
-            comment,
-        })
+        Ok(metadata)
     }
+}
+
+/// A metadata line split into its `key=value` fields.
+struct Fields<'a>(Vec<(&'a str, &'a str)>);
+
+impl<'a> Fields<'a> {
+    fn split(line: &'a str) -> Result<Fields<'a>, Error> {
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        for field in line.split(' ') {
+            let (key, value) = field.split_once('=').ok_or_else(|| {
+                Error::Metadata(format!("field `{}` is not key=value", truncate(field)))
+            })?;
+            if !key::ALL.contains(&key) {
+                return Err(Error::Metadata(format!(
+                    "unexpected field `{}`",
+                    truncate(key)
+                )));
+            }
+            if fields.iter().any(|(seen, _)| *seen == key) {
+                return Err(Error::Metadata(format!("field `{key}` appears twice")));
+            }
+            check_value(key, value)?;
+            fields.push((key, value));
+        }
+        Ok(Fields(fields))
+    }
+
+    fn optional(&self, key: &str) -> Option<&'a str> {
+        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    fn get(&self, key: &str) -> Result<&'a str, Error> {
+        self.optional(key)
+            .ok_or_else(|| Error::Metadata(format!("missing field `{key}`")))
+    }
+}
+
+fn version_error(version: &str) -> Error {
+    match version.parse::<u32>() {
+        Ok(older) if older < METADATA_VERSION => Error::Metadata(format!(
+            "metadata version {older} was written by an earlier lucetc: recompile the artifact with this one"
+        )),
+        Ok(newer) => Error::Metadata(format!(
+            "metadata version {newer} was written by a newer lucetc: upgrade this tool to read it"
+        )),
+        Err(_) => Error::Metadata(format!(
+            "metadata version `{}` is not supported",
+            truncate(version)
+        )),
+    }
+}
+
+fn parse_kind(value: &str) -> Result<ArtifactKind, Error> {
+    match value {
+        "module" => Ok(ArtifactKind::Module),
+        other => Err(Error::Metadata(format!(
+            "the artifact holds a `{}`, which this build cannot run (it runs core modules): upgrade it",
+            truncate(other)
+        ))),
+    }
+}
+
+fn parse_number(value: &str, key: &str) -> Result<u64, Error> {
+    value
+        .parse::<u64>()
+        .ok()
+        // `u64::from_str` also takes a `+` sign and leading zeros.
+        .filter(|number| number.to_string() == value)
+        .ok_or_else(|| {
+            Error::Metadata(format!(
+                "`{key}` is not a decimal number without sign or leading zeros"
+            ))
+        })
+}
+
+fn parse_source_key(value: &str) -> Result<Option<KeyId>, Error> {
+    if value == "none" {
+        return Ok(None);
+    }
+    value
+        .parse::<KeyId>()
+        .ok()
+        .filter(|key| key.to_string() == value)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::Metadata(format!(
+                "`source-key` is not a key id in uppercase hex: `{}`",
+                truncate(value)
+            ))
+        })
+}
+
+fn check_len(line: &str) -> Result<(), Error> {
+    if line.len() > MAX_METADATA_LEN {
+        return Err(Error::Metadata(format!(
+            "{} bytes, more than the {MAX_METADATA_LEN}-byte limit",
+            line.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A module name: 1 to [`MAX_NAME_LEN`] bytes of text without control
+/// characters (it is shown to people and compared byte for byte).
+pub fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.chars().any(char::is_control) {
+        return Err(Error::InvalidName {
+            name: truncate(name),
+            max: MAX_NAME_LEN,
+        });
+    }
+    Ok(())
 }
 
 /// Whether `byte` stands for itself in an escaped comment: printable ASCII
@@ -207,8 +318,8 @@ fn escape_comment(text: &str) -> String {
     out
 }
 
-fn unescape_comment(escaped: &str) -> Result<String, Error> {
-    let bad = || Error::Metadata("`comment` is not canonically escaped UTF-8 text".to_string());
+fn unescape_comment(escaped: &str, key: &str) -> Result<String, Error> {
+    let bad = || Error::Metadata(format!("`{key}` is not canonically escaped UTF-8 text"));
     let mut bytes = Vec::with_capacity(escaped.len());
     let mut rest = escaped.as_bytes();
     while let Some((&first, tail)) = rest.split_first() {
@@ -273,6 +384,9 @@ mod tests {
 
     pub(crate) fn sample() -> Metadata {
         Metadata {
+            kind: ArtifactKind::Module,
+            name: "app".into(),
+            image_len: 4096,
             image_blake2b: "ab".repeat(64),
             source_blake2b: "cd".repeat(64),
             source_key: Some("0123456789ABCDEF".parse().expect("key id")),
@@ -288,7 +402,9 @@ mod tests {
     #[test]
     fn round_trip() {
         let line = sample().to_line().expect("encode");
-        assert!(line.starts_with("lucet-artifact=1 image-blake2b=abab"));
+        assert!(line.starts_with(
+            "lucet-artifact=2 kind=module name=app image-len=4096 image-blake2b=abab"
+        ));
         assert!(line.contains(" source-key=0123456789ABCDEF "));
         assert_eq!(Metadata::parse(&line).expect("parse"), sample());
         let unsigned_source = Metadata {
@@ -305,7 +421,14 @@ mod tests {
         let line = sample().to_line().expect("encode");
         let cases = [
             String::new(),
-            line.replacen("lucet-artifact=1", "lucet-artifact=2", 1),
+            line.replacen("lucet-artifact=2", "lucet-artifact=3", 1),
+            line.replacen("lucet-artifact=2", "lucet-artifact=1", 1),
+            line.replacen("kind=module", "kind=component", 1),
+            line.replacen(" name=app", "", 1),
+            line.replacen("name=app", "name=a%20b%0A", 1),
+            line.replacen("image-len=4096", "image-len=04096", 1),
+            line.replacen(" kind=module name=app", " name=app kind=module", 1),
+            format!("{line} name=app"),
             line.replacen(" engine=", "  engine=", 1),
             line.replacen("source-key=0123456789ABCDEF", "source-key=xyz", 1),
             line.replacen("timestamp=1700000000", "timestamp=-1", 1),

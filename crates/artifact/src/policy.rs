@@ -14,6 +14,8 @@ use crate::{Error, Metadata};
 /// Conditions a verified artifact's metadata must meet to be loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
+    /// If set, the artifact must have been signed as this module name.
+    pub expected_name: Option<String>,
     /// If not empty, the source must have been verified against one of these keys.
     pub required_source_keys: Vec<KeyId>,
     /// If set, artifacts made earlier (by their recorded timestamp) are refused.
@@ -23,11 +25,21 @@ pub struct Policy {
 impl Policy {
     /// Whether the policy asks for anything at all.
     pub fn is_empty(&self) -> bool {
-        self.required_source_keys.is_empty() && self.min_timestamp.is_none()
+        self.expected_name.is_none()
+            && self.required_source_keys.is_empty()
+            && self.min_timestamp.is_none()
     }
 
     /// Checks `metadata` against the policy.
     pub fn check(&self, metadata: &Metadata) -> Result<(), Error> {
+        if let Some(expected) = &self.expected_name
+            && metadata.name != *expected
+        {
+            return Err(Error::NameMismatch {
+                found: lucet_signature::escape_for_display(&metadata.name),
+                expected: lucet_signature::escape_for_display(expected),
+            });
+        }
         if !self.required_source_keys.is_empty()
             && !metadata
                 .source_key
@@ -56,6 +68,9 @@ mod tests {
 
     fn metadata(source_key: Option<KeyId>, timestamp: u64) -> Metadata {
         Metadata {
+            kind: crate::ArtifactKind::Module,
+            name: "app".into(),
+            image_len: 10,
             image_blake2b: "00".repeat(64),
             source_blake2b: "11".repeat(64),
             source_key,
@@ -78,6 +93,7 @@ mod tests {
     fn source_keys_and_timestamps_are_enforced() {
         let publisher = KeyId::from_bytes([1; 8]);
         let policy = Policy {
+            expected_name: None,
             required_source_keys: vec![publisher],
             min_timestamp: Some(100),
         };
@@ -97,5 +113,23 @@ mod tests {
                 min: 100
             })
         ));
+    }
+
+    #[test]
+    fn names_are_compared_exactly() {
+        let policy = Policy {
+            expected_name: Some("app".into()),
+            ..Policy::default()
+        };
+        assert!(!policy.is_empty());
+        assert!(policy.check(&metadata(None, 0)).is_ok());
+        for other in ["App", "app ", "evil", "ap"] {
+            let mut signed_as = metadata(None, 0);
+            signed_as.name = other.into();
+            assert!(
+                matches!(policy.check(&signed_as), Err(Error::NameMismatch { .. })),
+                "{other} accepted"
+            );
+        }
     }
 }

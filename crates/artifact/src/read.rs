@@ -5,7 +5,7 @@ use std::io;
 use lucet_signature::{KeyId, Legacy, Prehash, Prehasher, PublicKeySet, SignatureBox};
 
 use crate::Error;
-use crate::footer::{FOOTER_LEN, Footer, Kind};
+use crate::footer::{FOOTER_LEN, Footer, Kind, MAX_SIGNATURES};
 use crate::metadata::{Metadata, hex};
 use crate::write::SIGNATURE_UNTRUSTED_COMMENT;
 
@@ -89,17 +89,61 @@ impl ImageBuffer for InMemory {
     }
 }
 
-/// An artifact whose signature verified against a trusted key.
+/// Caps a reader checks before it reads or allocates anything for an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Largest engine image accepted, in bytes.
+    pub max_image_len: u64,
+}
+
+/// The default image cap: far above any program's code, far below what
+/// would exhaust a host.
+pub const DEFAULT_MAX_IMAGE_LEN: u64 = 1 << 30;
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_image_len: DEFAULT_MAX_IMAGE_LEN,
+        }
+    }
+}
+
+/// Trusted comments of counter-signatures start with this. This version
+/// keeps them in canonical form but does not evaluate them (format v2, see
+/// docs/artifact-format.md): the artifact signature alone decides.
+pub const COUNTERSIGNATURE_PREFIX: &str = "lucet-countersignature=";
+
+/// An artifact whose signature verified against a trusted key. Only the
+/// verified readers make one: its fields are reachable through accessors.
 #[derive(Debug)]
 pub struct VerifiedArtifact<I = Vec<u8>> {
+    image: I,
+    metadata: Metadata,
+    signer: KeyId,
+    signature: SignatureBox,
+}
+
+impl<I> VerifiedArtifact<I> {
     /// The engine image: exactly the bytes the signature covers.
-    pub image: I,
+    pub fn image(&self) -> &I {
+        &self.image
+    }
     /// The signed metadata.
-    pub metadata: Metadata,
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
     /// The trusted key that signed it.
-    pub signer: KeyId,
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
     /// The verified signature (its trusted comment is the metadata line).
-    pub signature: SignatureBox,
+    pub fn signature(&self) -> &SignatureBox {
+        &self.signature
+    }
+    /// The image and the signed metadata, for loading.
+    pub fn into_image(self) -> (I, Metadata) {
+        (self.image, self.metadata)
+    }
 }
 
 /// An artifact read without verification. Nothing in it is authenticated.
@@ -109,7 +153,7 @@ pub struct UnverifiedArtifact<I = Vec<u8>> {
     pub image: I,
     /// The metadata, unauthenticated.
     pub metadata: Metadata,
-    /// The signature block, if the artifact has one: parsed, NOT verified.
+    /// The signature block's artifact signature, if it has one: parsed, NOT verified.
     pub signature: Option<SignatureBox>,
 }
 
@@ -117,15 +161,18 @@ pub struct UnverifiedArtifact<I = Vec<u8>> {
 /// verified image and metadata.
 ///
 /// Order matters and is the point of this function: footer, then signature
-/// block, then key selection (an unknown key or a legacy signature is refused
-/// before the image is read), then the image is hashed while it is copied
-/// into the returned buffer, then the signature is checked, and only then is
-/// the metadata parsed. The image is never parsed here at all.
+/// block, then key selection (an unknown key or a legacy signature is
+/// refused), then the global signature (which authenticates the metadata),
+/// then the signed image length against the file and `limits` — all before
+/// a byte of the image is read or allocated for. Then the image is hashed
+/// while it is copied into the returned buffer and the signature over it is
+/// checked. The image is never parsed here at all.
 pub fn read_verified<S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
+    limits: ReadLimits,
 ) -> Result<VerifiedArtifact, Error> {
-    let artifact = read_verified_into::<InMemory, S>(source, keys)?;
+    let artifact = read_verified_into::<InMemory, S>(source, keys, limits)?;
     Ok(VerifiedArtifact {
         image: artifact.image.bytes,
         metadata: artifact.metadata,
@@ -139,6 +186,7 @@ pub fn read_verified<S: ArtifactSource + ?Sized>(
 pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
+    limits: ReadLimits,
 ) -> Result<VerifiedArtifact<I>, Error> {
     let (footer, file_len) = read_footer(source)?;
     if footer.kind != Kind::Signed {
@@ -148,10 +196,15 @@ pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     let key = keys
         .select(&signature, Legacy::Refuse)
         .map_err(Error::Verification)?;
-    let (image, prehash) = read_image(source, footer.image_len(file_len))?;
-    key.verify_prehashed(&signature, &prehash)
+    let comment = key
+        .verify_comment(&signature)
         .map_err(Error::Verification)?;
-    let metadata = Metadata::parse(signature.trusted_comment())?;
+    let metadata = Metadata::parse(comment.trusted_comment())?;
+    let image_len = check_image_len(&metadata, footer.image_len(file_len), limits)?;
+    let (image, prehash) = read_image(source, image_len)?;
+    comment
+        .verify_prehashed(&prehash)
+        .map_err(Error::Verification)?;
     check_image_hash(&metadata, &prehash)?;
     Ok(VerifiedArtifact {
         image,
@@ -163,10 +216,12 @@ pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
 
 /// Reads an artifact without verifying anything. For use only when the
 /// caller configured no trusted key; the name says what it does not do.
+/// The (unauthenticated) image length and `limits` still bound what is read.
 pub fn read_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
+    limits: ReadLimits,
 ) -> Result<UnverifiedArtifact, Error> {
-    let artifact = read_unverified_into::<InMemory, S>(source)?;
+    let artifact = read_unverified_into::<InMemory, S>(source, limits)?;
     Ok(UnverifiedArtifact {
         image: artifact.image.bytes,
         metadata: artifact.metadata,
@@ -178,6 +233,7 @@ pub fn read_unverified<S: ArtifactSource + ?Sized>(
 /// caller's choice.
 pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     source: &S,
+    limits: ReadLimits,
 ) -> Result<UnverifiedArtifact<I>, Error> {
     let (footer, file_len) = read_footer(source)?;
     let (metadata_line, signature) = match footer.kind {
@@ -197,7 +253,8 @@ pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
         }
     };
     let metadata = Metadata::parse(&metadata_line)?;
-    let (image, prehash) = read_image(source, footer.image_len(file_len))?;
+    let image_len = check_image_len(&metadata, footer.image_len(file_len), limits)?;
+    let (image, prehash) = read_image(source, image_len)?;
     check_image_hash(&metadata, &prehash)?;
     Ok(UnverifiedArtifact {
         image,
@@ -228,22 +285,94 @@ fn read_block<S: ArtifactSource + ?Sized>(
     Ok(block)
 }
 
+/// Reads a signed block and returns its artifact signature, having checked
+/// that every signature in it (counter-signatures too) is in canonical form.
 fn read_signature_block<S: ArtifactSource + ?Sized>(
     source: &S,
     footer: &Footer,
     file_len: u64,
 ) -> Result<SignatureBox, Error> {
     let block = read_block(source, footer, file_len)?;
-    let signature = SignatureBox::parse(&block).map_err(Error::Signature)?;
+    let mut signatures = split_signatures(&block)?.into_iter();
+    let primary = signatures
+        .next()
+        .ok_or_else(|| Error::BadSignatureBlock("it holds no signature".into()))?;
+    if primary
+        .trusted_comment()
+        .starts_with(COUNTERSIGNATURE_PREFIX)
+    {
+        return Err(Error::BadSignatureBlock(
+            "its first signature is a counter-signature".into(),
+        ));
+    }
+    for countersignature in signatures {
+        if !countersignature
+            .trusted_comment()
+            .starts_with(COUNTERSIGNATURE_PREFIX)
+        {
+            return Err(Error::BadSignatureBlock(
+                "a signature after the first is not a counter-signature".into(),
+            ));
+        }
+    }
+    Ok(primary)
+}
+
+/// Splits a block into its 4-line signatures, each parsed and checked for
+/// the one encoding lucetc writes.
+fn split_signatures(block: &[u8]) -> Result<Vec<SignatureBox>, Error> {
+    let mut signatures = Vec::new();
+    let mut rest = block;
+    while !rest.is_empty() {
+        if signatures.len() == MAX_SIGNATURES {
+            return Err(Error::BadSignatureBlock(format!(
+                "it holds more than {MAX_SIGNATURES} signatures"
+            )));
+        }
+        // A signature is four LF-terminated lines; a shorter rest is handed
+        // to the parser whole, which names what is missing.
+        let len = rest
+            .iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b'\n')
+            .nth(3)
+            .map_or(rest.len(), |(at, _)| at + 1);
+        let (text, tail) = rest.split_at(len);
+        signatures.push(parse_canonical_signature(text)?);
+        rest = tail;
+    }
+    Ok(signatures)
+}
+
+fn parse_canonical_signature(text: &[u8]) -> Result<SignatureBox, Error> {
+    let signature = SignatureBox::parse(text).map_err(Error::Signature)?;
     // Minisign tolerates variations (CRLF, other untrusted comments) that
     // would let bytes of the artifact change without the load failing.
     if signature.untrusted_comment() != SIGNATURE_UNTRUSTED_COMMENT {
         return Err(Error::NonCanonicalBlock("unexpected untrusted comment"));
     }
-    if signature.to_text().as_bytes() != block.as_slice() {
+    if signature.to_text().as_bytes() != text {
         return Err(Error::NonCanonicalBlock("encoding differs from lucetc's"));
     }
     Ok(signature)
+}
+
+/// The image length the metadata records, once it matches the file and the
+/// cap: checked before anything is read or allocated for the image.
+fn check_image_len(metadata: &Metadata, found: u64, limits: ReadLimits) -> Result<u64, Error> {
+    if metadata.image_len != found {
+        return Err(Error::ImageLengthMismatch {
+            signed: metadata.image_len,
+            found,
+        });
+    }
+    if found > limits.max_image_len {
+        return Err(Error::ImageTooLarge {
+            len: found,
+            max: limits.max_image_len,
+        });
+    }
+    Ok(found)
 }
 
 /// Reads the image into a buffer of its own, hashing each chunk as it lands:

@@ -16,7 +16,7 @@ pub fn encode_unsigned(
     metadata: &Metadata,
     prehash: &Prehash,
 ) -> Result<Vec<u8>, Error> {
-    check_prehash(metadata, prehash)?;
+    check_image(image, metadata, prehash)?;
     let mut block = metadata.to_line()?;
     block.push('\n');
     Ok(assemble(image, Kind::Unsigned, block.as_bytes()))
@@ -30,7 +30,7 @@ pub fn encode_signed(
     prehash: &Prehash,
     key: &SecretKey,
 ) -> Result<Vec<u8>, Error> {
-    check_prehash(metadata, prehash)?;
+    check_image(image, metadata, prehash)?;
     let signature = key
         .sign_prehashed(prehash, &metadata.to_line()?, SIGNATURE_UNTRUSTED_COMMENT)
         .map_err(Error::Signing)?;
@@ -41,7 +41,13 @@ pub fn encode_signed(
     ))
 }
 
-fn check_prehash(metadata: &Metadata, prehash: &Prehash) -> Result<(), Error> {
+fn check_image(image: &[u8], metadata: &Metadata, prehash: &Prehash) -> Result<(), Error> {
+    if metadata.image_len != image.len() as u64 {
+        return Err(Error::ImageLengthMismatch {
+            signed: metadata.image_len,
+            found: image.len() as u64,
+        });
+    }
     if metadata.image_blake2b != hex(prehash.as_bytes()) {
         return Err(Error::ImageHashMismatch);
     }
