@@ -78,6 +78,10 @@ pub struct Args {
     /// Write DIR/image.bin and DIR/image.bin.minisig, for stock minisign or rsign2 to verify.
     #[arg(long, value_name = "DIR")]
     pub extract_signature: Option<PathBuf>,
+
+    /// Refuse artifacts whose engine image is larger than this, before reading it.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G")]
+    pub max_artifact_size: u64,
 }
 
 #[cfg(test)]

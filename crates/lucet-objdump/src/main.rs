@@ -43,11 +43,12 @@ struct Report {
 
 fn run(args: &Args) -> Result<()> {
     let path = &args.artifact;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = lucet_signature::file::open_regular_file(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     let in_file = || path.display().to_string();
     let report = if args.signature_pk.is_empty() {
-        let artifact = lucet_artifact::read_unverified(&file).with_context(in_file)?;
+        let artifact =
+            lucet_artifact::read_unverified(&file, limits(args)).with_context(in_file)?;
         let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
         let signature = artifact.signature.clone();
         let metadata = artifact.metadata.clone();
@@ -70,11 +71,12 @@ fn run(args: &Args) -> Result<()> {
         }
     } else {
         let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
-        let artifact = lucet_artifact::read_verified(&file, &keys).with_context(in_file)?;
-        let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
-        let signature = Some(artifact.signature.clone());
-        let metadata = artifact.metadata.clone();
-        extract(args, &artifact.image, signature.as_ref())?;
+        let artifact =
+            lucet_artifact::read_verified(&file, &keys, limits(args)).with_context(in_file)?;
+        let (image_size, image_blake2b) = describe_image(artifact.image(), artifact.metadata());
+        let signature = Some(artifact.signature().clone());
+        let metadata = artifact.metadata().clone();
+        extract(args, artifact.image(), signature.as_ref())?;
         let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
             .with_context(in_file)?;
         let (imports, exports) = interface(&loaded.module);
@@ -108,6 +110,12 @@ fn describe_image(image: &[u8], metadata: &Metadata) -> (usize, String) {
 }
 
 /// `--extract-signature DIR`: the image and its signature as separate files.
+///
+/// DIR may be shared (a build directory, `/tmp`), so nothing in it is
+/// followed or replaced: each file is written under a temporary name and
+/// linked into place only if its name is free, so a symbolic link planted at
+/// `DIR/image.bin` is refused instead of written through, and an earlier
+/// extraction is never silently mixed with this one.
 fn extract(args: &Args, image: &[u8], signature: Option<&SignatureBox>) -> Result<()> {
     let Some(dir) = &args.extract_signature else {
         return Ok(());
@@ -119,12 +127,42 @@ fn extract(args: &Args, image: &[u8], signature: Option<&SignatureBox>) -> Resul
         );
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let write = |name: &str, bytes: &[u8]| {
-        let target = dir.join(name);
-        std::fs::write(&target, bytes).with_context(|| format!("cannot write {}", target.display()))
-    };
-    write("image.bin", image)?;
-    write("image.bin.minisig", signature.to_text().as_bytes())
+    let image_path = dir.join("image.bin");
+    let signature_path = dir.join("image.bin.minisig");
+    // Both are staged first: a full disk fails before either is visible.
+    let staged_image = stage(&image_path, image)?;
+    let staged_signature = stage(&signature_path, signature.to_text().as_bytes())?;
+    commit_new(staged_image, &image_path)?;
+    if let Err(error) = commit_new(staged_signature, &signature_path) {
+        // The image was just created by a move that fails if the name is
+        // taken, so it is ours to remove: no image is left without its
+        // signature.
+        let _ = std::fs::remove_file(&image_path);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Errors name the directory or the temporary file (`cannot create a
+/// temporary file in DIR: ...`).
+fn stage(path: &Path, bytes: &[u8]) -> Result<lucet_signature::file::StagedFile> {
+    Ok(lucet_signature::file::StagedFile::new(path, bytes, 0o644)?)
+}
+
+/// Moves a staged file to `path` unless something (even a dangling symbolic
+/// link) is already there.
+fn commit_new(staged: lucet_signature::file::StagedFile, path: &Path) -> Result<()> {
+    match staged.commit(false) {
+        Err(lucet_signature::Error::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::AlreadyExists =>
+        {
+            bail!(
+                "{} already exists; remove it or give --extract-signature an empty directory",
+                path.display()
+            )
+        }
+        result => Ok(result?),
+    }
 }
 
 type Interface = (
@@ -187,8 +225,17 @@ fn key_id(report: &Report) -> Option<KeyId> {
 }
 
 /// The metadata fields, names as in the artifact; free text escaped for a terminal.
+fn limits(args: &Args) -> lucet_artifact::ReadLimits {
+    lucet_artifact::ReadLimits {
+        max_image_len: args.max_artifact_size,
+    }
+}
+
 fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, String)> {
     vec![
+        ("kind", metadata.kind.to_string()),
+        ("name", escape_for_display(&metadata.name)),
+        ("image-len", metadata.image_len.to_string()),
         ("image-blake2b", metadata.image_blake2b.clone()),
         ("source-blake2b", metadata.source_blake2b.clone()),
         (

@@ -42,6 +42,7 @@ reproducible byte for byte.",
   lucetc --signature-keygen --signature-sk lucet.key --signature-pk lucet.pub
   lucetc app.wasm --signature-pk publisher.pub --signature-sk lucet.key -o app.so
   lucetc app.wasm --target aarch64-unknown-linux-gnu --target-cpu baseline -o app-arm64.so
+  lucetc app.wasm --name billing --signature-pk publisher.pub --signature-sk lucet.key
   lucetc --resign app.so --signature-pk old.pub --signature-sk new.key
   lucetc --verify-rebuild app.so app.wasm --signature-pk lucet.pub",
     ),
@@ -119,6 +120,10 @@ pub struct Args {
     #[arg(long)]
     pub no_translate_wat: bool,
 
+    /// Refuse a source (INPUT) larger than this, before reading it (e.g. 1G).
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "256M")]
+    pub max_input_size: u64,
+
     /// Compile only if INPUT.minisig verifies against this public key. Repeatable:
     /// any of the keys. With --signature-keygen: where to write the public key.
     #[arg(long = "signature-pk", value_name = "PATH")]
@@ -148,6 +153,27 @@ pub struct Args {
     /// With --signature-keygen: overwrite existing key files.
     #[arg(long)]
     pub force: bool,
+
+    /// The module's name, recorded in the artifact's signed metadata: what the
+    /// signature is for (runners can require it with --expect-name)
+    /// [default: INPUT's file stem].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Refuse a source signature whose trusted comment does not name INPUT's
+    /// file (`file:NAME`, as minisign and rsign write it). Without this flag
+    /// the name is checked whenever the trusted comment has a `file:` field.
+    #[arg(long, conflicts_with = "ignore_source_name")]
+    pub require_source_name: bool,
+
+    /// Do not compare the source signature's `file:` with INPUT's file name
+    /// (for a source renamed after it was signed).
+    #[arg(long)]
+    pub ignore_source_name: bool,
+
+    /// Largest engine image read from ARTIFACT with --resign or --verify-rebuild.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G")]
+    pub max_artifact_size: u64,
 
     /// Add `comment=TEXT` to the artifact's (signed) metadata.
     #[arg(long, value_name = "TEXT")]

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use lucet_signature::{KdfCost, KeyFileMode, SecretKey, SecretKeyFile};
+use lucet_signature::{KdfCost, KeyFileMode, SecretKey, SecretKeyFile, StagedKeyFile};
 use zeroize::Zeroizing;
 
 /// A `--signature-sk` value: a path, optionally prefixed `raw:` for keys
@@ -69,17 +69,22 @@ pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
     let parsed =
         SecretKeyFile::parse(&bytes).with_context(|| format!("secret key {}", path.display()))?;
     match parsed {
-        SecretKeyFile::Unencrypted(secret) => Ok(secret),
+        SecretKeyFile::Unencrypted(secret) => {
+            warn_if_others_can_access(path);
+            Ok(secret)
+        }
         SecretKeyFile::Encrypted(encrypted) => {
             if key.raw {
                 // rsign2's "passwordless" keys (`rsign generate -W`) are
                 // encrypted with the empty password: open those without asking.
-                return encrypted.decrypt(b"").map_err(|_| {
+                let secret = encrypted.decrypt(b"").map_err(|_| {
                     anyhow::anyhow!(
                         "secret key {} is password-protected, but `raw:` promises no prompt; drop the raw: prefix to be asked for its password",
                         path.display()
                     )
-                });
+                })?;
+                warn_if_others_can_access(path);
+                return Ok(secret);
             }
             let password = read_password("Password: ")?;
             eprintln!("Deriving a key from the password...");
@@ -87,6 +92,30 @@ pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
                 .decrypt(password.as_bytes())
                 .with_context(|| format!("secret key {}", path.display()))
         }
+    }
+}
+
+/// Warns, on one line, when a secret key that opens without a password can
+/// be read (or replaced) by other users, as ssh and gpg do.
+///
+/// A warning rather than ssh's refusal: automation keys are often mounted by
+/// a secret store with modes the build's user cannot change (Kubernetes
+/// secrets default to 0644), and by the time lucetc reads the key it is
+/// already exposed; refusing would break those builds without protecting the
+/// key. The warning names the fix. Password-protected keys are not warned
+/// about: their file alone does not give the key away.
+fn warn_if_others_can_access(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        eprintln!(
+            "warning: secret key {} has no password and other users can access it (mode {mode:03o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        );
     }
 }
 
@@ -98,9 +127,16 @@ pub fn generate_key_pair(
     force: bool,
     cost: KdfCost,
 ) -> Result<()> {
+    if crate::output::same_file(&secret.path, public) {
+        bail!(
+            "--signature-sk and --signature-pk name the same file ({}); give the secret and the public key different paths",
+            public.display()
+        );
+    }
     if !force {
         for path in [&secret.path, &public.to_path_buf()] {
-            if path.exists() {
+            // Also a dangling symbolic link: a new key is never created through one.
+            if path.symlink_metadata().is_ok() {
                 bail!(
                     "{} already exists; pass --force to overwrite it",
                     path.display()
@@ -126,18 +162,16 @@ pub fn generate_key_pair(
         eprintln!("Deriving a key from the password...");
         Zeroizing::new(key.to_encrypted_box(password.as_bytes(), cost)?)
     };
-    lucet_signature::write_key_file(
-        &secret.path,
-        secret_text.as_bytes(),
-        KeyFileMode::Secret,
-        force,
-    )?;
-    lucet_signature::write_key_file(
+    // Both files are written and synced under temporary names first: a
+    // missing directory or a full disk fails here, before either is visible.
+    let staged_secret =
+        lucet_signature::stage_key_file(&secret.path, secret_text.as_bytes(), KeyFileMode::Secret)?;
+    let staged_public = lucet_signature::stage_key_file(
         public,
         key.public_key().to_box().as_bytes(),
         KeyFileMode::Public,
-        force,
     )?;
+    commit_key_pair(staged_secret, staged_public, public, force)?;
     eprintln!(
         "Key pair {} written: secret key {}{}, public key {}",
         key.key_id(),
@@ -145,6 +179,32 @@ pub fn generate_key_pair(
         if secret.raw { " (no password)" } else { "" },
         public.display()
     );
+    Ok(())
+}
+
+/// Moves a staged key pair into place, the public key first: if the secret
+/// key's move then fails, a new public key is removed again (it was created
+/// by a link that fails if the path exists, so it is ours), and with
+/// `--force` the old secret key is still there, unreplaced: a replaced
+/// public key can be recreated from it (`minisign -R`), a replaced secret
+/// key cannot be recovered.
+fn commit_key_pair(
+    secret: StagedKeyFile,
+    public: StagedKeyFile,
+    public_path: &Path,
+    force: bool,
+) -> Result<()> {
+    public.commit(force)?;
+    if let Err(error) = secret.commit(force) {
+        if force {
+            return Err(anyhow::Error::new(error).context(format!(
+                "the public key {} was replaced but the secret key was not",
+                public_path.display()
+            )));
+        }
+        let _ = std::fs::remove_file(public_path);
+        return Err(error.into());
+    }
     Ok(())
 }
 

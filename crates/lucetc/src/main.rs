@@ -5,10 +5,11 @@
 #![forbid(unsafe_code)]
 
 mod keys;
+mod output;
 mod provenance;
 mod source;
+mod source_name;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use lucet_runtime::EngineSettings;
-use lucet_runtime::compile::{CompileOptions, SourceProvenance};
+use lucet_runtime::compile::{ArtifactLabel, CompileOptions, SourceProvenance};
 use lucet_signature::{KdfCost, Legacy};
 use lucetc::cli::Args;
 
@@ -42,11 +43,13 @@ fn run(args: Args) -> Result<()> {
             bail!("--resign needs --signature-sk KEY to sign with");
         };
         let output = args.output.as_deref().unwrap_or(artifact);
+        output::refuse_overwriting_inputs(output, &args)?;
         let old = provenance::read_artifact(
             artifact,
             &args.signature_pk,
             args.allow_unverified,
             "re-sign",
+            limits(&args),
         )?;
         let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
         return provenance::resign(old, &signer, output);
@@ -60,8 +63,14 @@ fn run(args: Args) -> Result<()> {
             &args.signature_pk,
             args.allow_unverified,
             "check",
+            limits(&args),
         )?;
-        return provenance::verify_rebuild(recorded, input, !args.no_translate_wat);
+        return provenance::verify_rebuild(
+            recorded,
+            input,
+            !args.no_translate_wat,
+            args.max_input_size,
+        );
     }
     if args.signature_verify && args.signature_pk.is_empty() {
         bail!("--signature-verify needs --signature-pk KEY to verify the source against");
@@ -81,6 +90,7 @@ fn run(args: Args) -> Result<()> {
         .output
         .clone()
         .unwrap_or_else(|| input.with_extension("so"));
+    output::refuse_overwriting_inputs(&output, &args)?;
 
     // Every key is opened before compiling: a bad key or wrong password fails fast.
     let trusted = if args.signature_pk.is_empty() {
@@ -99,7 +109,15 @@ fn run(args: Args) -> Result<()> {
     } else {
         Legacy::Refuse
     };
-    let source = source::read(input, trusted.as_ref(), legacy)?;
+    let name = module_name(&args, input)?;
+    let name_check = source_name_check(&args)?;
+    let source = source::read(
+        input,
+        trusted.as_ref(),
+        legacy,
+        name_check,
+        args.max_input_size,
+    )?;
     let wasm = lucet_runtime::compile::wasm_binary(&source.bytes, !args.no_translate_wat)
         .with_context(|| input.display().to_string())?;
 
@@ -126,11 +144,49 @@ fn run(args: Args) -> Result<()> {
         &compiled,
         &settings,
         &provenance,
-        timestamp()?,
-        args.signature_comment.clone(),
+        ArtifactLabel {
+            name,
+            timestamp: timestamp()?,
+            comment: args.signature_comment.clone(),
+        },
         signer.as_ref(),
     )?;
     write_atomically(&output, &artifact)
+}
+
+/// The name recorded in the artifact: `--name`, or INPUT's file stem.
+fn module_name(args: &Args, input: &Path) -> Result<String> {
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => input
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .map(str::to_string)
+            .with_context(|| {
+                format!(
+                    "{}: the file name is not UTF-8 text; name the module with --name",
+                    input.display()
+                )
+            })?,
+    };
+    lucet_artifact::check_name(&name).context("choose another with --name")?;
+    Ok(name)
+}
+
+fn source_name_check(args: &Args) -> Result<source_name::SourceNameCheck> {
+    use source_name::SourceNameCheck;
+    if (args.require_source_name || args.ignore_source_name) && args.signature_pk.is_empty() {
+        bail!(
+            "--require-source-name and --ignore-source-name are about the source signature: give --signature-pk KEY to verify one"
+        );
+    }
+    Ok(if args.require_source_name {
+        SourceNameCheck::Required
+    } else if args.ignore_source_name {
+        SourceNameCheck::Ignored
+    } else {
+        SourceNameCheck::WhenPresent
+    })
 }
 
 fn keygen(args: &Args) -> Result<()> {
@@ -154,6 +210,12 @@ fn keygen(args: &Args) -> Result<()> {
         KdfCost::MINISIGN
     };
     keys::generate_key_pair(&SecretKeyPath::parse(secret), public, args.force, cost)
+}
+
+fn limits(args: &Args) -> lucet_artifact::ReadLimits {
+    lucet_artifact::ReadLimits {
+        max_image_len: args.max_artifact_size,
+    }
 }
 
 /// Seconds since the epoch, or `SOURCE_DATE_EPOCH` for reproducible builds.
@@ -189,19 +251,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }
-    let context = || format!("cannot write {}", path.display());
-    let mut file = tempfile::Builder::new()
-        .prefix(".lucetc-")
-        .tempfile_in(dir)
-        .with_context(context)?;
-    file.write_all(bytes).with_context(context)?;
-    file.as_file().sync_all().with_context(context)?;
-    use std::os::unix::fs::PermissionsExt;
-    file.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .with_context(context)?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .with_context(context)?;
+    // Replaces the path itself: a symbolic link there is never followed.
+    lucet_signature::file::write_atomically(path, bytes, 0o644, true)?;
     Ok(())
 }

@@ -21,9 +21,10 @@ pub fn read_artifact(
     keys: &[PathBuf],
     allow_unverified: bool,
     action: &str,
+    limits: lucet_artifact::ReadLimits,
 ) -> Result<Recorded> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = lucet_signature::file::open_regular_file(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     let in_file = || path.display().to_string();
     if keys.is_empty() {
         if !allow_unverified {
@@ -32,7 +33,7 @@ pub fn read_artifact(
                 path.display()
             );
         }
-        let artifact = lucet_artifact::read_unverified(&file).with_context(in_file)?;
+        let artifact = lucet_artifact::read_unverified(&file, limits).with_context(in_file)?;
         eprintln!(
             "warning: {} was not verified: its metadata is unauthenticated",
             path.display()
@@ -44,20 +45,31 @@ pub fn read_artifact(
         })
     } else {
         let keys = lucet_signature::read_public_keys(keys)?;
-        let artifact = lucet_artifact::read_verified(&file, &keys).with_context(in_file)?;
+        let artifact = lucet_artifact::read_verified(&file, &keys, limits).with_context(in_file)?;
+        let (image, metadata) = artifact.into_image();
         Ok(Recorded {
-            image: artifact.image,
-            metadata: artifact.metadata,
+            image,
+            metadata,
             verified: true,
         })
     }
 }
 
 /// `--resign`: the same image and metadata under a new signature.
+///
+/// Metadata read without verification is vouched for only as far as the
+/// re-signer can: the source signer it names is dropped (`source-key=none`),
+/// so a forged `source-key` in an unsigned artifact cannot become trusted
+/// provenance that `--require-source-key` accepts.
 pub fn resign(recorded: Recorded, signer: &SecretKey, output: &Path) -> Result<()> {
+    let mut metadata = recorded.metadata;
+    if !recorded.verified && metadata.source_key.take().is_some() {
+        eprintln!(
+            "warning: dropped the unverified artifact's source-key: re-signing cannot vouch for who signed its source"
+        );
+    }
     let prehash = Prehash::of(&recorded.image);
-    let bytes =
-        lucet_artifact::encode_signed(&recorded.image, &recorded.metadata, &prehash, signer)?;
+    let bytes = lucet_artifact::encode_signed(&recorded.image, &metadata, &prehash, signer)?;
     crate::write_atomically(output, &bytes)?;
     eprintln!(
         "{} re-signed with key {}",
@@ -67,12 +79,16 @@ pub fn resign(recorded: Recorded, signer: &SecretKey, output: &Path) -> Result<(
     Ok(())
 }
 
-/// `--verify-rebuild`: recompile `input` as recorded and compare.
-pub fn verify_rebuild(recorded: Recorded, input: &Path, translate_wat: bool) -> Result<()> {
-    let file =
-        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let (source, prehash) = lucet_signature::read_hashed(file)
-        .with_context(|| format!("cannot read {}", input.display()))?;
+/// `--verify-rebuild`: recompile `input` (at most `max_input_len` bytes) as
+/// recorded and compare.
+pub fn verify_rebuild(
+    recorded: Recorded,
+    input: &Path,
+    translate_wat: bool,
+    max_input_len: u64,
+) -> Result<()> {
+    let source = crate::source::read_capped(input, max_input_len)?;
+    let prehash = Prehash::of(&source);
     let authenticity = if recorded.verified {
         "verified"
     } else {

@@ -1,0 +1,168 @@
+//! Where lucetc may write: never over one of the files it reads.
+//!
+//! An artifact written over the secret key, a public key, the source or its
+//! signature destroys something that may not be recoverable, so the output
+//! path is compared with each input before anything is compiled or signed.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use lucetc::cli::Args;
+
+use crate::keys::SecretKeyPath;
+
+/// What a path names, to tell whether two paths are one file.
+#[derive(Debug, PartialEq, Eq)]
+enum FileIdentity {
+    /// An existing file, after symbolic links: a link or a hard link to a
+    /// file has that file's identity.
+    Existing { device: u64, inode: u64 },
+    /// A file yet to be created: the directory it would be created in, and
+    /// its name there (so `k`, `./k` and `d/../k` are one file).
+    New {
+        dir_device: u64,
+        dir_inode: u64,
+        name: OsString,
+    },
+}
+
+fn identity(path: &Path) -> Option<FileIdentity> {
+    use std::os::unix::fs::MetadataExt as _;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        return Some(FileIdentity::Existing {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        });
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::metadata(dir).ok()?;
+    Some(FileIdentity::New {
+        dir_device: dir.dev(),
+        dir_inode: dir.ino(),
+        name: path.file_name()?.to_owned(),
+    })
+}
+
+/// Whether `a` and `b` name the same file (see [`FileIdentity`]).
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (identity(a), identity(b)),
+            (Some(a), Some(b)) if a == b
+        )
+}
+
+/// The files lucetc reads with `args`, and what each is.
+fn inputs(args: &Args) -> Vec<(PathBuf, &'static str)> {
+    let mut inputs = Vec::new();
+    if let Some(input) = &args.input {
+        inputs.push((input.clone(), "the source (INPUT)"));
+        inputs.push((
+            crate::source::signature_path(input),
+            "the source's signature (INPUT.minisig)",
+        ));
+    }
+    if let Some(secret) = &args.signature_sk {
+        inputs.push((
+            SecretKeyPath::parse(secret).path,
+            "the secret key (--signature-sk)",
+        ));
+    }
+    for public in &args.signature_pk {
+        inputs.push((public.clone(), "a public key (--signature-pk)"));
+    }
+    inputs
+}
+
+/// Refuses to write the artifact to `output` if it is one of the files that
+/// `args` names as inputs, including the source itself when the default
+/// output (INPUT's stem + `.so`) is INPUT (a source named `x.so`).
+pub(crate) fn refuse_overwriting_inputs(output: &Path, args: &Args) -> Result<()> {
+    for (input, what) in inputs(args) {
+        if same_file(output, &input) {
+            let default = if args.output.is_none() && args.resign.is_none() {
+                " (the default output, INPUT's stem + .so)"
+            } else {
+                ""
+            };
+            bail!(
+                "refusing to write the artifact to {}{default}: it is {what}; name another output with -o",
+                output.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn links_and_spellings_of_one_file_are_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("lucet.key");
+        std::fs::write(&key, b"key").unwrap();
+        let symlink = dir.path().join("link.key");
+        std::os::unix::fs::symlink(&key, &symlink).unwrap();
+        let hard_link = dir.path().join("hard.key");
+        std::fs::hard_link(&key, &hard_link).unwrap();
+        assert!(same_file(&key, &symlink));
+        assert!(same_file(&key, &hard_link));
+        assert!(same_file(&key, &dir.path().join(".").join("lucet.key")));
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        // Files yet to be written: compared by directory and name.
+        assert!(same_file(
+            &dir.path().join("new.pub"),
+            &sub.join("..").join("new.pub")
+        ));
+        assert!(!same_file(&key, &dir.path().join("new.pub")));
+        assert!(!same_file(&dir.path().join("a"), &dir.path().join("b")));
+    }
+
+    #[test]
+    fn outputs_over_inputs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        for name in ["app.wat", "app.wat.minisig", "lucet.key", "lucet.pub"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let args = |output: Option<&str>| {
+            let mut argv = vec![
+                "lucetc".to_string(),
+                path("app.wat"),
+                "--signature-sk".into(),
+                format!("raw:{}", path("lucet.key")),
+                "--signature-pk".into(),
+                path("lucet.pub"),
+            ];
+            if let Some(output) = output {
+                argv.extend(["-o".to_string(), output.to_string()]);
+            }
+            Args::try_parse_from(argv).unwrap()
+        };
+        for (name, what) in [
+            ("lucet.key", "the secret key"),
+            ("lucet.pub", "a public key"),
+            ("app.wat", "the source (INPUT)"),
+            ("app.wat.minisig", "the source's signature"),
+        ] {
+            let output = dir.path().join(name);
+            let error = refuse_overwriting_inputs(&output, &args(Some(&path(name)))).unwrap_err();
+            assert!(error.to_string().contains(what), "{error}");
+        }
+        let fine = dir.path().join("app.so");
+        refuse_overwriting_inputs(&fine, &args(Some(&path("app.so")))).unwrap();
+        let error =
+            refuse_overwriting_inputs(&dir.path().join("app.wat"), &args(None)).unwrap_err();
+        assert!(error.to_string().contains("the default output"), "{error}");
+    }
+}
