@@ -12,8 +12,10 @@
 //! `POST /NAME` runs NAME in a fresh instance with the request body as its
 //! stdin and answers 200 with its stdout; 500 with one line if it trapped,
 //! exited non-zero or ran past `--deadline`. Other answers: 404 for an
-//! unknown name, 405 for another method, 413 for a body over `--max-body`,
-//! 503 when `--max-connections` requests are already in flight.
+//! unknown name, 405 for another method, 408 when the whole request (head
+//! and body) has not arrived within `--request-timeout` of connecting, 413
+//! for a body over `--max-body`, 503 when `--max-connections` requests are
+//! already in flight.
 //!
 //! Deliberately small: std-only HTTP/1.1, one request per connection, a
 //! thread per connection, loopback addresses only.
@@ -36,8 +38,8 @@ use lucet_signature::escape_for_display;
 
 /// Longest request line plus headers.
 const MAX_HEAD: usize = 8 << 10;
-/// How long a client may take to send its request or read the answer.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one write of the answer may block on a client that does not read.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serve signed lucet modules over HTTP on a loopback address.
 #[derive(Debug, Parser)]
@@ -58,6 +60,10 @@ struct Args {
     /// Largest request body.
     #[arg(long, default_value = "64K", value_parser = parse_size)]
     max_body: u64,
+    /// Time a client has, from connecting, to send its whole request (head
+    /// and body); later, it gets 408 and its slot is freed.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    request_timeout: Duration,
     /// Largest linear memory of a guest.
     #[arg(long, default_value = "16M", value_parser = parse_size)]
     max_memory: u64,
@@ -98,11 +104,13 @@ fn serve(args: Args) -> Result<(), Box<dyn Error>> {
     let limits = Arc::new(Limits {
         deadline: args.deadline,
         max_body: args.max_body,
+        request_timeout: args.request_timeout,
     });
     let in_flight = Arc::new(AtomicUsize::new(0));
     let max_in_flight = usize::try_from(args.max_connections)?;
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
+        let accepted = Instant::now();
         let slot = Slot::take(&in_flight, max_in_flight);
         let Some(slot) = slot else {
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
@@ -114,7 +122,7 @@ fn serve(args: Args) -> Result<(), Box<dyn Error>> {
             .name("http_host-conn".into())
             .spawn(move || {
                 let _slot = slot;
-                handle(stream, &modules, &limits);
+                handle(stream, accepted, &modules, &limits);
             });
         if let Err(error) = spawned {
             eprintln!("http_host: cannot start a connection thread: {error}");
@@ -197,6 +205,40 @@ impl Drop for Slot {
 struct Limits {
     deadline: Duration,
     max_body: u64,
+    request_timeout: Duration,
+}
+
+/// Reads a request against one deadline for all of it: a per-read timeout
+/// alone lets a client trickling a byte just inside it hold a connection
+/// slot for hours, so each read may block only for the time that is left.
+struct RequestReader<'a> {
+    stream: &'a mut TcpStream,
+    deadline: Instant,
+}
+
+impl Read for RequestReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        // A zero timeout means "none" to the socket: time is up instead.
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf)
+    }
+}
+
+/// Whether a read failed because the request's time ran out (a socket
+/// timeout is `WouldBlock` on Unix).
+fn timed_out(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
+fn too_slow() -> Response {
+    Response::text(408, "request not received in time\n")
 }
 
 struct Response {
@@ -246,11 +288,18 @@ impl Response {
     }
 }
 
-fn handle(mut stream: TcpStream, modules: &HashMap<String, ModuleHandle>, limits: &Limits) {
-    let started = Instant::now();
-    let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
-    let (line, response) = match respond(&mut stream, modules, limits) {
+fn handle(
+    mut stream: TcpStream,
+    accepted: Instant,
+    modules: &HashMap<String, ModuleHandle>,
+    limits: &Limits,
+) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut reader = RequestReader {
+        stream: &mut stream,
+        deadline: accepted + limits.request_timeout,
+    };
+    let (line, response) = match respond(&mut reader, modules, limits) {
         Ok((line, response)) => (line, response),
         Err(response) => ("-".to_string(), response),
     };
@@ -258,7 +307,7 @@ fn handle(mut stream: TcpStream, modules: &HashMap<String, ModuleHandle>, limits
         "{line} {} ({} bytes, {:?})",
         response.status,
         response.body.len(),
-        started.elapsed()
+        accepted.elapsed()
     );
     let _ = response.send(&mut stream);
 }
@@ -266,7 +315,7 @@ fn handle(mut stream: TcpStream, modules: &HashMap<String, ModuleHandle>, limits
 /// Reads one request and answers it. `Ok` carries the request line for
 /// the log; `Err` an answer to a request that could not be read.
 fn respond(
-    stream: &mut TcpStream,
+    stream: &mut RequestReader<'_>,
     modules: &HashMap<String, ModuleHandle>,
     limits: &Limits,
 ) -> Result<(String, Response), Response> {
@@ -308,9 +357,13 @@ fn respond(
     let start = body.len();
     body.resize(length, 0);
     if let Some(rest) = body.get_mut(start..) {
-        stream
-            .read_exact(rest)
-            .map_err(|_| Response::text(400, "body shorter than Content-Length\n"))?;
+        stream.read_exact(rest).map_err(|error| {
+            if timed_out(&error) {
+                too_slow()
+            } else {
+                Response::text(400, "body shorter than Content-Length\n")
+            }
+        })?;
     }
     Ok((line, run(module, body, limits)))
 }
@@ -359,7 +412,7 @@ struct RequestHead {
 }
 
 /// Reads up to the end of the headers; returns them and the bytes read past.
-fn read_head(stream: &mut TcpStream) -> Result<(RequestHead, Vec<u8>), Response> {
+fn read_head(stream: &mut RequestReader<'_>) -> Result<(RequestHead, Vec<u8>), Response> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -372,7 +425,9 @@ fn read_head(stream: &mut TcpStream) -> Result<(RequestHead, Vec<u8>), Response>
         match stream.read(&mut chunk) {
             Ok(0) => return Err(Response::text(400, "connection closed mid-request\n")),
             Ok(n) => buffer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            Err(_) => return Err(Response::text(408, "request not received in time\n")),
+            Err(error) if timed_out(&error) => return Err(too_slow()),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(Response::text(400, "connection failed mid-request\n")),
         }
     };
     let rest = buffer.split_off(end + 4);

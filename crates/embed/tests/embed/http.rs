@@ -255,3 +255,74 @@ fn refuses_to_listen_beyond_loopback() {
     assert!(stderr.contains("loopback addresses only"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+/// A client trickling its request a byte at a time, each byte well inside
+/// any per-read timeout, is cut off once the whole request's time is up:
+/// it cannot hold a connection slot for longer than `--request-timeout`.
+#[test]
+fn slow_clients_are_cut_off_at_the_request_timeout() {
+    let fixtures = Fixtures::get();
+    let dir = tempfile::tempdir().expect("artifact directory");
+    std::fs::copy(
+        fixtures.artifact("upper", Build::Signed),
+        dir.path().join("upper.so"),
+    )
+    .expect("copy artifact");
+    let server = Server::start(dir.path(), &["--request-timeout", "1s"]);
+    server.wait_for_log("loaded upper\n");
+    // Trickling the head, then trickling the body after a complete head.
+    let heads: [&[u8]; 2] = [
+        b"POST /upper HTTP/1.1\r\nX-Slow: ",
+        b"POST /upper HTTP/1.1\r\nContent-Length: 1000\r\n\r\n",
+    ];
+    for head in heads {
+        let started = Instant::now();
+        let (answer, served_meanwhile) = std::thread::scope(|scope| {
+            let slow = scope.spawn(|| trickle(server.addr, head));
+            // Others are served while the slow client trickles.
+            let (status, body) = server.post("/upper", b"meanwhile");
+            (slow.join().expect("slow client"), (status, text(&body)))
+        });
+        assert_eq!(served_meanwhile, (200, "MEANWHILE".to_string()));
+        // Generous for a loaded machine; without the request timeout the
+        // client would be held until PATIENCE ran out.
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(10), "held for {elapsed:?}");
+        // The answer may be lost to a reset if a byte crossed the close.
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 408 "),
+            "{}",
+            text(&answer)
+        );
+    }
+    // The log is read concurrently: wait for both lines.
+    let waiting = Instant::now();
+    while server.stderr_text().matches("- 408 ").count() < 2 {
+        assert!(waiting.elapsed() < PATIENCE, "{}", server.stderr_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `head`, then one more byte every 300 ms until the server answers or
+/// closes; returns what it answered. Gives up after PATIENCE.
+fn trickle(addr: SocketAddr, head: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect_timeout(&addr, PATIENCE).expect("connect");
+    stream.write_all(head).expect("send head");
+    let mut reader = stream.try_clone().expect("clone stream");
+    reader.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    // Read concurrently, so the answer is taken as soon as it arrives.
+    let received = std::thread::spawn(move || {
+        let mut answer = Vec::new();
+        let _ = reader.read_to_end(&mut answer);
+        answer
+    });
+    let started = Instant::now();
+    while !received.is_finished() && started.elapsed() < PATIENCE {
+        if stream.write_all(b"a").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    received.join().expect("reader")
+}
