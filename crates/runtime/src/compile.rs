@@ -103,17 +103,31 @@ pub struct SourceProvenance {
     pub signer: Option<KeyId>,
 }
 
+/// What an artifact says of itself beyond its image: recorded in its
+/// (signed) metadata.
+#[derive(Debug, Clone)]
+pub struct ArtifactLabel {
+    /// The module's name: what the signature is for.
+    pub name: String,
+    /// Seconds since the epoch.
+    pub timestamp: u64,
+    /// Free text from the signer.
+    pub comment: Option<String>,
+}
+
 /// Wraps a compiled image in an artifact, signed when `signer` is given.
 pub fn encode_artifact(
     compiled: &CompiledImage,
     settings: &EngineSettings,
     source: &SourceProvenance,
-    timestamp: u64,
-    comment: Option<String>,
+    label: ArtifactLabel,
     signer: Option<&SecretKey>,
 ) -> Result<Vec<u8>, Error> {
     let image_prehash = Prehash::of(&compiled.image);
     let metadata = Metadata {
+        kind: lucet_artifact::ArtifactKind::Module,
+        name: label.name,
+        image_len: compiled.image.len() as u64,
         image_blake2b: lucet_artifact::hex(image_prehash.as_bytes()),
         source_blake2b: lucet_artifact::hex(source.prehash.as_bytes()),
         source_key: source.signer,
@@ -121,8 +135,8 @@ pub fn encode_artifact(
         target: compiled.target.clone(),
         cpu: compiled.cpu.to_metadata_value(),
         settings: settings.to_metadata_value(),
-        timestamp,
-        comment,
+        timestamp: label.timestamp,
+        comment: label.comment,
     };
     let bytes = match signer {
         Some(key) => {

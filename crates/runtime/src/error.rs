@@ -69,6 +69,9 @@ pub enum Error {
     /// The module could not be instantiated (missing imports, memory over the limit...).
     #[error("cannot instantiate module: {0}")]
     Instantiate(String),
+    /// The module's initial memories or tables are over the runner's limits.
+    #[error("module cannot start: {0}; raise {flag}", flag = .0.resource.runner_flag())]
+    OverLimitAtStart(crate::LimitRefusal),
     /// The entry point does not exist or has the wrong type.
     #[error(
         "module has no exported function `{0}` of type () -> (); pick another with --entrypoint"

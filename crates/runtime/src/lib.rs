@@ -5,7 +5,7 @@
 //! * [`load_verified`] / [`load_unverified`]: artifact → wasmtime module. The
 //!   safety contract of loading is documented in the [`load`] module.
 //! * [`run`]: instantiate with a fresh WASI preview-1 context and call the
-//!   entry point.
+//!   entry point, under one [`GuestLimiter`] for all memories and tables.
 //! * [`SharedEngine`] / [`load_verified_into`]: one engine, built once, for
 //!   hosts that load many artifacts (see the `lucet-embed` crate).
 //!
@@ -20,6 +20,7 @@ pub mod compile;
 mod engine;
 mod error;
 mod image;
+mod limits;
 pub mod load;
 #[cfg(feature = "compiler")]
 pub mod rebuild;
@@ -31,11 +32,12 @@ mod units;
 pub use engine::engine_config;
 pub use error::Error;
 pub use image::{EngineImage, SealedImage};
+pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
     HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
     load_unverified_artifact, load_verified, load_verified_artifact,
 };
-pub use run::{Outcome, WasiOptions, outcome_of, run};
+pub use run::{MAX_EXIT_STATUS, Outcome, WasiOptions, outcome_of, pass_every_exit_status, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

@@ -21,7 +21,7 @@
 //! In every case the image is stamped with this toolchain's engine version,
 //! and bytes from another version are refused cleanly by wasmtime.
 
-use lucet_artifact::{ArtifactSource, Metadata};
+use lucet_artifact::{ArtifactSource, Metadata, ReadLimits};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{Engine, Module};
 
@@ -41,13 +41,16 @@ pub const HOST_STACK_MARGIN: usize = 1 << 20;
 pub struct LoadOptions {
     /// Maximum wasm stack, in bytes.
     pub max_wasm_stack: usize,
+    /// Caps checked before an artifact's image is read.
+    pub read_limits: ReadLimits,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        // wasmtime's default.
         LoadOptions {
+            // wasmtime's default.
             max_wasm_stack: 512 << 10,
+            read_limits: ReadLimits::default(),
         }
     }
 }
@@ -96,7 +99,8 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
     keys: &PublicKeySet,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys)?;
+    let verified =
+        lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, options.read_limits)?;
     load_verified_artifact(verified, options)
 }
 
@@ -109,9 +113,10 @@ pub fn load_verified_artifact<I: EngineImage>(
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
     let provenance = Provenance::Verified {
-        signer: verified.signer,
+        signer: verified.signer(),
     };
-    load_image(verified.image, verified.metadata, provenance, options)
+    let (image, metadata) = verified.into_image();
+    load_image(image, metadata, provenance, options)
 }
 
 /// Reads and loads an artifact, signed or not, WITHOUT verifying anything:
@@ -120,7 +125,8 @@ pub fn load_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
-    let artifact = lucet_artifact::read_unverified_into::<SealedImage, S>(source)?;
+    let artifact =
+        lucet_artifact::read_unverified_into::<SealedImage, S>(source, options.read_limits)?;
     load_unverified_artifact(artifact, options)
 }
 

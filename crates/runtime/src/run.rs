@@ -4,12 +4,13 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use wasmtime::{Linker, Store, StoreLimits, StoreLimitsBuilder, Trap, WasmBacktrace};
+use wasmtime::{Linker, Store, Trap, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::Error;
 use crate::error::one_line;
+use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
 use crate::load::LoadedModule;
 
 /// Epoch deadline used when no timeout is asked: epochs never advance then,
@@ -29,8 +30,12 @@ pub struct WasiOptions {
     pub dirs: Vec<(PathBuf, String)>,
     /// Exported function to call.
     pub entrypoint: String,
-    /// Largest linear memory the guest may have, in bytes.
+    /// Bytes of linear memory the guest may have, all its memories together
+    /// (`None`: no limit).
     pub max_heap_size: Option<u64>,
+    /// Table elements the guest may have, all its tables together (`None`:
+    /// [`DEFAULT_MAX_TABLE_ELEMENTS`]).
+    pub max_table_elements: Option<u64>,
     /// Wall-clock limit (needs an interruptible artifact).
     pub timeout: Option<Duration>,
 }
@@ -38,7 +43,9 @@ pub struct WasiOptions {
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The entry point returned (status 0) or the guest called `proc_exit`.
+    /// The entry point returned (status 0) or the guest called `proc_exit`:
+    /// its status, whatever it is (a WASI status is a `u32`, kept bit for
+    /// bit). Only 0 to [`MAX_EXIT_STATUS`] can become a process's exit status.
     Exited(i32),
     /// The guest trapped: the trap and a short wasm backtrace.
     Trapped(String),
@@ -46,9 +53,35 @@ pub enum Outcome {
     TimedOut(Duration),
 }
 
+/// The largest `proc_exit` status a process can pass on: 126 and above mean
+/// "cannot execute", "not found" and "killed by signal N" (128 + N) to a
+/// shell, and wasmtime-wasi refuses them for that reason.
+pub const MAX_EXIT_STATUS: i32 = 125;
+
 struct Host {
     wasi: WasiP1Ctx,
-    limits: StoreLimits,
+    limits: GuestLimiter,
+}
+
+/// Shadows WASI's `proc_exit` in `linker` with one that ends the run with
+/// any status as [`Outcome::Exited`]. wasmtime-wasi's turns a status of 126
+/// or more into an error that does not say which status; the caller decides
+/// what such a status means (lucet-wasi refuses it, naming it).
+pub fn pass_every_exit_status<T: 'static>(linker: &mut Linker<T>) -> Result<(), Error> {
+    linker.allow_shadowing(true);
+    let defined = linker
+        .func_wrap(
+            "wasi_snapshot_preview1",
+            "proc_exit",
+            |status: u32| -> wasmtime::Result<()> {
+                // Bit for bit: C's `exit(-1)` arrives as 4294967295 and is -1 here.
+                Err(I32Exit(status as i32).into())
+            },
+        )
+        .map(|_| ())
+        .map_err(|e| Error::Instantiate(one_line(&e)));
+    linker.allow_shadowing(false);
+    defined
 }
 
 /// Instantiates `loaded` with a fresh WASI context and calls its entry point.
@@ -77,7 +110,9 @@ pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Erro
     .map_err(|_| Error::Host("the guest's run panicked".into()))?
 }
 
-async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
+/// The guest's WASI context: inherited stdio, its arguments, environment
+/// and preopened directories, nothing else of the host.
+fn wasi_context(options: &WasiOptions) -> Result<WasiP1Ctx, Error> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio()
         .arg(&options.program_name)
@@ -95,13 +130,34 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
                 ))
             })?;
     }
-    let mut limits = StoreLimitsBuilder::new();
-    if let Some(max) = options.max_heap_size {
-        limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
+    Ok(wasi.build_p1())
+}
+
+/// Whether `error` is the guest's own end (a trap or `proc_exit`), not a
+/// host-side failure.
+fn guest_ended(error: &wasmtime::Error) -> bool {
+    error.downcast_ref::<Trap>().is_some() || error.downcast_ref::<I32Exit>().is_some()
+}
+
+/// Why instantiation failed: the limit that refused the module's initial
+/// memories or tables when there is one (wasmtime's message names pages,
+/// not the limit), else wasmtime's message.
+fn instantiation_error(error: &wasmtime::Error, limits: &GuestLimiter) -> Error {
+    match limits.last_refusal() {
+        Some(refusal) => Error::OverLimitAtStart(refusal),
+        None => Error::Instantiate(one_line(error)),
     }
+}
+
+async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
     let host = Host {
-        wasi: wasi.build_p1(),
-        limits: limits.build(),
+        wasi: wasi_context(options)?,
+        limits: GuestLimiter::new(
+            options.max_heap_size,
+            options
+                .max_table_elements
+                .unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS),
+        ),
     };
     let mut store = Store::new(&loaded.engine, host);
     store.limiter(|host| &mut host.limits);
@@ -109,6 +165,7 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
     let mut linker: Linker<Host> = Linker::new(&loaded.engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, |host| &mut host.wasi)
         .map_err(|e| Error::Instantiate(one_line(&e)))?;
+    pass_every_exit_status(&mut linker)?;
 
     if loaded.settings.interruptible {
         store.epoch_deadline_trap();
@@ -118,33 +175,70 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
             NO_DEADLINE
         });
     }
-    let instance = linker
-        .instantiate_async(&mut store, &loaded.module)
-        .await
-        .map_err(|e| Error::Instantiate(one_line(&e)))?;
-    let entry = instance
-        .get_typed_func::<(), ()>(&mut store, &options.entrypoint)
-        .map_err(|_| Error::MissingEntrypoint(options.entrypoint.clone()))?;
+    // Started before instantiation, so that the timeout covers a start
+    // function too.
+    let timer = options
+        .timeout
+        .map(|timeout| Timer::start(loaded.engine.clone(), timeout))
+        .transpose()?;
+    let result = instantiate_and_call(&linker, &mut store, loaded, options).await;
+    drop(timer);
+    outcome_of(result?, options.timeout)
+}
 
-    let result = match options.timeout {
-        Some(timeout) => {
-            // The timer thread advances the epoch once the timeout elapses,
-            // unless the run ends first and drops `done`.
-            let (done, finished) = mpsc::channel::<()>();
-            let engine = loaded.engine.clone();
-            let timer = std::thread::spawn(move || {
+/// Instantiates the module and calls its entry point: the call's result, or
+/// the start function's when that traps or exits (both are the guest's
+/// outcome, not a host error).
+async fn instantiate_and_call(
+    linker: &Linker<Host>,
+    store: &mut Store<Host>,
+    loaded: &LoadedModule,
+    options: &WasiOptions,
+) -> Result<wasmtime::Result<()>, Error> {
+    let instance = match linker.instantiate_async(&mut *store, &loaded.module).await {
+        Ok(instance) => instance,
+        Err(error) if guest_ended(&error) => return Ok(Err(error)),
+        Err(error) => return Err(instantiation_error(&error, &store.data().limits)),
+    };
+    let entry = instance
+        .get_typed_func::<(), ()>(&mut *store, &options.entrypoint)
+        .map_err(|_| Error::MissingEntrypoint(options.entrypoint.clone()))?;
+    Ok(entry.call_async(&mut *store, ()).await)
+}
+
+/// Advances the engine's epoch once `timeout` elapses, unless dropped first
+/// (dropping it stops and joins its thread).
+struct Timer {
+    done: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Timer {
+    fn start(engine: wasmtime::Engine, timeout: Duration) -> Result<Timer, Error> {
+        let (done, finished) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("lucet-timeout".into())
+            .spawn(move || {
                 if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(timeout) {
                     engine.increment_epoch();
                 }
-            });
-            let result = entry.call_async(&mut store, ()).await;
-            drop(done);
-            let _ = timer.join();
-            result
+            })
+            .map_err(|e| Error::io("cannot start the --timeout timer thread", e))?;
+        Ok(Timer {
+            done: Some(done),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        // Disconnecting the channel wakes the thread at once.
+        drop(self.done.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
-        None => entry.call_async(&mut store, ()).await,
-    };
-    outcome_of(result, options.timeout)
+    }
 }
 
 /// How a call of the entry point ended: the guest's exit status, a trap

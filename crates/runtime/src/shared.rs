@@ -121,7 +121,11 @@ pub fn load_verified_into<S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
 ) -> Result<LoadedModule, Error> {
-    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys)?;
+    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(
+        source,
+        keys,
+        shared.options.read_limits,
+    )?;
     load_verified_artifact_into(shared, verified)
 }
 
@@ -136,22 +140,22 @@ pub fn load_verified_artifact_into<I: EngineImage>(
     shared: &SharedEngine,
     verified: VerifiedArtifact<I>,
 ) -> Result<LoadedModule, Error> {
-    let settings = check_metadata(&verified.metadata)?;
+    let settings = check_metadata(verified.metadata())?;
     if !shared.accepts(&settings) {
         return Err(Error::SettingsMismatch {
             artifact: loading_settings(&settings),
             engine: loading_settings(&shared.settings),
         });
     }
-    let module = verified.image.into_module(&shared.engine)?;
+    let signer = verified.signer();
+    let (image, metadata) = verified.into_image();
+    let module = image.into_module(&shared.engine)?;
     Ok(LoadedModule {
         module,
         engine: shared.engine.clone(),
-        metadata: verified.metadata,
+        metadata,
         settings,
-        provenance: Provenance::Verified {
-            signer: verified.signer,
-        },
+        provenance: Provenance::Verified { signer },
         options: shared.options,
     })
 }
