@@ -17,11 +17,15 @@ pub const SECTIONS: &[(&str, &str)] = &[
     (
         "Exit status",
         "  0     the entry point returned
-  N     the guest called proc_exit(N)
+  N     the guest called proc_exit(N), N from 0 to 125
   134   the guest trapped (the trap and a wasm backtrace are printed)
   124   --timeout was reached
   2     usage error
-  1     any host-side refusal or failure (file, format, engine mismatch, signature)",
+  1     any host-side refusal or failure (file, format, engine mismatch, signature),
+        or proc_exit(N) with N of 126 or more, or negative (a line names N)
+
+A guest can exit 1 or 124 itself, and print to stderr, but it cannot make
+lucet-wasi exit 134 or 126 and above: tell a trap apart by 134.",
     ),
     (
         "Environment",
@@ -76,9 +80,22 @@ pub struct Args {
     #[arg(long, value_name = "NAME", default_value = "_start")]
     pub entrypoint: String,
 
-    /// Largest linear memory the guest may grow to (e.g. 64M); growth beyond it fails in the guest.
+    /// Linear memory the guest may have, all its memories together (e.g. 64M); growth
+    /// beyond it fails in the guest, and a module whose initial memories exceed it does
+    /// not start.
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
     pub max_heap_size: Option<u64>,
+
+    /// Table elements the guest may have, all its tables together (a count; K, M and G
+    /// suffixes are binary multiples); growth beyond it fails in the guest, and a module
+    /// whose initial tables exceed it does not start.
+    #[arg(
+        long,
+        value_name = "COUNT",
+        value_parser = lucet_runtime::parse_size,
+        default_value = "1M"
+    )]
+    pub max_table_elements: u64,
 
     /// Maximum wasm stack (e.g. 8M); deeper recursion traps.
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size)]
@@ -110,6 +127,16 @@ pub struct Args {
     #[arg(long, value_name = "UNIX_TIME")]
     pub min_timestamp: Option<u64>,
 
+    /// Policy: run only an artifact signed as this module name (lucetc --name;
+    /// by default the source's file stem), so a validly signed artifact cannot
+    /// stand in for another. Needs --signature-pk.
+    #[arg(long, value_name = "NAME")]
+    pub expect_name: Option<String>,
+
+    /// Refuse artifacts whose engine image is larger than this, before reading it.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G")]
+    pub max_artifact_size: u64,
+
     /// Lucet's flag, accepted for compatibility: verification happens whenever
     /// --signature-pk is given, and this flag without a key is an error.
     #[arg(long)]
@@ -124,6 +151,15 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn the_table_limit_defaults_to_the_runtimes() {
+        let args = Args::try_parse_from(["lucet-wasi", "app.so"]).expect("parse");
+        assert_eq!(
+            args.max_table_elements,
+            lucet_runtime::DEFAULT_MAX_TABLE_ELEMENTS
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ fn main() -> ExitCode {
     };
     // The guest wrote through our stdout; make sure it all leaves before exit.
     let _ = std::io::stdout().flush();
-    // Exit statuses are 8 bits wide: proc_exit(256) is 0 to the parent, as everywhere.
-    ExitCode::from(status as u8)
+    // Every status `run` returns fits: 0 to 125, 124, 134 or 1.
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
 fn run(args: Args) -> Result<i32> {
@@ -38,53 +38,77 @@ fn run(args: Args) -> Result<i32> {
         );
     }
     let policy = lucet_artifact::Policy {
+        expected_name: args.expect_name.clone(),
         required_source_keys: args.require_source_key.clone(),
         min_timestamp: args.min_timestamp,
     };
     if !policy.is_empty() && args.signature_pk.is_empty() {
         bail!(
-            "--require-source-key and --min-timestamp check signed metadata: give --signature-pk KEY too"
+            "--expect-name, --require-source-key and --min-timestamp check signed metadata: give --signature-pk KEY too"
         );
     }
     let options = wasi_options(&args)?;
-    let load_options = match args.stack_size {
-        Some(size) => LoadOptions {
-            max_wasm_stack: usize::try_from(size)
-                .ok()
-                .filter(|s| (64 << 10..=1 << 30).contains(s))
-                .context("--stack-size must be between 64K and 1G")?,
-        },
-        None => LoadOptions::default(),
-    };
+    let mut load_options = LoadOptions::default();
+    load_options.read_limits.max_image_len = args.max_artifact_size;
+    if let Some(size) = args.stack_size {
+        load_options.max_wasm_stack = usize::try_from(size)
+            .ok()
+            .filter(|s| (64 << 10..=1 << 30).contains(s))
+            .context("--stack-size must be between 64K and 1G")?;
+    }
 
-    let file = std::fs::File::open(&args.module)
+    let file = lucet_signature::file::open_regular_file(&args.module)
         .with_context(|| format!("cannot open {}", args.module.display()))?;
-    let loaded = if args.signature_pk.is_empty() {
-        lucet_runtime::load_unverified(&file, load_options)
-    } else {
-        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
-        lucet_runtime::load_verified(&file, &keys, load_options)
-    };
-    let loaded = loaded.map_err(|error| match source_file_hint(&file, &args.module) {
+    let explain = |error: lucet_runtime::Error| match source_file_hint(&file, &args.module) {
         Some(hint) => anyhow::anyhow!(hint),
         None => anyhow::Error::new(error).context(args.module.display().to_string()),
-    })?;
-    // The policy reads metadata that the signature just authenticated.
-    policy
-        .check(&loaded.metadata)
-        .with_context(|| args.module.display().to_string())?;
+    };
+    let loaded = if args.signature_pk.is_empty() {
+        lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
+    } else {
+        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
+        let verified = lucet_artifact::read_verified_into::<lucet_runtime::SealedImage, _>(
+            &file,
+            &keys,
+            load_options.read_limits,
+        )
+        .map_err(|error| explain(error.into()))?;
+        // The policy reads metadata that the signature just authenticated,
+        // before wasmtime sees the image.
+        policy
+            .check(verified.metadata())
+            .with_context(|| args.module.display().to_string())?;
+        lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
+    };
 
-    match lucet_runtime::run(&loaded, &options)? {
-        Outcome::Exited(status) => Ok(status),
+    let outcome = lucet_runtime::run(&loaded, &options)?;
+    // The guest wrote through our stdout: it leaves before our own message.
+    let _ = std::io::stdout().flush();
+    Ok(exit_status(outcome))
+}
+
+/// The process's exit status for how the guest ended, with a line on stderr
+/// when that is not the guest's own status.
+fn exit_status(outcome: Outcome) -> i32 {
+    const MAX_EXIT_STATUS: i32 = lucet_runtime::MAX_EXIT_STATUS;
+    match outcome {
+        Outcome::Exited(status) if (0..=MAX_EXIT_STATUS).contains(&status) => status,
+        Outcome::Exited(status) => {
+            // Passed on, 126 and above would read as "cannot execute", "not
+            // found" or a signal to a shell or supervisor, and a negative
+            // status as its low byte; wasmtime's CLI refuses them too.
+            eprintln!(
+                "lucet-wasi: guest exited with status {status}, which a process cannot pass on (only 0 to {MAX_EXIT_STATUS} can; 126 and above mean a shell or signal failure); exiting 1"
+            );
+            1
+        }
         Outcome::Trapped(message) => {
-            let _ = std::io::stdout().flush();
             eprintln!("lucet-wasi: guest trapped: {message}");
-            Ok(134)
+            134
         }
         Outcome::TimedOut(limit) => {
-            let _ = std::io::stdout().flush();
             eprintln!("lucet-wasi: guest stopped: --timeout {limit:?} reached");
-            Ok(124)
+            124
         }
     }
 }
@@ -148,6 +172,7 @@ fn wasi_options(args: &Args) -> Result<WasiOptions> {
         dirs,
         entrypoint: args.entrypoint.clone(),
         max_heap_size: args.max_heap_size,
+        max_table_elements: Some(args.max_table_elements),
         timeout: args.timeout,
     })
 }
