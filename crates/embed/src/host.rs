@@ -7,7 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lucet_artifact::{ArtifactSource, Metadata, Policy};
+use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
 use lucet_runtime::{EngineSettings, LoadOptions, SealedImage, SharedEngine};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{
@@ -42,13 +42,14 @@ pub struct PoolingLimits {
     /// Linear memories a module may define.
     pub max_memories_per_module: u32,
     /// Largest size, in bytes, any linear memory may reach; at most the
-    /// engine's `memory_reservation`.
+    /// engine's `memory_reservation`. Also the default limit of all of an
+    /// instance's memories together, which
     /// [`InstanceConfig::max_memory`](crate::InstanceConfig::max_memory)
-    /// lowers it per instance.
+    /// sets per instance.
     pub max_memory_size: u64,
     /// Tables a module may define.
     pub max_tables_per_module: u32,
-    /// Elements any table may hold.
+    /// Elements any table may hold, and all of an instance's tables together.
     pub max_table_elements: usize,
     /// Bytes of instance metadata (wasmtime's `VMContext`, which grows with
     /// the number of functions, globals and so on of a module).
@@ -87,6 +88,8 @@ pub struct HostConfig {
     pub pooling: PoolingLimits,
     /// Maximum wasm stack of each instance, in bytes (64 KiB to 1 GiB).
     pub max_wasm_stack: usize,
+    /// Caps checked before an artifact's image is read (largest image).
+    pub read_limits: ReadLimits,
 }
 
 impl HostConfig {
@@ -99,6 +102,7 @@ impl HostConfig {
             engine: EngineSettings::default(),
             pooling: PoolingLimits::default(),
             max_wasm_stack: LoadOptions::default().max_wasm_stack,
+            read_limits: ReadLimits::default(),
         }
     }
 }
@@ -230,6 +234,7 @@ impl Host {
         let pool = pooling_config(&config)?;
         let options = LoadOptions {
             max_wasm_stack: config.max_wasm_stack,
+            read_limits: config.read_limits,
         };
         let engine = SharedEngine::new(config.engine, options, |wasmtime| {
             wasmtime.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -240,6 +245,10 @@ impl Host {
             &mut state.wasi
         })
         .map_err(|e| Error::Engine(one_line(&e)))?;
+        // Any proc_exit status is the guest's to report (`Outcome::Exited`):
+        // wasmtime-wasi's own turns 126 and above into a host error.
+        lucet_runtime::pass_every_exit_status(&mut linker)
+            .map_err(|e| Error::Engine(e.to_string()))?;
         let ticker = if config.engine.interruptible {
             Some(Ticker::start(engine.engine().clone())?)
         } else {
@@ -276,10 +285,11 @@ impl Host {
     /// [`Error::Open`], [`Error::Refused`] (with the reason), [`Error::Link`]
     /// or [`Error::NotACommand`]. Nothing of a refused artifact executes.
     pub fn load_verified(&self, path: &Path) -> Result<ModuleHandle, Error> {
-        let file = std::fs::File::open(path).map_err(|source| Error::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file =
+            lucet_signature::file::open_regular_file(path).map_err(|source| Error::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let name = path
             .file_stem()
             .map(|stem| stem.to_string_lossy().into_owned())
@@ -306,15 +316,19 @@ impl Host {
         let shared = &self.shared;
         // Into a sealed memory file that wasmtime maps: the image is held
         // once, not copied.
-        let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, &shared.keys)
-            .map_err(lucet_runtime::Error::from)?;
+        let verified = lucet_artifact::read_verified_into::<SealedImage, S>(
+            source,
+            &shared.keys,
+            shared.engine.options().read_limits,
+        )
+        .map_err(lucet_runtime::Error::from)?;
         // The metadata is authenticated now: apply the policy before any of
         // the image reaches wasmtime.
         shared
             .policy
-            .check(&verified.metadata)
+            .check(verified.metadata())
             .map_err(lucet_runtime::Error::from)?;
-        let signer = verified.signer;
+        let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
         let is_command = matches!(
             loaded.module.get_export(ENTRYPOINT),

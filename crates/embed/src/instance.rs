@@ -3,10 +3,8 @@
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
-use lucet_runtime::Outcome;
-use wasmtime::{
-    PoolConcurrencyLimitError, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
-};
+use lucet_runtime::{GuestLimiter, LimitRefusal, LimitedResource, Outcome};
+use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -21,7 +19,7 @@ const NO_DEADLINE: u64 = 1 << 62;
 /// The per-store state: the guest's WASI context and its limits.
 pub(crate) struct GuestState {
     pub(crate) wasi: WasiP1Ctx,
-    limits: StoreLimits,
+    limits: GuestLimiter,
 }
 
 /// One run's inputs and limits.
@@ -33,10 +31,12 @@ pub struct InstanceConfig {
     pub env: Vec<(String, String)>,
     /// Everything the guest can read from standard input.
     pub stdin: Vec<u8>,
-    /// Largest linear memory, in bytes; `memory.grow` past it fails in the
-    /// guest. `None`, or more than the pool's
-    /// [`max_memory_size`](crate::PoolingLimits::max_memory_size), means the
-    /// pool's limit.
+    /// Bytes of linear memory the instance may have, all its memories
+    /// together; `memory.grow` past it fails in the guest, and a module whose
+    /// initial memories exceed it does not start ([`Error::Instantiate`]).
+    /// `None` means the pool's
+    /// [`max_memory_size`](crate::PoolingLimits::max_memory_size), which
+    /// also bounds each memory on its own.
     pub max_memory: Option<u64>,
     /// Wall-clock limit from the start of instantiation; the guest is stopped
     /// within about [`EPOCH_TICK`](crate::EPOCH_TICK) of it while it runs wasm
@@ -146,13 +146,12 @@ impl ModuleHandle {
         for (name, value) in &config.env {
             wasi.env(name, value);
         }
-        let max_memory = config
-            .max_memory
-            .unwrap_or(u64::MAX)
-            .min(host.pooling.max_memory_size);
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(max_memory).unwrap_or(usize::MAX))
-            .build();
+        // One limiter for all memories and all tables: the pool bounds each
+        // on its own, not their sum.
+        let limits = GuestLimiter::new(
+            Some(config.max_memory.unwrap_or(host.pooling.max_memory_size)),
+            u64::try_from(host.pooling.max_table_elements).unwrap_or(u64::MAX),
+        );
         let mut store = Store::new(
             host.engine.engine(),
             GuestState {
@@ -196,7 +195,7 @@ impl ModuleHandle {
                 if error.downcast_ref::<Trap>().is_none()
                     && error.downcast_ref::<I32Exit>().is_none() =>
             {
-                return Err(Error::Instantiate(one_line(&error)));
+                return Err(instantiation_error(&error, &store.data().limits));
             }
             Err(error) => Err(error),
         };
@@ -212,6 +211,25 @@ impl ModuleHandle {
             elapsed,
         })
     }
+}
+
+/// Why instantiation failed: the limit that refused the module's initial
+/// memories or tables, naming the setting to raise, when there is one;
+/// else wasmtime's message.
+fn instantiation_error(error: &wasmtime::Error, limits: &GuestLimiter) -> Error {
+    match limits.last_refusal() {
+        Some(refusal) => Error::Instantiate(over_limit(refusal)),
+        None => Error::Instantiate(one_line(error)),
+    }
+}
+
+/// A refusal at start, and the setting that raises the limit.
+fn over_limit(refusal: LimitRefusal) -> String {
+    let setting = match refusal.resource {
+        LimitedResource::LinearMemory => "InstanceConfig::max_memory",
+        LimitedResource::TableElements => "PoolingLimits::max_table_elements",
+    };
+    format!("{refusal}; raise {setting}")
 }
 
 fn outcome(result: wasmtime::Result<()>, deadline: Option<Duration>) -> Result<Outcome, Error> {

@@ -151,15 +151,18 @@ fn one_deadline_does_not_stop_another_instance() {
         })
         .expect("run")
     };
+    // Far apart, so that a loaded machine delaying the short run's end by
+    // a second or two still tells the two deadlines apart.
+    let long_deadline = Duration::from_secs(4);
     std::thread::scope(|scope| {
-        let long = scope.spawn(|| run(Duration::from_millis(1500)));
+        let long = scope.spawn(|| run(long_deadline));
         let short = scope.spawn(|| run(Duration::from_millis(100)));
         let short = short.join().expect("short");
         let long = long.join().expect("long");
         assert_eq!(short.outcome, Outcome::TimedOut(Duration::from_millis(100)));
-        assert!(short.elapsed < Duration::from_millis(1500), "{short:?}");
-        assert_eq!(long.outcome, Outcome::TimedOut(Duration::from_millis(1500)));
-        assert!(long.elapsed >= Duration::from_millis(1500), "{long:?}");
+        assert!(short.elapsed < long_deadline, "{short:?}");
+        assert_eq!(long.outcome, Outcome::TimedOut(long_deadline));
+        assert!(long.elapsed >= long_deadline, "{long:?}");
     });
 }
 
@@ -193,6 +196,99 @@ fn a_memory_limit_makes_memory_grow_fail() {
     let grow = load(&small, "grow");
     let output = grow.run(InstanceConfig::default()).expect("run");
     assert_eq!(output.stdout, b"refused\n");
+}
+
+/// A command with four memories of no pages and two empty tables: it grows
+/// each memory by 8 pages (512 KiB), then each table by 600 elements, and
+/// exits with 10 × the memories grown + the tables grown.
+const MEMORIES_AND_TABLES: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory $m0 (export "memory") 0) (memory $m1 0) (memory $m2 0) (memory $m3 0)
+  (table $a 0 funcref) (table $b 0 funcref)
+  (func $count (param $old i32) (param $add i32) (param $n i32) (result i32)
+    (i32.add (local.get $n)
+      (select (i32.const 0) (local.get $add) (i32.eq (local.get $old) (i32.const -1)))))
+  (func (export "_start") (local $n i32)
+    (local.set $n (call $count (memory.grow $m0 (i32.const 8)) (i32.const 10) (local.get $n)))
+    (local.set $n (call $count (memory.grow $m1 (i32.const 8)) (i32.const 10) (local.get $n)))
+    (local.set $n (call $count (memory.grow $m2 (i32.const 8)) (i32.const 10) (local.get $n)))
+    (local.set $n (call $count (memory.grow $m3 (i32.const 8)) (i32.const 10) (local.get $n)))
+    (local.set $n (call $count (table.grow $a (ref.null func) (i32.const 600)) (i32.const 1) (local.get $n)))
+    (local.set $n (call $count (table.grow $b (ref.null func) (i32.const 600)) (i32.const 1) (local.get $n)))
+    (call $proc_exit (local.get $n))))"#;
+
+#[test]
+fn limits_bound_all_memories_and_all_tables_together() {
+    // The pool allows four memories of 1 MiB and two tables of 1000
+    // elements each; the instance's limits are on their sums.
+    let mut config = HostConfig::new(Fixtures::get().keys());
+    config.pooling = PoolingLimits {
+        max_instances: 1,
+        max_memories_per_module: 4,
+        max_memory_size: 1 << 20,
+        max_tables_per_module: 2,
+        max_table_elements: 1000,
+        ..PoolingLimits::default()
+    };
+    let host = Host::new(config).expect("host");
+    let artifact = Fixtures::get().artifact_from_text("memories-and-tables", MEMORIES_AND_TABLES);
+    let module = host.load_verified(&artifact).expect("load");
+    let run = |max_memory| {
+        let output = module
+            .run(InstanceConfig {
+                max_memory,
+                ..InstanceConfig::default()
+            })
+            .expect("run");
+        output.exit_code()
+    };
+    // By default all memories together get the pool's 1 MiB: two grow; the
+    // tables together get 1000 elements: one grows.
+    assert_eq!(run(None), Some(21));
+    assert_eq!(run(Some(4 << 20)), Some(41));
+    assert_eq!(run(Some(512 << 10)), Some(11));
+
+    // Initial sizes over the limit: the module does not start.
+    let artifact = Fixtures::get().artifact_from_text(
+        "initial-memories",
+        r#"(module (memory 8) (memory 8) (func (export "_start")))"#,
+    );
+    let module = host.load_verified(&artifact).expect("load");
+    let result = module.run(InstanceConfig {
+        max_memory: Some(768 << 10),
+        ..InstanceConfig::default()
+    });
+    match result {
+        Err(Error::Instantiate(message)) => assert!(
+            message.contains("need 1048576 bytes together")
+                && message.contains("raise InstanceConfig::max_memory"),
+            "{message}"
+        ),
+        other => panic!("expected a refusal to start, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_proc_exit_status_reaches_the_host() {
+    // wasmtime-wasi's proc_exit refuses 126 and above; the host decides.
+    let host = host(2);
+    for status in [125, 126, 300, -1] {
+        let artifact = Fixtures::get().artifact_from_text(
+            &format!("exit-{}", status as u32),
+            &format!(
+                r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const {status}))))"#
+            ),
+        );
+        let output = host
+            .load_verified(&artifact)
+            .expect("load")
+            .run(InstanceConfig::default())
+            .expect("run");
+        assert_eq!(output.outcome, Outcome::Exited(status));
+    }
 }
 
 #[test]

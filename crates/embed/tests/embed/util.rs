@@ -137,6 +137,18 @@ impl Fixtures {
 
     /// `tests/fixtures/<name>.wat` compiled by lucetc as `build` says.
     pub fn artifact(&self, name: &str, build: Build) -> PathBuf {
+        self.compiled(name, &fixture(name), build)
+    }
+
+    /// The WebAssembly text `wat`, written for one test, compiled and signed
+    /// by the trusted key as `<name>.so` (names must differ between sources).
+    pub fn artifact_from_text(&self, name: &str, wat: &str) -> PathBuf {
+        let source = self.dir.path().join(format!("{name}.wat"));
+        std::fs::write(&source, wat).expect("write the source");
+        self.compiled(name, &source, Build::Signed)
+    }
+
+    fn compiled(&self, name: &str, source: &Path, build: Build) -> PathBuf {
         let mut cache = self.cache.lock().expect("fixture cache");
         if let Some(path) = cache.get(&(name.to_string(), build)) {
             return path.clone();
@@ -146,7 +158,7 @@ impl Fixtures {
         let output = out_dir.join(format!("{name}.so"));
         let mut command = Command::new(lucetc());
         command
-            .arg(fixture(name))
+            .arg(source)
             .arg("-o")
             .arg(&output)
             .args(build.flags());
