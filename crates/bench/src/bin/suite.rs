@@ -337,8 +337,11 @@ impl Fixture {
             &compiled,
             &settings,
             &source,
-            0,
-            None,
+            lucet_runtime::compile::ArtifactLabel {
+                name: "bench".into(),
+                timestamp: 0,
+                comment: None,
+            },
             signed.then_some(&self.secret),
         )?;
         Ok((bytes, compiled.image.len()))
@@ -446,11 +449,18 @@ fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
             // unverified one checks the metadata's image_blake2b); the
             // signed one adds the signature checks.
             let t_read_unverified = time_n(iters, || {
-                black_box(lucet_artifact::read_unverified(&unsigned[..])?);
+                black_box(lucet_artifact::read_unverified(
+                    &unsigned[..],
+                    Default::default(),
+                )?);
                 Ok(())
             })?;
             let t_read_verified = time_n(iters, || {
-                black_box(lucet_artifact::read_verified(&signed[..], &fx.keys)?);
+                black_box(lucet_artifact::read_verified(
+                    &signed[..],
+                    &fx.keys,
+                    Default::default(),
+                )?);
                 Ok(())
             })?;
             rows.push(diagnostic_row(

@@ -160,8 +160,11 @@ fn write_artifact(path: &Path, data: &[u8], key: &SecretKey) -> Result<u64> {
         &compiled,
         &options.settings,
         &source,
-        0,
-        None,
+        lucet_runtime::compile::ArtifactLabel {
+            name: "bench".into(),
+            timestamp: 0,
+            comment: None,
+        },
         Some(key),
     )?;
     let mut file =
@@ -170,6 +173,14 @@ fn write_artifact(path: &Path, data: &[u8], key: &SecretKey) -> Result<u64> {
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(compiled.image.len() as u64)
+}
+
+/// Load options without the image cap: the harness loads images of up to
+/// several GiB on purpose.
+fn uncapped() -> LoadOptions {
+    let mut options = LoadOptions::default();
+    options.read_limits.max_image_len = u64::MAX;
+    options
 }
 
 fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
@@ -493,16 +504,17 @@ fn run_once(subject: &Subject<'_>, fx: &Fixture) -> Result<Option<Measured>> {
         Subject::LoadArtifact => {
             return timed_with_memory(|| {
                 let file = File::open(&fx.artifact_path)?;
-                lucet_runtime::load_verified(&file, &fx.keys, LoadOptions::default())
+                lucet_runtime::load_verified(&file, &fx.keys, uncapped())
                     .context("loading the signed artifact failed")
             });
         }
         Subject::LoadArtifactInMemory => {
             return timed_with_memory(|| {
                 let file = File::open(&fx.artifact_path)?;
-                let verified = lucet_artifact::read_verified(&file, &fx.keys)
-                    .context("reading the signed artifact failed")?;
-                lucet_runtime::load_verified_artifact(verified, LoadOptions::default())
+                let verified =
+                    lucet_artifact::read_verified(&file, &fx.keys, uncapped().read_limits)
+                        .context("reading the signed artifact failed")?;
+                lucet_runtime::load_verified_artifact(verified, uncapped())
                     .context("loading the signed artifact failed")
             });
         }
