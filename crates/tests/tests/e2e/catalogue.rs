@@ -525,18 +525,38 @@ fn cases(w: &World) -> Vec<Case> {
             "trusted comment was modified",
         ),
         case(
+            "minisig: made for another file",
+            Lucetc,
+            w.verify_source({
+                let source = w
+                    .scratch
+                    .write("swapped.wat", std::fs::read(&w.source).expect("read"));
+                let signature = fixed_key(7)
+                    .sign_prehashed(
+                        &Prehash::of(&std::fs::read(&source).expect("read")),
+                        "timestamp:1\tfile:evil.wat",
+                        "signature from a test key",
+                    )
+                    .expect("sign");
+                w.file("swapped.wat.minisig", signature.to_text());
+                arg(&source)
+            }),
+            1,
+            "source signature was made for `evil.wat`, not `swapped.wat`",
+        ),
+        case(
             "minisig: signature of other data",
             Lucetc,
-            w.verify_source(w.signed_source("other.wat", |t| {
-                let other = fixed_key(7)
+            // A whole, valid signature by the trusted key, made for other bytes.
+            w.verify_source(w.signed_source("other.wat", |_| {
+                fixed_key(7)
                     .sign_prehashed(
                         &Prehash::of(b"other"),
                         "catalogue",
                         "signature from a test key",
                     )
                     .expect("sign")
-                    .to_text();
-                line(&t, 1, |_| other.lines().nth(1).expect("line").to_string())
+                    .to_text()
             })),
             1,
             "data was modified",
@@ -578,10 +598,55 @@ fn cases(w: &World) -> Vec<Case> {
             LucetWasi,
             w.run_artifact(w.artifact_variant("version.so", |b| {
                 let f = footer(b);
-                b[f + 8] = 2;
+                b[f + 8] = 3;
             })),
             1,
-            "format version 2 is not supported",
+            "format version 3 is newer than this build reads",
+        ),
+        case(
+            "artifact: format version 1",
+            LucetWasi,
+            w.run_artifact(w.artifact_variant("v1.so", |b| {
+                let f = footer(b);
+                b[f + 8] = 1;
+            })),
+            1,
+            "written by an earlier lucetc",
+        ),
+        case(
+            "artifact: padded around a valid block",
+            LucetWasi,
+            w.run_artifact(w.artifact_variant("padded.so", |b| {
+                let f = footer(b);
+                let block_len = u32::from_le_bytes(b[f + 12..].try_into().expect("u32"));
+                let tail = b.split_off(f - block_len as usize);
+                b.resize(b.len() + 4096, 0);
+                b.extend_from_slice(&tail);
+            })),
+            1,
+            "its signed metadata says",
+        ),
+        case(
+            "artifact: image over --max-artifact-size",
+            LucetWasi,
+            [
+                vec!["--max-artifact-size".into(), "4K".into()],
+                w.run_artifact(arg(&w.artifact)),
+            ]
+            .concat(),
+            1,
+            "more than the 4096-byte limit",
+        ),
+        case(
+            "artifact: signed as another module",
+            LucetWasi,
+            [
+                vec!["--expect-name".into(), "billing".into()],
+                w.run_artifact(arg(&w.artifact)),
+            ]
+            .concat(),
+            1,
+            "signed as module `hello`",
         ),
         case(
             "artifact: footer kind",
@@ -608,7 +673,7 @@ fn cases(w: &World) -> Vec<Case> {
             LucetWasi,
             w.run_artifact(w.file("short.so", {
                 let mut b = b"tiny".to_vec();
-                b.extend_from_slice(b"LUCETART\x01\0\x01\0\x00\x01\0\0");
+                b.extend_from_slice(b"LUCETART\x02\0\x01\0\x00\x01\0\0");
                 b
             })),
             1,

@@ -173,8 +173,8 @@ fn version_names_wasmtime_and_the_format() {
     assert!(
         output
             .ok()
-            .contains("wasmtime 48.0.8, artifact format v1, compiler: cranelift")
+            .contains("wasmtime 48.0.8, artifact format v2, compiler: cranelift")
     );
     let output = run(&mut lucet_wasi(["--version"]));
-    assert!(output.ok().contains("wasmtime 48.0.8, artifact format v1"));
+    assert!(output.ok().contains("wasmtime 48.0.8, artifact format v2"));
 }

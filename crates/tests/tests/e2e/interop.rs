@@ -152,7 +152,7 @@ fn lucetc_keys_and_artifact_signatures_verify_in_minisign() {
         .arg(&public));
     output.ok();
     assert!(
-        output.stdout.contains("Trusted comment: lucet-artifact=1 "),
+        output.stdout.contains("Trusted comment: lucet-artifact=2 "),
         "{output:#?}"
     );
     // minisign opens our password-protected key and signs with it.

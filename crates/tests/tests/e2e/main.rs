@@ -4,9 +4,11 @@
 //! The tools are located by `util::tool`; CI points `LUCET_WASI` at a runner
 //! built on its own, without Cranelift, so artifacts are proven to load there.
 
+mod binding;
 mod catalogue;
 mod compile;
 mod corpus;
+mod files;
 mod interop;
 mod pipeline;
 mod provenance;

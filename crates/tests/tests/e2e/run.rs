@@ -46,6 +46,78 @@ fn proc_exit_sets_the_status() {
     assert_eq!(output.status, 42, "{output:#?}");
 }
 
+/// Compiles the WebAssembly text `wat` as `<stem>.so`.
+fn compiled_text(scratch: &Scratch, stem: &str, wat: &str) -> std::path::PathBuf {
+    let source = scratch.write(&format!("{stem}.wat"), wat);
+    scratch.compile(&source, stem, &[])
+}
+
+/// A command whose `_start` calls `proc_exit(status)`.
+fn exiting_with(scratch: &Scratch, status: i32) -> std::path::PathBuf {
+    let wat = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $proc_exit (i32.const {status}))))"#
+    );
+    compiled_text(scratch, &format!("exit{}", status as u32), &wat)
+}
+
+#[test]
+fn exit_statuses_up_to_125_pass_through_and_124_can_be_imitated() {
+    let scratch = Scratch::new();
+    for status in [0, 1, 42, 124, 125] {
+        let output = run(&mut lucet_wasi([exiting_with(&scratch, status)]));
+        assert_eq!(output.status, status, "{output:#?}");
+        // Nothing tells the guest's 124 or 1 apart from lucet-wasi's own but
+        // stderr, which the guest can write too (README, exit statuses).
+        assert!(output.stderr.is_empty(), "{output:#?}");
+    }
+}
+
+#[test]
+fn exit_statuses_a_process_cannot_pass_on_exit_1_naming_the_status() {
+    let scratch = Scratch::new();
+    for status in [126, 134, 255, 256, -1] {
+        let output = run(&mut lucet_wasi([exiting_with(&scratch, status)]));
+        output.refused(
+            1,
+            &format!("guest exited with status {status}, which a process cannot pass on"),
+        );
+        assert!(output.stderr.contains("exiting 1"), "{output:#?}");
+    }
+}
+
+#[test]
+fn a_start_function_ends_the_run_as_the_guest_and_is_timed_out() {
+    let scratch = Scratch::new();
+    let start = |name: &str, body: &str| {
+        let wat = format!(
+            r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (func $start {body})
+  (start $start)
+  (func (export "_start")))"#
+        );
+        compiled_text(&scratch, name, &wat)
+    };
+    let exits = start("start-exit", "(call $proc_exit (i32.const 3))");
+    assert_eq!(run(&mut lucet_wasi([exits])).status, 3);
+    let traps = start("start-trap", "unreachable");
+    let output = run(&mut lucet_wasi([traps]));
+    assert_eq!(output.status, 134, "{output:#?}");
+    assert!(output.stderr.contains("unreachable"), "{output:#?}");
+    // The timer runs from before instantiation: a start function that spins
+    // is stopped (the bound only turns a hang into a failure).
+    let spins = start("start-spin", "(loop $forever (br $forever))");
+    let output = run_bounded(
+        &mut lucet_wasi(["--timeout".into(), "300ms".into(), arg(&spins)]),
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(output.status, 124, "{output:#?}");
+}
+
 #[test]
 fn a_trap_exits_134_with_its_kind_and_a_wasm_backtrace() {
     let scratch = Scratch::new();
@@ -162,6 +234,7 @@ fn malformed_limits_are_usage_errors() {
     let artifact = compiled(&scratch, "exit");
     for (flag, value) in [
         ("--max-heap-size", "lots"),
+        ("--max-table-elements", "many"),
         ("--stack-size", "1.5M"),
         ("--timeout", "soon"),
     ] {
@@ -226,7 +299,7 @@ fn recorded_engine_target_cpu_and_settings_must_match_the_runner() {
             "settings=opt:speed_and_size,epoch:1,reserve:8589934592",
             "cannot load artifact",
         ),
-        ("lucet-artifact=1 ", "lucet-artifact=2 ", "metadata version"),
+        ("lucet-artifact=2 ", "lucet-artifact=3 ", "metadata version"),
     ];
     for (from, to, needle) in cases {
         let path = scratch.write("edited.so", with_metadata(&artifact, from, to));
@@ -246,74 +319,256 @@ fn recorded_engine_target_cpu_and_settings_must_match_the_runner() {
     assert_eq!(run(&mut lucet_wasi([&path])).status, 42);
 }
 
-/// Runs `command` to completion, sampling its peak resident set (VmHWM) from
-/// /proc while it runs; returns the output and the peak in bytes.
+/// A guest that grows its memory one 64 KiB page at a time, writing a byte to
+/// every 4 KiB of each new page so that it costs real memory, until
+/// memory.grow fails; then it exits with the MiB it holds (memory.size / 16),
+/// so the test knows it reached its limit, however fast it ran.
+const BOMB: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $page i32) (local $offset i32)
+    (block $full
+      (loop $grow
+        (local.set $page (memory.grow (i32.const 1)))
+        (br_if $full (i32.eq (local.get $page) (i32.const -1)))
+        (local.set $offset (i32.mul (local.get $page) (i32.const 65536)))
+        (loop $touch
+          (i32.store8 (local.get $offset) (i32.const 1))
+          (local.set $offset (i32.add (local.get $offset) (i32.const 4096)))
+          (br_if $touch (i32.rem_u (local.get $offset) (i32.const 65536))))
+        (br $grow)))
+    (call $proc_exit (i32.shr_u (memory.size) (i32.const 4)))))"#;
+
+/// The peak resident set of a finished child, in bytes, from `wait4`.
+///
+/// Linux also counts, in a child's peak, the parent's resident set at the
+/// moment the child called `exec` (the address space it left, which was
+/// this test process's), so peaks are only compared with the peak of a
+/// baseline run started after the measured one.
+#[allow(
+    unsafe_code,
+    reason = "wait4 with rusage: neither std nor rustix has it"
+)]
+fn wait_with_peak_rss(child: std::process::Child) -> (i32, u64) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain integers, for which all zeroes is valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live locals, written only during the
+        // call; `pid` is our unreaped child (std reaps only in `wait`, which
+        // is never called on it).
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4: {error}"
+        );
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    // ru_maxrss is in KiB on Linux.
+    let peak = u64::try_from(usage.ru_maxrss).expect("non-negative ru_maxrss") << 10;
+    (code, peak)
+}
+
+/// Runs `command` with stdin closed; returns its output and peak resident
+/// set in bytes, read when it is reaped (no sampling, so no race with it).
 fn run_measuring_peak_rss(command: &mut std::process::Command) -> (Output, u64) {
+    use std::io::Read as _;
     use std::process::Stdio;
-    let child = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let status_file = format!("/proc/{}/status", child.id());
-    let sampler = std::thread::spawn(move || {
-        let mut peak = 0;
-        while let Ok(status) = std::fs::read_to_string(&status_file) {
-            let hwm = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-            match hwm {
-                Some(kb) => peak = peak.max(kb * 1024),
-                None => break, // a zombie has no memory lines
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        peak
-    });
-    let out = child.wait_with_output().expect("wait");
-    let peak = sampler.join().expect("sampler");
-    let output = Output {
-        status: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&text).into_owned()
+        })
     };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let (status, peak) = wait_with_peak_rss(child);
+    let output = Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    assert!(
+        !output.stderr.contains("panicked") && output.status != 101,
+        "{command:?} panicked: {output:#?}"
+    );
     (output, peak)
 }
+
+/// Slack over the heap limit for what else the runner's peak may hold
+/// beyond the baseline's (page tables, allocator noise): far less than the
+/// memory an unbounded guest would add.
+const SLACK: u64 = 32 << 20;
 
 #[test]
 fn a_memory_bomb_stays_within_the_heap_limit() {
     let scratch = Scratch::new();
-    let artifact = compiled(&scratch, "bomb");
+    let artifact = compiled_text(&scratch, "bomb", BOMB);
     let bomb = |limit: &str| {
         run_measuring_peak_rss(&mut lucet_wasi([
             "--max-heap-size".into(),
             limit.into(),
-            "--timeout".into(),
-            "1500ms".into(),
             arg(&artifact),
         ]))
     };
-    let (small, small_peak) = bomb("64M");
-    let (large, large_peak) = bomb("320M");
-    // Both hit their limit (memory.grow returned -1) and then spun until the timeout.
-    assert_eq!(small.status, 124, "{small:#?}");
-    assert_eq!(large.status, 124, "{large:#?}");
-    // The guest's memory is real (the larger limit costs ~256 MiB more), and
-    // the smaller limit bounds the host: its peak is the runner plus 64 MiB.
+    let (bombed, peak) = bomb("64M");
+    // The guest held exactly 64 MiB when memory.grow failed, having touched
+    // every page of it.
+    assert_eq!(bombed.status, 64, "{bombed:#?}");
     assert!(
-        large_peak > small_peak + (200 << 20),
-        "touching memory did not show in RSS: {small_peak} vs {large_peak}"
+        peak >= 48 << 20,
+        "64 MiB of touched pages do not show: {peak}"
     );
-    let runner_baseline = large_peak - (320 << 20);
+    let (baseline, baseline_peak) = bomb("1M");
+    assert_eq!(baseline.status, 1, "{baseline:#?}");
     assert!(
-        small_peak < runner_baseline + (64 << 20) + (32 << 20),
-        "peak RSS {small_peak} exceeds the runner ({runner_baseline}) + 64 MiB + slack"
+        peak < baseline_peak + (64 << 20) + SLACK,
+        "peak RSS {peak} exceeds the runner's ({baseline_peak}) + 64 MiB + slack"
     );
     println!(
-        "peak RSS: {} MiB at --max-heap-size 64M, {} MiB at 320M",
-        small_peak >> 20,
-        large_peak >> 20
+        "peak RSS: {} MiB at --max-heap-size 64M, {} MiB at 1M",
+        peak >> 20,
+        baseline_peak >> 20
     );
+}
+
+/// A guest with `count` memories of no pages that tries to grow each to 16
+/// MiB, touching every 4 KiB of what it gets; it exits with the number of
+/// memories that grew.
+fn many_memories(count: usize) -> String {
+    let memories: String = (0..count)
+        .map(|i| format!("  (memory $m{i} 0)\n"))
+        .collect();
+    let grows: String = (0..count)
+        .map(|i| {
+            format!(
+                r#"    (if (i32.ne (memory.grow $m{i} (i32.const 256)) (i32.const -1))
+      (then
+        (local.set $grown (i32.add (local.get $grown) (i32.const 1)))
+        (local.set $offset (i32.const 0))
+        (loop $touch{i}
+          (i32.store8 $m{i} (local.get $offset) (i32.const 1))
+          (local.set $offset (i32.add (local.get $offset) (i32.const 4096)))
+          (br_if $touch{i} (i32.lt_u (local.get $offset) (i32.const 16777216))))))
+"#
+            )
+        })
+        .collect();
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+{memories}  (func (export "_start") (local $grown i32) (local $offset i32)
+{grows}    (call $proc_exit (local.get $grown))))"#
+    )
+}
+
+#[test]
+fn the_heap_limit_bounds_all_memories_together() {
+    let scratch = Scratch::new();
+    // Forty memories of 16 MiB would be 640 MiB; each alone is far under
+    // the 64 MiB limit, which four fill.
+    let artifact = compiled_text(&scratch, "memories", &many_memories(40));
+    let limited = |limit: &str| {
+        run_measuring_peak_rss(&mut lucet_wasi([
+            "--max-heap-size".into(),
+            limit.into(),
+            arg(&artifact),
+        ]))
+    };
+    let (output, peak) = limited("64M");
+    assert_eq!(output.status, 4, "memories grown: {output:#?}");
+    let (baseline, baseline_peak) = limited("1M");
+    assert_eq!(baseline.status, 0, "{baseline:#?}");
+    assert!(
+        peak < baseline_peak + (64 << 20) + SLACK,
+        "peak RSS {peak} exceeds the runner's ({baseline_peak}) + 64 MiB + slack"
+    );
+}
+
+/// A guest with two tables of no elements: it tries to grow the first by
+/// 2^28 elements (2 GiB of references), then each by 1500, and exits with
+/// bit 0 set when the huge growth was refused, bits 1 and 2 when the first
+/// and second 1500 were granted.
+const TABLES: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (table $a 0 funcref)
+  (table $b 0 funcref)
+  (func (export "_start") (local $bits i32)
+    (if (i32.eq (table.grow $a (ref.null func) (i32.const 0x10000000)) (i32.const -1))
+      (then (local.set $bits (i32.const 1))))
+    (if (i32.ne (table.grow $a (ref.null func) (i32.const 1500)) (i32.const -1))
+      (then (local.set $bits (i32.or (local.get $bits) (i32.const 2)))))
+    (if (i32.ne (table.grow $b (ref.null func) (i32.const 1500)) (i32.const -1))
+      (then (local.set $bits (i32.or (local.get $bits) (i32.const 4)))))
+    (call $proc_exit (local.get $bits))))"#;
+
+#[test]
+fn table_growth_is_bounded_for_all_tables_together() {
+    let scratch = Scratch::new();
+    let artifact = compiled_text(&scratch, "tables", TABLES);
+    let with = |flags: &[&str]| {
+        let mut command = lucet_wasi(flags);
+        command.arg(&artifact);
+        run(&mut command).status
+    };
+    // The default (2^20) refuses the huge growth and grants the rest.
+    assert_eq!(with(&[]), 0b111);
+    // 2K elements: one table of 1500 fits, two do not.
+    assert_eq!(with(&["--max-table-elements", "2K"]), 0b011);
+    assert_eq!(with(&["--max-table-elements", "1000"]), 0b001);
+    assert_eq!(with(&["--max-table-elements", "3000"]), 0b111);
+}
+
+#[test]
+fn a_module_whose_initial_memories_or_tables_exceed_the_limits_does_not_start() {
+    let scratch = Scratch::new();
+    // Two memories of 40 MiB: each fits under 64M, together they do not.
+    let memories = compiled_text(
+        &scratch,
+        "initial-memories",
+        r#"(module (memory 640) (memory 640) (func (export "_start")))"#,
+    );
+    let mut command = lucet_wasi(["--max-heap-size", "64M"]);
+    command.arg(&memories);
+    let output = run(&mut command);
+    output.refused(
+        1,
+        "module cannot start: its linear memories need 83886080 bytes together, more than the heap limit of 67108864 bytes; raise --max-heap-size",
+    );
+    let mut command = lucet_wasi(["--max-heap-size", "80M"]);
+    command.arg(&memories);
+    assert_eq!(run(&mut command).status, 0);
+
+    let table = compiled_text(
+        &scratch,
+        "initial-table",
+        r#"(module (table 1048577 funcref) (func (export "_start")))"#,
+    );
+    run(&mut lucet_wasi([&table])).refused(
+        1,
+        "more than the limit of 1048576 elements; raise --max-table-elements",
+    );
+    let mut command = lucet_wasi(["--max-table-elements", "2M"]);
+    command.arg(&table);
+    assert_eq!(run(&mut command).status, 0);
 }

@@ -95,7 +95,7 @@ impl Output {
 /// Runs `command` with `stdin` fed in (or closed). Every run asserts the
 /// process did not panic: a panic is a bug on any input.
 pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
-    let output = collect(command, stdin, None);
+    let output = collect(command, stdin);
     assert!(
         !output.stderr.contains("panicked") && output.status != 101,
         "{command:?} panicked: {output:#?}"
@@ -110,7 +110,7 @@ pub fn run_with_stdin(command: &mut Command, stdin: &[u8]) -> Output {
 pub fn run_in_tty(command: &str, input: &[u8]) -> Output {
     let mut script = Command::new(external("script"));
     script.args(["-qec", command, "/dev/null"]);
-    let output = collect(&mut script, input, Some(std::time::Duration::from_secs(1)));
+    let output = answer_prompts(&mut script, input);
     // The terminal merges the program's stderr into script's stdout.
     assert!(
         !output.stdout.contains("panicked"),
@@ -119,9 +119,66 @@ pub fn run_in_tty(command: &str, input: &[u8]) -> Output {
     output
 }
 
-/// Spawns `command`, writes `input` to its stdin (after `delay`, keeping the
-/// pipe open a little longer when delayed) and collects its output.
-fn collect(command: &mut Command, input: &[u8], delay: Option<std::time::Duration>) -> Output {
+/// Spawns `command` and types each line of `input` only once a new password
+/// prompt has appeared on its output: typed earlier, a line could reach the
+/// terminal before the program turns echo off, however slow the machine.
+/// Stdin stays open until the program's output ends.
+fn answer_prompts(command: &mut Command, input: &[u8]) -> Output {
+    use std::io::Read as _;
+    use std::sync::mpsc;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin pipe");
+    let mut stdout = child.stdout.take().expect("stdout pipe");
+    let (prompted, prompts) = mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let (mut seen, mut all, mut buf) = (0, Vec::new(), [0u8; 4096]);
+        while let Ok(len @ 1..) = stdout.read(&mut buf) {
+            all.extend_from_slice(&buf[..len]);
+            let count = all.windows(7).filter(|w| w == b"assword").count();
+            for _ in seen..count {
+                let _ = prompted.send(());
+            }
+            seen = count;
+        }
+        all
+    });
+    let lines: Vec<Vec<u8>> = input
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    let writer = std::thread::spawn(move || {
+        for line in lines {
+            // A bound on a hang only: the program fails the test if it never asks.
+            if prompts
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .is_err()
+            {
+                return;
+            }
+            // The prompt is written just before echo is turned off.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let _ = stdin.write_all(&line);
+        }
+        // Hold stdin open until the output ends (the sender is dropped).
+        while prompts.recv().is_ok() {}
+    });
+    let stdout = reader.join().expect("stdout reader");
+    let _ = writer.join();
+    let out = child.wait_with_output().expect("wait for child");
+    Output {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Spawns `command`, writes `input` to its stdin and collects its output.
+fn collect(command: &mut Command, input: &[u8]) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -131,13 +188,7 @@ fn collect(command: &mut Command, input: &[u8], delay: Option<std::time::Duratio
     let mut pipe = child.stdin.take().expect("stdin pipe");
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
-        if let Some(delay) = delay {
-            std::thread::sleep(delay);
-        }
         let _ = pipe.write_all(&input);
-        if let Some(delay) = delay {
-            std::thread::sleep(delay * 2);
-        }
     });
     let out = child.wait_with_output().expect("wait for child");
     let _ = writer.join();
@@ -161,6 +212,76 @@ where
 {
     let mut command = Command::new(tool("lucetc"));
     command.args(args).env_remove("SOURCE_DATE_EPOCH");
+    command
+}
+
+/// Runs `command` with stdin closed, failing the test if it has not exited
+/// after `limit`: for inputs that used to block forever (a FIFO with no
+/// writer), a hang must fail the test, not stall the suite. The process is
+/// killed first.
+#[track_caller]
+pub fn run_bounded(command: &mut Command, limit: std::time::Duration) -> Output {
+    use std::io::Read as _;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    // Drained on threads, so that a chatty child cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for child") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} still running after {limit:?}: it blocked instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = Output {
+        status: status.code().unwrap_or(-1),
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    assert!(
+        !output.stderr.contains("panicked") && output.status != 101,
+        "{command:?} panicked: {output:#?}"
+    );
+    output
+}
+
+/// Makes a named pipe (FIFO) at `path`, with the system's `mkfifo`.
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run mkfifo: {e}"));
+    assert!(status.success(), "mkfifo {} failed", path.display());
+}
+
+/// `lucet-objdump ARGS...`
+pub fn lucet_objdump<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(tool("lucet-objdump"));
+    // Keys come from each test's flags, never from the developer's environment.
+    command.args(args).env_remove("LUCET_SIGNATURE_PK");
     command
 }
 
