@@ -6,16 +6,6 @@ use std::process::Command;
 
 use crate::util::*;
 
-fn objdump<I, S>(args: I) -> Command
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let mut command = Command::new(tool("lucet-objdump"));
-    command.args(args).env_remove("LUCET_SIGNATURE_PK");
-    command
-}
-
 /// A hello artifact compiled from the publisher-signed source and signed by a fresh raw key.
 fn signed(scratch: &Scratch, stem: &str) -> (PathBuf, PathBuf, PathBuf) {
     let (secret, public) = scratch.raw_key_pair(stem);
@@ -42,7 +32,7 @@ fn runs_with(artifact: &Path, extra: &[String]) -> Output {
 fn objdump_verifies_first_and_only_then_lists_the_interface() {
     let scratch = Scratch::new();
     let (artifact, _, public) = signed(&scratch, "a");
-    let output = run(&mut objdump([
+    let output = run(&mut lucet_objdump([
         "--signature-pk".into(),
         arg(&public),
         arg(&artifact),
@@ -60,7 +50,7 @@ fn objdump_verifies_first_and_only_then_lists_the_interface() {
 
     // A gate: the wrong key is a refusal with the reason, and nothing is listed.
     let (_, _, stranger) = signed(&scratch, "b");
-    run(&mut objdump([
+    run(&mut lucet_objdump([
         "--signature-pk".into(),
         arg(&stranger),
         arg(&artifact),
@@ -68,11 +58,14 @@ fn objdump_verifies_first_and_only_then_lists_the_interface() {
     .refused(1, "which is not trusted");
 
     // Without a key: labelled, and no interface unless asked for.
-    let output = run(&mut objdump([&artifact]));
+    let output = run(&mut lucet_objdump([&artifact]));
     let text = output.ok();
     assert!(text.contains("NOT VERIFIED"), "{text}");
     assert!(!text.contains("fd_write"), "{text}");
-    let output = run(&mut objdump(["--allow-unverified".into(), arg(&artifact)]));
+    let output = run(&mut lucet_objdump([
+        "--allow-unverified".into(),
+        arg(&artifact),
+    ]));
     assert!(output.ok().contains("imports (UNVERIFIED):"), "{output:#?}");
 }
 
@@ -80,7 +73,7 @@ fn objdump_verifies_first_and_only_then_lists_the_interface() {
 fn objdump_json_has_the_documented_schema() {
     let scratch = Scratch::new();
     let (artifact, _, public) = signed(&scratch, "j");
-    let output = run(&mut objdump([
+    let output = run(&mut lucet_objdump([
         "--json".into(),
         "--signature-pk".into(),
         arg(&public),
@@ -104,7 +97,7 @@ fn objdump_json_has_the_documented_schema() {
     assert_eq!(value["metadata"]["source-key"], "40FCCEDA8519379D");
     assert_eq!(value["metadata"]["engine"], "wasmtime-48.0.8");
     assert_eq!(value["exports"][1]["name"], "_start");
-    let unverified = run(&mut objdump(["--json".into(), arg(&artifact)]));
+    let unverified = run(&mut lucet_objdump(["--json".into(), arg(&artifact)]));
     let value: serde_json::Value = serde_json::from_str(unverified.ok()).expect("json");
     assert_eq!(value["verified"], false);
     assert!(value["imports"].is_null());
@@ -115,7 +108,7 @@ fn extracted_signatures_verify_with_stock_minisign() {
     let scratch = Scratch::new();
     let (artifact, _, public) = signed(&scratch, "x");
     let dir = scratch.path("extracted");
-    run(&mut objdump([
+    run(&mut lucet_objdump([
         "--extract-signature".into(),
         arg(&dir),
         arg(&artifact),
@@ -135,7 +128,7 @@ fn extracted_signatures_verify_with_stock_minisign() {
     assert_ne!(verify().status, 0);
     // An unsigned artifact has nothing to extract.
     let unsigned = scratch.compile(&hello_wat(), "plain", &[]);
-    run(&mut objdump([
+    run(&mut lucet_objdump([
         "--extract-signature".into(),
         arg(&dir),
         arg(&unsigned),
@@ -219,7 +212,7 @@ fn resign_moves_an_artifact_to_a_new_key_after_verifying_the_old_one() {
     runs_with(&moved, &["--signature-pk".into(), arg(&old_public)])
         .refused(1, "which is not trusted");
     // The provenance survives the move.
-    let text = run(&mut objdump([
+    let text = run(&mut lucet_objdump([
         "--signature-pk".into(),
         arg(&new_public),
         arg(&moved),
@@ -351,7 +344,7 @@ fn signature_comments_are_signed_metadata() {
             "release 1.2 — 100% reviewed\u{1b}[2J".into(),
         ],
     );
-    let output = run(&mut objdump([
+    let output = run(&mut lucet_objdump([
         "--json".into(),
         "--signature-pk".into(),
         arg(&public),

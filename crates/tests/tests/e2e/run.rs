@@ -349,7 +349,7 @@ const BOMB: &str = r#"(module
     unsafe_code,
     reason = "wait4 with rusage: neither std nor rustix has it"
 )]
-fn wait_with_peak_rss(child: std::process::Child) -> (i32, u64) {
+fn wait_with_peak_rss(child: &std::process::Child) -> (i32, u64) {
     let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain integers, for which all zeroes is valid.
@@ -382,36 +382,9 @@ fn wait_with_peak_rss(child: std::process::Child) -> (i32, u64) {
 /// Runs `command` with stdin closed; returns its output and peak resident
 /// set in bytes, read when it is reaped (no sampling, so no race with it).
 fn run_measuring_peak_rss(command: &mut std::process::Command) -> (Output, u64) {
-    use std::io::Read as _;
-    use std::process::Stdio;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let (status, peak) = wait_with_peak_rss(child);
-    let output = Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    };
-    assert!(
-        !output.stderr.contains("panicked") && output.status != 101,
-        "{command:?} panicked: {output:#?}"
-    );
-    (output, peak)
+    let running = DrainedChild::spawn(command);
+    let (status, peak) = wait_with_peak_rss(&running.child);
+    (running.output(status), peak)
 }
 
 /// Slack over the heap limit for what else the runner's peak may hold

@@ -215,53 +215,78 @@ where
     command
 }
 
+/// A child started with stdin closed whose stdout and stderr are drained on
+/// threads, so that a chatty child cannot block on a full pipe.
+pub struct DrainedChild {
+    pub child: std::process::Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl DrainedChild {
+    pub fn spawn(command: &mut Command) -> DrainedChild {
+        use std::io::Read as _;
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut text);
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        DrainedChild {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The output, once the child was reaped with `status`; fails the test
+    /// if the child panicked.
+    #[track_caller]
+    pub fn output(self, status: i32) -> Output {
+        let output = Output {
+            status,
+            stdout: self.stdout.join().expect("stdout reader"),
+            stderr: self.stderr.join().expect("stderr reader"),
+        };
+        assert!(
+            !output.stderr.contains("panicked") && output.status != 101,
+            "panicked: {output:#?}"
+        );
+        output
+    }
+}
+
 /// Runs `command` with stdin closed, failing the test if it has not exited
 /// after `limit`: for inputs that used to block forever (a FIFO with no
 /// writer), a hang must fail the test, not stall the suite. The process is
 /// killed first.
 #[track_caller]
 pub fn run_bounded(command: &mut Command, limit: std::time::Duration) -> Output {
-    use std::io::Read as _;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    // Drained on threads, so that a chatty child cannot block on a full pipe.
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let mut running = DrainedChild::spawn(command);
     let started = std::time::Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
+        if let Some(status) = running.child.try_wait().expect("wait for child") {
             break status;
         }
         if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = running.child.kill();
+            let _ = running.child.wait();
             panic!("{command:?} still running after {limit:?}: it blocked instead of refusing");
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    let output = Output {
-        status: status.code().unwrap_or(-1),
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    };
-    assert!(
-        !output.stderr.contains("panicked") && output.status != 101,
-        "{command:?} panicked: {output:#?}"
-    );
-    output
+    running.output(status.code().unwrap_or(-1))
 }
 
 /// Makes a named pipe (FIFO) at `path`, with the system's `mkfifo`.
