@@ -126,12 +126,7 @@ pub fn run_in_tty(command: &str, input: &[u8]) -> Output {
 fn answer_prompts(command: &mut Command, input: &[u8]) -> Output {
     use std::io::Read as _;
     use std::sync::mpsc;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let mut child = spawn_piped(command);
     let mut stdin = child.stdin.take().expect("stdin pipe");
     let mut stdout = child.stdout.take().expect("stdout pipe");
     let (prompted, prompts) = mpsc::channel::<()>();
@@ -177,14 +172,19 @@ fn answer_prompts(command: &mut Command, input: &[u8]) -> Output {
     }
 }
 
-/// Spawns `command`, writes `input` to its stdin and collects its output.
-fn collect(command: &mut Command, input: &[u8]) -> Output {
-    let mut child = command
+/// Spawns `command` with all three standard streams piped.
+fn spawn_piped(command: &mut Command) -> std::process::Child {
+    command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"))
+}
+
+/// Spawns `command`, writes `input` to its stdin and collects its output.
+fn collect(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = spawn_piped(command);
     let mut pipe = child.stdin.take().expect("stdin pipe");
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
