@@ -12,7 +12,7 @@
 //! form and key selection checks and reach hashing and verification.
 
 use lucet_artifact::{
-    Footer, Kind, MAGIC, Metadata, SIGNATURE_UNTRUSTED_COMMENT, encode_signed, encode_unsigned, hex,
+    Footer, Kind, MAGIC, Metadata, SIGNATURE_UNTRUSTED_COMMENT, encode_signed, encode_unsigned,
 };
 use lucet_signature::{Prehash, SecretKey};
 
@@ -56,8 +56,8 @@ fn metadata_for(image: &[u8], source_key: bool) -> (Metadata, Prehash) {
         kind: lucet_artifact::ArtifactKind::Module,
         name: "seed".into(),
         image_len: image.len() as u64,
-        image_blake2b: hex(prehash.as_bytes()),
-        source_blake2b: hex(Prehash::of(b"(module)").as_bytes()),
+        image_blake2b: prehash,
+        source_blake2b: Prehash::of(b"(module)"),
         source_key: source_key.then(|| fuzz_secret_key().key_id()),
         engine: "wasmtime-48.0.8".into(),
         target: "x86_64-unknown-linux-gnu".into(),

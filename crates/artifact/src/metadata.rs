@@ -8,7 +8,7 @@
 //! verified, and before the image is read, so that the signed image length
 //! bounds what is read.
 
-use lucet_signature::KeyId;
+use lucet_signature::{KeyId, Prehash};
 
 use crate::Error;
 
@@ -55,10 +55,12 @@ pub struct Metadata {
     /// Length of the engine image in bytes. Checked against the file before
     /// a byte of the image is read.
     pub image_len: u64,
-    /// BLAKE2b-512 of the engine image, lowercase hex.
-    pub image_blake2b: String,
-    /// BLAKE2b-512 of the source file as read (before any text translation), lowercase hex.
-    pub source_blake2b: String,
+    /// BLAKE2b-512 of the engine image (128 lowercase hex digits in the
+    /// line), compared as bytes.
+    pub image_blake2b: Prehash,
+    /// BLAKE2b-512 of the source file as read (before any text
+    /// translation).
+    pub source_blake2b: Prehash,
     /// Key that signed the source, when the compiler verified one.
     pub source_key: Option<KeyId>,
     /// Engine that produced the image, e.g. `wasmtime-48.0.8`.
@@ -120,8 +122,8 @@ impl Metadata {
             (key::KIND, self.kind.as_str().to_string()),
             (key::NAME, escape_comment(&self.name)),
             (key::IMAGE_LEN, self.image_len.to_string()),
-            (key::IMAGE_HASH, self.image_blake2b.clone()),
-            (key::SOURCE_HASH, self.source_blake2b.clone()),
+            (key::IMAGE_HASH, hex(self.image_blake2b.as_bytes())),
+            (key::SOURCE_HASH, hex(self.source_blake2b.as_bytes())),
             (key::SOURCE_KEY, source_key),
             (key::ENGINE, self.engine.clone()),
             (key::TARGET, self.target.clone()),
@@ -354,17 +356,22 @@ fn check_value(key: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn hash_field(value: &str, key: &str) -> Result<String, Error> {
-    if value.len() != 128
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(Error::Metadata(format!(
-            "`{key}` is not 128 lowercase hex digits"
-        )));
+fn hash_field(value: &str, key: &str) -> Result<Prehash, Error> {
+    let not_hex = || Error::Metadata(format!("`{key}` is not 128 lowercase hex digits"));
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let value = value.as_bytes();
+    let mut bytes = [0u8; 64];
+    if value.len() != 2 * bytes.len() {
+        return Err(not_hex());
     }
-    Ok(value.to_string())
+    for (byte, pair) in bytes.iter_mut().zip(value.chunks_exact(2)) {
+        *byte = digit(pair[0]).ok_or_else(not_hex)? << 4 | digit(pair[1]).ok_or_else(not_hex)?;
+    }
+    Ok(Prehash::from_bytes(bytes))
 }
 
 /// Shortens untrusted text quoted in an error so a hostile line cannot flood the terminal.
@@ -387,8 +394,8 @@ mod tests {
             kind: ArtifactKind::Module,
             name: "app".into(),
             image_len: 4096,
-            image_blake2b: "ab".repeat(64),
-            source_blake2b: "cd".repeat(64),
+            image_blake2b: Prehash::from_bytes([0xab; 64]),
+            source_blake2b: Prehash::from_bytes([0xcd; 64]),
             source_key: Some("0123456789ABCDEF".parse().expect("key id")),
             engine: "wasmtime-48.0.8".into(),
             target: "x86_64-unknown-linux-gnu".into(),

@@ -6,7 +6,7 @@ use lucet_signature::{KeyId, Legacy, Prehash, Prehasher, PublicKeySet, Signature
 
 use crate::Error;
 use crate::footer::{FOOTER_LEN, Footer, Kind, MAX_SIGNATURES};
-use crate::metadata::{Metadata, hex};
+use crate::metadata::Metadata;
 use crate::write::SIGNATURE_UNTRUSTED_COMMENT;
 
 /// Bytes are hashed in chunks of this size as they are read into the image buffer.
@@ -400,7 +400,7 @@ fn read_image<I: ImageBuffer, S: ArtifactSource + ?Sized>(
 }
 
 fn check_image_hash(metadata: &Metadata, prehash: &Prehash) -> Result<(), Error> {
-    if metadata.image_blake2b != hex(prehash.as_bytes()) {
+    if metadata.image_blake2b != *prehash {
         return Err(Error::ImageHashMismatch);
     }
     Ok(())

@@ -4,7 +4,7 @@ use lucet_signature::{Prehash, SecretKey};
 
 use crate::Error;
 use crate::footer::{Footer, Kind};
-use crate::metadata::{Metadata, hex};
+use crate::metadata::Metadata;
 
 /// The untrusted comment of every artifact signature; any other is refused on load.
 pub const SIGNATURE_UNTRUSTED_COMMENT: &str = "signature from lucetc secret key";
@@ -48,7 +48,7 @@ fn check_image(image: &[u8], metadata: &Metadata, prehash: &Prehash) -> Result<(
             found: image.len() as u64,
         });
     }
-    if metadata.image_blake2b != hex(prehash.as_bytes()) {
+    if metadata.image_blake2b != *prehash {
         return Err(Error::ImageHashMismatch);
     }
     Ok(())

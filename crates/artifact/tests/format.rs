@@ -3,8 +3,8 @@
 //! artifact is refused by the verified reader.
 
 use lucet_artifact::{
-    ArtifactKind, Error, Metadata, ReadLimits, encode_signed, encode_unsigned, hex,
-    read_unverified, read_verified,
+    ArtifactKind, Error, Metadata, ReadLimits, encode_signed, encode_unsigned, read_unverified,
+    read_verified,
 };
 use lucet_signature::{Prehash, PublicKeySet, SecretKey};
 
@@ -14,8 +14,8 @@ fn metadata_for(image: &[u8]) -> (Metadata, Prehash) {
         kind: ArtifactKind::Module,
         name: "app".into(),
         image_len: image.len() as u64,
-        image_blake2b: hex(prehash.as_bytes()),
-        source_blake2b: hex(Prehash::of(b"source").as_bytes()),
+        image_blake2b: prehash,
+        source_blake2b: Prehash::of(b"source"),
         source_key: None,
         engine: "wasmtime-48.0.8".into(),
         target: "x86_64-unknown-linux-gnu".into(),

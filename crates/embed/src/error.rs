@@ -82,7 +82,4 @@ impl Error {
     }
 }
 
-/// Renders a wasmtime error with its causes on one line.
-pub(crate) fn one_line(error: &wasmtime::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
-}
+pub(crate) use lucet_runtime::one_line;

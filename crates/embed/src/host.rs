@@ -331,7 +331,7 @@ impl Host {
         let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
         let is_command = matches!(
-            loaded.module.get_export(ENTRYPOINT),
+            loaded.module().get_export(ENTRYPOINT),
             Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0
         );
         if !is_command {
@@ -339,13 +339,13 @@ impl Host {
         }
         let pre = shared
             .linker
-            .instantiate_pre(&loaded.module)
+            .instantiate_pre(loaded.module())
             .map_err(|e| Error::Link(one_line(&e)))?;
         Ok(ModuleHandle {
             inner: Arc::new(ModuleInner {
                 name,
                 pre,
-                metadata: loaded.metadata,
+                metadata: loaded.metadata().clone(),
                 signer,
                 host: Arc::clone(shared),
             }),

@@ -13,8 +13,7 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use crate::error::{Error, one_line};
 use crate::host::{ENTRYPOINT, ModuleHandle};
 
-/// Epoch deadline of a run without a deadline: never reached.
-const NO_DEADLINE: u64 = 1 << 62;
+use lucet_runtime::NO_DEADLINE;
 
 /// The per-store state: the guest's WASI context and its limits.
 pub(crate) struct GuestState {

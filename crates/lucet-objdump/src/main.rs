@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use lucet_artifact::Metadata;
+use lucet_artifact::{Metadata, hex};
 use lucet_objdump::cli::Args;
 use lucet_runtime::LoadOptions;
 use lucet_signature::{KeyId, SignatureBox, escape_for_display};
@@ -56,7 +56,7 @@ fn run(args: &Args) -> Result<()> {
         let (imports, exports) = if args.allow_unverified {
             let loaded = lucet_runtime::load_unverified_artifact(artifact, LoadOptions::default())
                 .with_context(in_file)?;
-            interface(&loaded.module)
+            interface(loaded.module())
         } else {
             (None, None)
         };
@@ -79,7 +79,7 @@ fn run(args: &Args) -> Result<()> {
         extract(args, artifact.image(), signature.as_ref())?;
         let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
             .with_context(in_file)?;
-        let (imports, exports) = interface(&loaded.module);
+        let (imports, exports) = interface(loaded.module());
         Report {
             signature,
             verified: true,
@@ -106,7 +106,7 @@ fn run(args: &Args) -> Result<()> {
 /// and refused it unless it matched the metadata's `image-blake2b`, so that
 /// value is the image's hash; it is not computed a second time.
 fn describe_image(image: &[u8], metadata: &Metadata) -> (usize, String) {
-    (image.len(), metadata.image_blake2b.clone())
+    (image.len(), hex(metadata.image_blake2b.as_bytes()))
 }
 
 /// `--extract-signature DIR`: the image and its signature as separate files.
@@ -236,8 +236,8 @@ fn metadata_fields(metadata: &Metadata) -> Vec<(&'static str, String)> {
         ("kind", metadata.kind.to_string()),
         ("name", escape_for_display(&metadata.name)),
         ("image-len", metadata.image_len.to_string()),
-        ("image-blake2b", metadata.image_blake2b.clone()),
-        ("source-blake2b", metadata.source_blake2b.clone()),
+        ("image-blake2b", hex(metadata.image_blake2b.as_bytes())),
+        ("source-blake2b", hex(metadata.source_blake2b.as_bytes())),
         (
             "source-key",
             metadata

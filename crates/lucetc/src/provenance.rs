@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use lucet_artifact::{Metadata, hex};
+use lucet_artifact::Metadata;
 use lucet_runtime::rebuild::Rebuild;
 use lucet_signature::{Prehash, SecretKey};
 
@@ -94,7 +94,7 @@ pub fn verify_rebuild(
     } else {
         "UNAUTHENTICATED"
     };
-    if hex(prehash.as_bytes()) == recorded.metadata.source_blake2b {
+    if prehash == recorded.metadata.source_blake2b {
         eprintln!(
             "source matches the artifact's recorded source-blake2b ({authenticity} metadata)"
         );

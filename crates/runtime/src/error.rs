@@ -105,7 +105,8 @@ impl Error {
     }
 }
 
-/// Renders a wasmtime error with its causes on one line.
-pub(crate) fn one_line(error: &wasmtime::Error) -> String {
+/// Renders a wasmtime error with its causes on one line: every error this
+/// toolchain prints is one line.
+pub fn one_line(error: &wasmtime::Error) -> String {
     format!("{error:#}").replace('\n', " ")
 }

@@ -30,14 +30,16 @@ mod shared;
 mod units;
 
 pub use engine::engine_config;
-pub use error::Error;
+pub use error::{Error, one_line};
 pub use image::{EngineImage, SealedImage};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
     HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
     load_unverified_artifact, load_verified, load_verified_artifact,
 };
-pub use run::{MAX_EXIT_STATUS, Outcome, WasiOptions, outcome_of, pass_every_exit_status, run};
+pub use run::{
+    MAX_EXIT_STATUS, NO_DEADLINE, Outcome, WasiOptions, outcome_of, pass_every_exit_status, run,
+};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

@@ -68,19 +68,49 @@ pub enum Provenance {
 }
 
 /// A module ready to instantiate, with the engine it was loaded into.
+///
+/// Only the loaders make one, so a [`Provenance::Verified`] in it always
+/// comes from a signature that verified: its fields are private.
 pub struct LoadedModule {
+    pub(crate) module: Module,
+    pub(crate) engine: Engine,
+    pub(crate) metadata: Metadata,
+    pub(crate) settings: EngineSettings,
+    pub(crate) provenance: Provenance,
+    pub(crate) options: LoadOptions,
+}
+
+impl LoadedModule {
     /// The compiled module.
-    pub module: Module,
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
     /// The engine, rebuilt from the artifact's recorded settings.
-    pub engine: Engine,
-    /// The artifact's metadata (authenticated only if `provenance` is `Verified`).
-    pub metadata: Metadata,
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The artifact's metadata (authenticated only if
+    /// [`provenance`](LoadedModule::provenance) is `Verified`).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
     /// The recorded engine settings.
-    pub settings: EngineSettings,
-    /// Whether the artifact was verified.
-    pub provenance: Provenance,
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Whether the artifact was verified, and by which key.
+    pub fn provenance(&self) -> Provenance {
+        self.provenance
+    }
+
     /// The limits the engine was built with.
-    pub options: LoadOptions,
+    pub fn options(&self) -> &LoadOptions {
+        &self.options
+    }
 }
 
 impl std::fmt::Debug for LoadedModule {

@@ -13,9 +13,9 @@ use crate::error::one_line;
 use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
 use crate::load::LoadedModule;
 
-/// Epoch deadline used when no timeout is asked: epochs never advance then,
-/// but wasmtime's default deadline of zero would trap at once.
-const NO_DEADLINE: u64 = 1 << 62;
+/// Epoch deadline of a store without a timeout: never reached (wasmtime's
+/// default deadline of zero would trap an interruptible guest at once).
+pub const NO_DEADLINE: u64 = 1 << 62;
 
 /// The guest's WASI world and limits.
 #[derive(Debug, Clone, Default)]
