@@ -1,31 +1,30 @@
 //! `lucetc`: compile WebAssembly ahead of time to a lucet artifact.
 //!
 //! With `--signature-pk`, compiles only sources whose `.minisig` verifies;
-//! with `--signature-sk`, signs the artifact it writes.
+//! with `--signature-sk`, signs the artifact it writes. Each [`Mode`] has its
+//! own file; this one only chooses it and prints the one-line error.
 #![forbid(unsafe_code)]
 
+mod compile;
+mod keygen;
 mod keys;
 mod output;
 mod provenance;
+mod resign;
 mod source;
 mod source_name;
+mod verify_rebuild;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Parser;
-use lucet_runtime::EngineSettings;
-use lucet_runtime::compile::{ArtifactLabel, CompileOptions, SourceProvenance};
-use lucet_signature::{KdfCost, Legacy};
 use lucetc::cli::Args;
-
-use crate::keys::SecretKeyPath;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(args) {
+    match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("lucetc: {error:#}");
@@ -34,224 +33,44 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<()> {
-    if args.signature_keygen {
-        return keygen(&args);
-    }
-    if let Some(artifact) = &args.resign {
-        let Some(secret) = args.signature_sk.as_deref() else {
-            bail!("--resign needs --signature-sk KEY to sign with");
-        };
-        let output = args.output.as_deref().unwrap_or(artifact);
-        output::refuse_overwriting_inputs(output, &args)?;
-        let old = provenance::read_artifact(
-            artifact,
-            &args.signature_pk,
-            args.allow_unverified,
-            "re-sign",
-            limits(&args),
-        )?;
-        let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
-        return provenance::resign(old, &signer, output);
-    }
-    if let Some(artifact) = &args.verify_rebuild {
-        let Some(input) = args.input.as_deref() else {
-            bail!("--verify-rebuild ARTIFACT needs the INPUT to rebuild");
-        };
-        let recorded = provenance::read_artifact(
-            artifact,
-            &args.signature_pk,
-            args.allow_unverified,
-            "check",
-            limits(&args),
-        )?;
-        return provenance::verify_rebuild(
-            recorded,
-            input,
-            !args.no_translate_wat,
-            args.max_input_size,
-        );
-    }
-    if args.signature_verify && args.signature_pk.is_empty() {
-        bail!("--signature-verify needs --signature-pk KEY to verify the source against");
-    }
-    if args.signature_create && args.signature_sk.is_none() {
-        bail!("--signature-create needs --signature-sk KEY to sign with");
-    }
-    if args.min_reserved_size.is_some() || args.max_reserved_size.is_some() {
-        bail!(
-            "--min-reserved-size/--max-reserved-size are Lucet's; wasmtime reserves one size per memory: use --reserved-size"
-        );
-    }
-    let Some(input) = args.input.as_deref() else {
-        bail!("no INPUT given: name the .wasm or .wat file to compile");
-    };
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| input.with_extension("so"));
-    output::refuse_overwriting_inputs(&output, &args)?;
-
-    // Every key is opened before compiling: a bad key or wrong password fails fast.
-    let trusted = if args.signature_pk.is_empty() {
-        None
-    } else {
-        Some(lucet_signature::read_public_keys(&args.signature_pk)?)
-    };
-    let signer = args
-        .signature_sk
-        .as_deref()
-        .map(|text| keys::open_secret_key(&SecretKeyPath::parse(text)))
-        .transpose()?;
-
-    let legacy = if args.allow_legacy_signatures {
-        Legacy::Allow
-    } else {
-        Legacy::Refuse
-    };
-    let name = module_name(&args, input)?;
-    let name_check = source_name_check(&args)?;
-    let source = source::read(
-        input,
-        trusted.as_ref(),
-        legacy,
-        name_check,
-        args.max_input_size,
-    )?;
-    let wasm = lucet_runtime::compile::wasm_binary(&source.bytes, !args.no_translate_wat)
-        .with_context(|| input.display().to_string())?;
-
-    let defaults = EngineSettings::default();
-    let settings = EngineSettings {
-        opt_level: args.opt_level,
-        interruptible: !args.no_interruption,
-        memory_reservation: args.reserved_size.unwrap_or(defaults.memory_reservation),
-        memory_guard_size: args.guard_size.unwrap_or(defaults.memory_guard_size),
-    };
-    let options = CompileOptions {
-        settings,
-        target: args.target.clone(),
-        target_cpu: args.target_cpu,
-        target_features: args.target_feature.clone(),
-    };
-    let compiled = with_spinner(input, || lucet_runtime::compile::compile(&wasm, &options))
-        .with_context(|| input.display().to_string())?;
-    let provenance = SourceProvenance {
-        prehash: source.prehash,
-        signer: source.signer,
-    };
-    let artifact = lucet_runtime::compile::encode_artifact(
-        &compiled,
-        &settings,
-        &provenance,
-        ArtifactLabel {
-            name,
-            timestamp: timestamp()?,
-            comment: args.signature_comment.clone(),
-        },
-        signer.as_ref(),
-    )?;
-    write_atomically(&output, &artifact)
+/// What one lucetc invocation does, chosen from its flags.
+enum Mode<'a> {
+    /// `--signature-keygen`: make a key pair.
+    Keygen,
+    /// `--resign ARTIFACT`: the same artifact under a new signature.
+    Resign(&'a Path),
+    /// `--verify-rebuild ARTIFACT INPUT`: recompile and compare.
+    VerifyRebuild(&'a Path),
+    /// Compile INPUT (the default).
+    Compile,
 }
 
-/// The name recorded in the artifact: `--name`, or INPUT's file stem.
-fn module_name(args: &Args, input: &Path) -> Result<String> {
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => input
-            .file_stem()
-            .and_then(|stem| stem.to_str())
-            .map(str::to_string)
-            .with_context(|| {
-                format!(
-                    "{}: the file name is not UTF-8 text; name the module with --name",
-                    input.display()
-                )
-            })?,
-    };
-    lucet_artifact::check_name(&name).context("choose another with --name")?;
-    Ok(name)
-}
-
-fn source_name_check(args: &Args) -> Result<source_name::SourceNameCheck> {
-    use source_name::SourceNameCheck;
-    if (args.require_source_name || args.ignore_source_name) && args.signature_pk.is_empty() {
-        bail!(
-            "--require-source-name and --ignore-source-name are about the source signature: give --signature-pk KEY to verify one"
-        );
+impl Mode<'_> {
+    fn of(args: &Args) -> Mode<'_> {
+        if args.signature_keygen {
+            Mode::Keygen
+        } else if let Some(artifact) = &args.resign {
+            Mode::Resign(artifact)
+        } else if let Some(artifact) = &args.verify_rebuild {
+            Mode::VerifyRebuild(artifact)
+        } else {
+            Mode::Compile
+        }
     }
-    Ok(if args.require_source_name {
-        SourceNameCheck::Required
-    } else if args.ignore_source_name {
-        SourceNameCheck::Ignored
-    } else {
-        SourceNameCheck::WhenPresent
-    })
 }
 
-fn keygen(args: &Args) -> Result<()> {
-    if let Some(input) = &args.input {
-        bail!(
-            "--signature-keygen only makes keys; drop the input {}",
-            input.display()
-        );
+fn run(args: &Args) -> Result<()> {
+    match Mode::of(args) {
+        Mode::Keygen => keygen::run(args),
+        Mode::Resign(artifact) => resign::run(args, artifact),
+        Mode::VerifyRebuild(artifact) => verify_rebuild::run(args, artifact),
+        Mode::Compile => compile::run(args),
     }
-    let Some(secret) = args.signature_sk.as_deref() else {
-        bail!("--signature-keygen needs --signature-sk FILE and --signature-pk FILE");
-    };
-    let [public] = args.signature_pk.as_slice() else {
-        bail!(
-            "--signature-keygen needs exactly one --signature-pk FILE to write the public key to"
-        );
-    };
-    let cost = if args.insecure_cheap_kdf {
-        KdfCost::TESTING
-    } else {
-        KdfCost::MINISIGN
-    };
-    keys::generate_key_pair(&SecretKeyPath::parse(secret), public, args.force, cost)
 }
 
-fn limits(args: &Args) -> lucet_artifact::ReadLimits {
+/// How much of an existing artifact `--resign` and `--verify-rebuild` read.
+fn read_limits(args: &Args) -> lucet_artifact::ReadLimits {
     lucet_artifact::ReadLimits {
         max_image_len: args.max_artifact_size,
     }
-}
-
-/// Seconds since the epoch, or `SOURCE_DATE_EPOCH` for reproducible builds.
-fn timestamp() -> Result<u64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(value) => value
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH={value} is not a number of seconds")),
-        Err(_) => Ok(std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)),
-    }
-}
-
-/// Shows a spinner on a terminal while `work` runs.
-fn with_spinner<T>(input: &Path, work: impl FnOnce() -> T) -> T {
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message(format!("compiling {}", input.display()));
-    spinner.enable_steady_tick(Duration::from_millis(120));
-    let result = work();
-    spinner.finish_and_clear();
-    result
-}
-
-/// Writes through a temporary file in the same directory and renames it into
-/// place, so a failed or interrupted compile never leaves a partial artifact.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!("output directory {} does not exist", dir.display());
-    }
-    // Replaces the path itself: a symbolic link there is never followed.
-    lucet_signature::file::write_atomically(path, bytes, 0o644, true)?;
-    Ok(())
 }

@@ -98,6 +98,21 @@ pub(crate) fn refuse_overwriting_inputs(output: &Path, args: &Args) -> Result<()
     Ok(())
 }
 
+/// Writes through a temporary file in the same directory and renames it into
+/// place, so a failed or interrupted compile never leaves a partial artifact.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!("output directory {} does not exist", dir.display());
+    }
+    // Replaces the path itself: a symbolic link there is never followed.
+    lucet_signature::file::write_atomically(path, bytes, 0o644, true)?;
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
