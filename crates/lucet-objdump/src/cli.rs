@@ -43,11 +43,7 @@ when no flag is given.",
 
 /// [`SECTIONS`] as `--help` prints them after the options.
 pub fn after_help() -> String {
-    SECTIONS
-        .iter()
-        .map(|(heading, body)| format!("{heading}:\n{body}"))
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    lucet_cli::after_help(SECTIONS)
 }
 
 /// Inspect a lucet artifact.
@@ -58,14 +54,9 @@ pub struct Args {
     #[arg(value_name = "ARTIFACT")]
     pub artifact: PathBuf,
 
-    /// Verify the embedded signature against this public key first. Repeatable: any of.
-    #[arg(
-        long = "signature-pk",
-        value_name = "PATH",
-        env = "LUCET_SIGNATURE_PK",
-        value_delimiter = ':'
-    )]
-    pub signature_pk: Vec<PathBuf>,
+    /// The trusted keys: `--signature-pk`, or `LUCET_SIGNATURE_PK`.
+    #[command(flatten)]
+    pub trust: lucet_cli::TrustedKeys,
 
     /// Print one JSON object instead of text.
     #[arg(long)]

@@ -21,13 +21,7 @@ use wasmtime::ExternType;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("lucet-objdump: {error:#}");
-            ExitCode::from(1)
-        }
-    }
+    lucet_cli::exit("lucet-objdump", run(&args).map(|()| 0))
 }
 
 /// What was learnt about the artifact.
@@ -46,7 +40,7 @@ fn run(args: &Args) -> Result<()> {
     let file = lucet_signature::file::open_regular_file(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let in_file = || path.display().to_string();
-    let report = if args.signature_pk.is_empty() {
+    let report = if args.trust.signature_pk.is_empty() {
         let artifact =
             lucet_artifact::read_unverified(&file, limits(args)).with_context(in_file)?;
         let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
@@ -70,7 +64,7 @@ fn run(args: &Args) -> Result<()> {
             exports,
         }
     } else {
-        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
+        let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
         let artifact =
             lucet_artifact::read_verified(&file, &keys, limits(args)).with_context(in_file)?;
         let (image_size, image_blake2b) = describe_image(artifact.image(), artifact.metadata());

@@ -44,11 +44,7 @@ passed with --env.",
 
 /// [`SECTIONS`] as `--help` prints them after the options.
 pub fn after_help() -> String {
-    SECTIONS
-        .iter()
-        .map(|(heading, body)| format!("{heading}:\n{body}"))
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    lucet_cli::after_help(SECTIONS)
 }
 
 /// Run a lucet artifact under WASI (preview 1).
@@ -106,16 +102,9 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// Run only if the artifact's embedded signature verifies against this public key
-    /// (minisign or rsign2 format). Repeatable: any of the keys. The environment
-    /// variable takes colon-separated paths and applies when no flag is given.
-    #[arg(
-        long = "signature-pk",
-        value_name = "PATH",
-        env = "LUCET_SIGNATURE_PK",
-        value_delimiter = ':'
-    )]
-    pub signature_pk: Vec<PathBuf>,
+    /// The trusted keys: `--signature-pk`, or `LUCET_SIGNATURE_PK`.
+    #[command(flatten)]
+    pub trust: lucet_cli::TrustedKeys,
 
     /// Policy: run only artifacts whose source lucetc verified against this key
     /// (16 hex digits, as minisign prints key ids). Repeatable: any of. Needs --signature-pk.

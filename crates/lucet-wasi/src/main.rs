@@ -15,24 +15,14 @@ use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let status = match run(args) {
-        Ok(status) => status,
-        Err(error) => {
-            eprintln!("lucet-wasi: {error:#}");
-            1
-        }
-    };
-    // The guest wrote through our stdout; make sure it all leaves before exit.
-    let _ = std::io::stdout().flush();
-    // Every status `run` returns fits: 0 to 125, 124, 134 or 1.
-    ExitCode::from(u8::try_from(status).unwrap_or(1))
+    lucet_cli::exit("lucet-wasi", run(args))
 }
 
-fn run(args: Args) -> Result<i32> {
-    if args.signature_verify && args.signature_pk.is_empty() {
+fn run(args: Args) -> Result<u8> {
+    if args.signature_verify && args.trust.signature_pk.is_empty() {
         bail!("--signature-verify needs --signature-pk KEY: there is nothing to verify against");
     }
-    if cfg!(feature = "require-signatures") && args.signature_pk.is_empty() {
+    if cfg!(feature = "require-signatures") && args.trust.signature_pk.is_empty() {
         bail!(
             "this lucet-wasi only runs verified artifacts: give --signature-pk KEY or set LUCET_SIGNATURE_PK"
         );
@@ -42,7 +32,7 @@ fn run(args: Args) -> Result<i32> {
         required_source_keys: args.require_source_key.clone(),
         min_timestamp: args.min_timestamp,
     };
-    if !policy.is_empty() && args.signature_pk.is_empty() {
+    if !policy.is_empty() && args.trust.signature_pk.is_empty() {
         bail!(
             "--expect-name, --require-source-key and --min-timestamp check signed metadata: give --signature-pk KEY too"
         );
@@ -63,10 +53,10 @@ fn run(args: Args) -> Result<i32> {
         Some(hint) => anyhow::anyhow!(hint),
         None => anyhow::Error::new(error).context(args.module.display().to_string()),
     };
-    let loaded = if args.signature_pk.is_empty() {
+    let loaded = if args.trust.signature_pk.is_empty() {
         lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
     } else {
-        let keys = lucet_signature::read_public_keys(&args.signature_pk)?;
+        let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
         let verified = lucet_artifact::read_verified_into::<lucet_runtime::SealedImage, _>(
             &file,
             &keys,
@@ -89,10 +79,12 @@ fn run(args: Args) -> Result<i32> {
 
 /// The process's exit status for how the guest ended, with a line on stderr
 /// when that is not the guest's own status.
-fn exit_status(outcome: Outcome) -> i32 {
+fn exit_status(outcome: Outcome) -> u8 {
     const MAX_EXIT_STATUS: i32 = lucet_runtime::MAX_EXIT_STATUS;
     match outcome {
-        Outcome::Exited(status) if (0..=MAX_EXIT_STATUS).contains(&status) => status,
+        Outcome::Exited(status) if (0..=MAX_EXIT_STATUS).contains(&status) => {
+            u8::try_from(status).unwrap_or(1)
+        }
         Outcome::Exited(status) => {
             // Passed on, 126 and above would read as "cannot execute", "not
             // found" or a signal to a shell or supervisor, and a negative

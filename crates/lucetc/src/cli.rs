@@ -56,11 +56,7 @@ reproducible byte for byte.",
 
 /// [`SECTIONS`] as `--help` prints them after the options.
 pub fn after_help() -> String {
-    SECTIONS
-        .iter()
-        .map(|(heading, body)| format!("{heading}:\n{body}"))
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    lucet_cli::after_help(SECTIONS)
 }
 
 /// Compile WebAssembly (.wasm or .wat) ahead of time to a native lucet artifact.

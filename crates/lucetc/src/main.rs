@@ -24,13 +24,7 @@ use lucetc::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("lucetc: {error:#}");
-            ExitCode::from(1)
-        }
-    }
+    lucet_cli::exit("lucetc", run(&args).map(|()| 0))
 }
 
 /// What one lucetc invocation does, chosen from its flags.
