@@ -2,10 +2,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-use std::ffi::OsString;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+
+pub mod args;
+pub mod report;
 
 /// The median of `times`, `None` when empty.
 pub fn median(times: &[Duration]) -> Option<Duration> {
@@ -28,14 +30,6 @@ pub fn load_average() -> String {
             (fields.len() == 3).then(|| fields.join(" "))
         })
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Parses the value of option `name` as a number.
-pub fn parse_number<T: std::str::FromStr>(value: &OsString, name: &str) -> Result<T> {
-    value
-        .to_str()
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("{name} needs a non-negative integer, not {value:?}"))
 }
 
 /// SplitMix64: cheap, deterministic, and incompressible enough that nothing

@@ -31,8 +31,10 @@
 
 #![forbid(unsafe_code)]
 
+use clap::Parser;
+use lucet_bench::args::Common;
 use lucet_bench::{
-    MemoryUse, load_average, median, memory_use, parse_number, pseudo_random_bytes, wasm_with_data,
+    MemoryUse, load_average, median, memory_use, pseudo_random_bytes, wasm_with_data,
 };
 use std::env;
 use std::ffi::OsString;
@@ -59,19 +61,37 @@ const TARGET_RATIO: f64 = 0.9;
 /// Read sizes tried by `--explore`, besides the 64 KiB of `verify_reader`.
 const EXPLORE_CHUNKS: [usize; 4] = [16 << 10, 256 << 10, 1 << 20, 4 << 20];
 
-const USAGE: &str = "\
-usage: verify-throughput [--size-mb N] [--reps R] [--smoke] [--markdown]
-                         [--explore] [--dir DIR] [--minisign PATH] [--rsign PATH]
-
-  --size-mb N      size of the signed file in MiB (default 256)
-  --reps R         repetitions of each measurement; medians are reported (default 5)
-  --smoke          8 MiB, 1 repetition: checks that the bench still runs and verifies (CI)
-  --markdown       print the results table as markdown
-  --explore        add diagnostic rows: other read sizes, read into memory then
-                   verify, RustCrypto's BLAKE2b-512 (blake2 crate)
-  --dir DIR        create the temporary directory in DIR (default: the system's)
-  --minisign PATH  minisign binary (default: `minisign` on PATH)
-  --rsign PATH     rsign binary (default: `rsign` on PATH, else ~/.cargo/bin/rsign)";
+/// Measures how fast a large signed file is verified, against the
+/// in-process BLAKE2b-512 speed of the same machine in the same run (P1).
+#[derive(Parser, Debug)]
+#[command(
+    name = "verify-throughput",
+    // As before clap: an option given twice takes its last value.
+    args_override_self = true,
+    mut_arg("smoke", |a| {
+        a.help("8 MiB, 1 repetition: checks that the bench still runs and verifies (CI)")
+    }),
+)]
+struct Cli {
+    /// Size of the signed file in MiB
+    #[arg(long = "size-mb", value_name = "N", default_value_t = 256)]
+    size_mib: u64,
+    #[command(flatten)]
+    common: Common,
+    /// Add diagnostic rows: other read sizes, read into memory then verify,
+    /// RustCrypto's BLAKE2b-512 (blake2 crate)
+    #[arg(long)]
+    explore: bool,
+    /// Create the temporary directory in DIR (default: the system's)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// minisign binary (default: `minisign` on PATH)
+    #[arg(long, value_name = "PATH")]
+    minisign: Option<PathBuf>,
+    /// rsign binary (default: `rsign` on PATH, else ~/.cargo/bin/rsign)
+    #[arg(long, value_name = "PATH")]
+    rsign: Option<PathBuf>,
+}
 
 #[derive(Debug)]
 struct Options {
@@ -86,46 +106,34 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Option<Options>> {
+    /// The options of a parsed command line; an error is a usage error.
+    fn from_cli(cli: Cli) -> Result<Options, String> {
+        let Common {
+            smoke,
+            markdown,
+            reps,
+        } = cli.common;
         let mut opts = Options {
-            size_mib: 256,
-            reps: 5,
-            smoke: false,
-            markdown: false,
-            explore: false,
-            dir: None,
-            minisign: None,
-            rsign: None,
+            size_mib: cli.size_mib,
+            reps,
+            smoke,
+            markdown,
+            explore: cli.explore,
+            dir: cli.dir,
+            minisign: cli.minisign,
+            rsign: cli.rsign,
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let arg = arg
-                .into_string()
-                .map_err(|a| anyhow::anyhow!("argument {a:?} is not UTF-8"))?;
-            let mut value = |name: &str| {
-                args.next()
-                    .with_context(|| format!("{name} needs a value\n\n{USAGE}"))
-            };
-            match arg.as_str() {
-                "--size-mb" => opts.size_mib = parse_number(&value(&arg)?, &arg)?,
-                "--reps" => opts.reps = parse_number(&value(&arg)?, &arg)?,
-                "--smoke" => opts.smoke = true,
-                "--markdown" => opts.markdown = true,
-                "--explore" => opts.explore = true,
-                "--dir" => opts.dir = Some(value(&arg)?.into()),
-                "--minisign" => opts.minisign = Some(value(&arg)?.into()),
-                "--rsign" => opts.rsign = Some(value(&arg)?.into()),
-                "-h" | "--help" => return Ok(None),
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
-            }
-        }
         if opts.smoke {
             opts.size_mib = 8;
             opts.reps = 1;
         }
-        ensure!(opts.size_mib >= 1, "--size-mb must be at least 1");
-        ensure!(opts.reps >= 1, "--reps must be at least 1");
-        Ok(Some(opts))
+        if opts.size_mib < 1 {
+            return Err("--size-mb must be at least 1".into());
+        }
+        if opts.reps < 1 {
+            return Err("--reps must be at least 1".into());
+        }
+        Ok(opts)
     }
 }
 
@@ -804,72 +812,11 @@ fn run(opts: &Options) -> Result<()> {
         "read {warmed} bytes back, wrote {bytes}: is the file being modified?"
     );
 
-    let mut rows = vec![
-        Row::new(
-            "BLAKE2b-512 in memory (blake2b_simd)",
-            "blake2b_simd (as Prehasher) over the bytes already in memory: the reference",
-            Subject::InMemory {
-                blake2b: Blake2b::Simd,
-                data: &data,
-                expected: fx.prehash,
-            },
-        ),
-        Row::new(
-            "lucet-runtime load_verified (artifact)",
-            "File::open + load_verified of a signed artifact whose image holds the data: read once into a \
-             sealed memory file while hashed, verified, mapped by wasmtime (the load path of lucet-wasi)",
-            Subject::LoadArtifact,
-        )
-        .hashing(fx.image_len),
-        Row::new(
-            "lucet-signature verify_reader",
-            "File::open + verify_reader of the data file and its .minisig (64 KiB reads, constant memory)",
-            Subject::VerifyReader,
-        ),
-    ];
-    rows.extend(tool_rows(opts, &fx));
+    let mut rows = main_rows(opts, &fx, &data);
     let main_rows = rows.len();
     if opts.explore {
-        rows.push(
-            Row::new(
-                "explore: artifact read into memory, copied by wasmtime",
-                "File::open + read_verified (image in a Vec) + load_verified_artifact (Module::deserialize copies)",
-                Subject::LoadArtifactInMemory,
-            )
-            .hashing(fx.image_len),
-        );
-        for chunk in EXPLORE_CHUNKS {
-            rows.push(Row::new(
-                format!("explore: Prehasher, {} KiB reads", chunk >> 10),
-                "File::read chunks + Prehasher + verify_prehashed",
-                Subject::Chunked(chunk, Blake2b::Simd),
-            ));
-        }
-        rows.push(Row::new(
-            "explore: read_hashed into memory",
-            "read_hashed (64 KiB reads, Vec grows) + verify_prehashed",
-            Subject::ReadHashed,
-        ));
-        rows.push(Row::new(
-            "explore: pre-sized Vec, hashed in place",
-            "Vec::with_capacity(file size), 64 KiB reads into it, hashed there + verify_prehashed",
-            Subject::ReadInPlace,
-        ));
         check_rustcrypto(&data, fx.prehash)?;
-        rows.push(Row::new(
-            "explore: BLAKE2b-512 in memory (RustCrypto blake2)",
-            "blake2::Blake2b512 over the bytes in memory",
-            Subject::InMemory {
-                blake2b: Blake2b::RustCrypto,
-                data: &data,
-                expected: fx.prehash,
-            },
-        ));
-        rows.push(Row::new(
-            "explore: verify from file with RustCrypto blake2 prehash",
-            "File::read 64 KiB chunks + blake2::Blake2b512 + verify_prehashed",
-            Subject::Chunked(64 << 10, Blake2b::RustCrypto),
-        ));
+        rows.extend(explore_rows(&fx, &data));
     }
 
     let load_before = load_average();
@@ -890,6 +837,86 @@ fn run(opts: &Options) -> Result<()> {
     );
     println!("load average before: {load_before}, after: {load_after}");
     println!();
+    print_tables(opts, &fx, &results, main_rows);
+    print_verdicts(&fx, &results)
+}
+
+/// The rows of the table: the reference, our verifications, the tools.
+fn main_rows<'a>(opts: &Options, fx: &Fixture, data: &'a [u8]) -> Vec<Row<'a>> {
+    let mut rows = vec![
+        Row::new(
+            "BLAKE2b-512 in memory (blake2b_simd)",
+            "blake2b_simd (as Prehasher) over the bytes already in memory: the reference",
+            Subject::InMemory {
+                blake2b: Blake2b::Simd,
+                data,
+                expected: fx.prehash,
+            },
+        ),
+        Row::new(
+            "lucet-runtime load_verified (artifact)",
+            "File::open + load_verified of a signed artifact whose image holds the data: read once into a \
+             sealed memory file while hashed, verified, mapped by wasmtime (the load path of lucet-wasi)",
+            Subject::LoadArtifact,
+        )
+        .hashing(fx.image_len),
+        Row::new(
+            "lucet-signature verify_reader",
+            "File::open + verify_reader of the data file and its .minisig (64 KiB reads, constant memory)",
+            Subject::VerifyReader,
+        ),
+    ];
+    rows.extend(tool_rows(opts, fx));
+    rows
+}
+
+/// The diagnostic rows of `--explore`.
+fn explore_rows<'a>(fx: &Fixture, data: &'a [u8]) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    rows.push(
+            Row::new(
+                "explore: artifact read into memory, copied by wasmtime",
+                "File::open + read_verified (image in a Vec) + load_verified_artifact (Module::deserialize copies)",
+                Subject::LoadArtifactInMemory,
+            )
+            .hashing(fx.image_len),
+        );
+    for chunk in EXPLORE_CHUNKS {
+        rows.push(Row::new(
+            format!("explore: Prehasher, {} KiB reads", chunk >> 10),
+            "File::read chunks + Prehasher + verify_prehashed",
+            Subject::Chunked(chunk, Blake2b::Simd),
+        ));
+    }
+    rows.push(Row::new(
+        "explore: read_hashed into memory",
+        "read_hashed (64 KiB reads, Vec grows) + verify_prehashed",
+        Subject::ReadHashed,
+    ));
+    rows.push(Row::new(
+        "explore: pre-sized Vec, hashed in place",
+        "Vec::with_capacity(file size), 64 KiB reads into it, hashed there + verify_prehashed",
+        Subject::ReadInPlace,
+    ));
+    rows.push(Row::new(
+        "explore: BLAKE2b-512 in memory (RustCrypto blake2)",
+        "blake2::Blake2b512 over the bytes in memory",
+        Subject::InMemory {
+            blake2b: Blake2b::RustCrypto,
+            data,
+            expected: fx.prehash,
+        },
+    ));
+    rows.push(Row::new(
+        "explore: verify from file with RustCrypto blake2 prehash",
+        "File::read 64 KiB chunks + blake2::Blake2b512 + verify_prehashed",
+        Subject::Chunked(64 << 10, Blake2b::RustCrypto),
+    ));
+    rows
+}
+
+/// The tables, each row's command, and what the columns mean.
+fn print_tables(opts: &Options, fx: &Fixture, results: &Results<'_>, main_rows: usize) {
     let (main_rows, explore_rows) = results.rows.split_at(main_rows.min(results.rows.len()));
     print!("{}", results.table(opts.markdown, main_rows));
     println!();
@@ -923,7 +950,10 @@ fn run(opts: &Options) -> Result<()> {
     if cfg!(debug_assertions) {
         println!("debug build: these numbers say nothing; measure with --release.");
     }
+}
 
+/// The verdicts, and warnings about a busy machine.
+fn print_verdicts(fx: &Fixture, results: &Results<'_>) -> Result<()> {
     println!();
     for row in results.rows.get(1..3).unwrap_or_default() {
         let ratio = results
@@ -968,16 +998,9 @@ fn run(opts: &Options) -> Result<()> {
 }
 
 fn main() -> ExitCode {
-    let opts = match Options::parse(env::args_os().skip(1)) {
-        Ok(Some(opts)) => opts,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("verify-throughput: {e:#}");
-            return ExitCode::from(2);
-        }
+    let opts = match lucet_bench::args::parse_or_exit::<Cli, _>(Options::from_cli) {
+        Ok(opts) => opts,
+        Err(code) => return code,
     };
     match run(&opts) {
         // The verdict is reported, not enforced: a slow or busy machine is
@@ -995,24 +1018,29 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        lucet_bench::args::parse::<Cli, _>(args.iter().map(OsString::from), Options::from_cli)
+    }
+
     fn fixture(data: &[u8]) -> Fixture {
-        let opts = Options::parse(Vec::<OsString>::new()).unwrap().unwrap();
+        let opts = parse(&[]).unwrap();
         make_fixture(&opts, data).unwrap()
     }
 
     #[test]
     fn options() {
-        let parse = |args: &[&str]| Options::parse(args.iter().map(OsString::from));
-        let opts = parse(&[]).unwrap().unwrap();
+        let opts = parse(&[]).unwrap();
         assert_eq!((opts.size_mib, opts.reps), (256, 5));
-        let opts = parse(&["--size-mb", "100", "--reps", "3", "--markdown"])
-            .unwrap()
-            .unwrap();
+        let opts = parse(&["--size-mb", "100", "--reps", "3", "--markdown"]).unwrap();
         assert_eq!((opts.size_mib, opts.reps, opts.markdown), (100, 3, true));
-        let opts = parse(&["--size-mb", "100", "--smoke"]).unwrap().unwrap();
+        let opts = parse(&["--size-mb", "100", "--smoke"]).unwrap();
         assert_eq!((opts.size_mib, opts.reps), (8, 1));
-        assert!(parse(&["--help"]).unwrap().is_none());
+        // --smoke sets the repetitions before they are checked.
+        assert_eq!(parse(&["--reps", "0", "--smoke"]).unwrap().reps, 1);
+        let help = parse(&["--help"]).err().unwrap();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
         assert!(parse(&["--reps", "0"]).is_err());
+        assert!(parse(&["--size-mb", "0"]).is_err());
         assert!(parse(&["--size-mb"]).is_err());
         assert!(parse(&["--size-mb", "-1"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
@@ -1046,7 +1074,7 @@ mod tests {
             Subject::ReadHashed,
             Subject::ReadInPlace,
         ];
-        let opts = Options::parse(Vec::<OsString>::new()).unwrap().unwrap();
+        let opts = parse(&[]).unwrap();
         let tools = tool_rows(&opts, &fx).map(|row| row.subject);
         subjects.extend(tools.into_iter().filter(|s| !matches!(s, Subject::Missing)));
         for subject in &subjects {

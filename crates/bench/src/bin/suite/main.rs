@@ -1,0 +1,196 @@
+//! `suite`: the performance suite (rows P2–P6 of BENCHMARKS.md), each row
+//! measured side by side with its peer in the same run.
+//!
+//! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
+//!   against `load_unverified` of the same image unsigned, from a file in the
+//!   page cache, for a small (hello world) and a large (≥ 5 MiB image)
+//!   artifact; the BLAKE2b-512 time of the image is the allowance.
+//! * **P3 compile**: `lucetc` (subprocess) against the bare in-process
+//!   wasmtime `precompile_module` with the same settings, and `wasmtime
+//!   compile` (the CLI, when installed), on the sightglass programs.
+//! * **P4 full cycle**: `lucet_embed::ModuleHandle::run` (WASI context,
+//!   pooled instance, `_start`, drop) of a trivial module and a hello world,
+//!   against bare wasmtime with the same pooling allocator.
+//! * **P5 process**: `lucet-wasi --signature-pk` of hello world as a whole
+//!   process, against `wasmtime run --allow-precompiled` and node's WASI.
+//! * **P6 execution**: the sightglass programs under `lucet-wasi`, with
+//!   upstream's inputs and, for the four whose inputs scale their work,
+//!   larger ones (`LARGER_INPUTS`) in a scratch directory, against `wasmtime
+//!   run --allow-precompiled` at the same opt level, with epoch interruption
+//!   (our default) and without (`lucetc --no-interruption`).
+//!
+//! Each row has a module of its own (`p2` … `p6`); the tables and timing
+//! helpers are in the library (`lucet_bench::report`), and `--smoke`,
+//! `--markdown` and `--reps` are defined once for every harness
+//! (`lucet_bench::args`).
+//!
+//! Measurements are interleaved round by round so background load falls on
+//! every row alike; medians are reported. Verdicts are printed, never
+//! enforced: only a failure of something run (a load, a guest's exit
+//! status) makes the suite fail. `--smoke` runs our own rows with tiny
+//! counts and no peers, for CI.
+
+#![forbid(unsafe_code)]
+
+mod corpus;
+mod fixture;
+mod options;
+mod p2;
+mod p3;
+mod p4;
+mod p5;
+mod p6;
+mod process;
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use lucet_bench::load_average;
+use lucet_bench::report::Report;
+
+use crate::fixture::{Fixture, bare_precompile};
+use crate::options::{Cli, Options};
+use crate::process::Tools;
+
+fn run(opts: &Options) -> Result<()> {
+    let fx = Fixture::new()?;
+    let tools = Tools::find(opts);
+    let mut report = Report::new(opts.markdown);
+    report.line(&format!(
+        "suite{}: load average {} before",
+        if opts.smoke { " --smoke" } else { "" },
+        load_average()
+    ));
+    report.flush();
+    if opts.wants("P2") {
+        p2::p2(opts, &fx, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P4") {
+        p4::p4(opts, &fx, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P5") {
+        p5::p5(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P3") || opts.wants("P6") {
+        p3_p6(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    report.line(&format!("load average {} after", load_average()));
+    report.flush();
+    Ok(())
+}
+
+/// P3 and P6 share the compiled artifacts: P3 times the compilations,
+/// P6 runs their outputs.
+fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Result<()> {
+    let Some(lucetc) = &tools.lucetc else {
+        report.line("P3 and P6 not measured: no lucetc binary (--lucetc)");
+        return Ok(());
+    };
+    let programs = corpus::programs(opts)?;
+    let mut p3_rows = Vec::new();
+    let mut p6_rows = Vec::new();
+    for program in &programs {
+        let compiled = p3::Compiled::paths(fx, &program.name);
+        p3_rows.push(p3::measure(
+            program, &compiled, lucetc, fx, tools, opts.reps,
+        )?);
+        p3::compile_plain(program, &compiled, lucetc, fx, tools)?;
+        // P6: run them in the workload's directory, preopened as `.`.
+        if !opts.wants("P6") {
+            continue;
+        }
+        let Some(lucet_wasi) = &tools.lucet_wasi else {
+            continue;
+        };
+        p6_rows.extend(p6::measure(
+            program, &compiled, lucet_wasi, fx, tools, opts.reps,
+        )?);
+    }
+    if opts.wants("P3") {
+        p3::report(&p3_rows, opts.reps, tools, report);
+    }
+    if opts.wants("P6") {
+        p6::report(&p6_rows, opts.reps, tools, report);
+    }
+    Ok(())
+}
+
+/// Hidden mode for P3's process-to-process comparison: `suite
+/// --bare-precompile-process IN OUT` reads IN, runs [`bare_precompile`] and
+/// writes OUT, as a process of its own (this binary, about as large as
+/// lucetc).
+const BARE_PROCESS: &str = "--bare-precompile-process";
+
+fn bare_precompile_process(input: &Path, output: &Path) -> Result<()> {
+    let wasm = fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+    let image = bare_precompile(&wasm, true)?;
+    fs::write(output, image).with_context(|| format!("writing {}", output.display()))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = env::args_os().skip(1).collect();
+    if let [mode, input, output] = args.as_slice()
+        && mode == BARE_PROCESS
+    {
+        return match bare_precompile_process(input.as_ref(), output.as_ref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("suite {BARE_PROCESS}: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let opts = match lucet_bench::args::parse_or_exit::<Cli, _>(Options::from_cli) {
+        Ok(opts) => opts,
+        Err(code) => return code,
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("suite: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
+        lucet_bench::args::parse::<Cli, _>(args.iter().map(OsString::from), Options::from_cli)
+    }
+
+    #[test]
+    fn options() {
+        let opts = parse(&[]).unwrap();
+        assert_eq!(opts.reps, 5);
+        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6"]);
+        assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
+        let opts = parse(&["--rows", "p3, P6", "--reps", "3", "--programs", "4"]).unwrap();
+        assert!(opts.wants("P3") && opts.wants("P6") && !opts.wants("P2"));
+        assert_eq!((opts.reps, opts.programs), (3, Some(4)));
+        let opts = parse(&["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
+        assert_eq!((opts.reps, opts.programs), (1, Some(1)));
+        let opts = parse(&["--lucetc", "a", "--lucet-wasi", "b", "--markdown"]).unwrap();
+        assert!(opts.markdown);
+        assert_eq!(opts.lucetc.as_deref(), Some(Path::new("a")));
+        assert_eq!(opts.lucet_wasi.as_deref(), Some(Path::new("b")));
+        assert!(parse(&["--reps", "0"]).is_err());
+        assert!(parse(&["--reps", "0", "--smoke"]).is_err());
+        assert!(parse(&["--programs"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert_eq!(parse(&["--reps", "2", "--reps", "4"]).unwrap().reps, 4);
+        let help = parse(&["--help"]).err().unwrap();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
+}

@@ -1,0 +1,239 @@
+//! P4 full cycle: `lucet_embed::ModuleHandle::run` (WASI context, pooled
+//! instance, `_start`, drop) of a trivial module and a hello world, against
+//! bare wasmtime with the same pooling allocator.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use lucet_bench::report::{Report, median_of, percentile, ratio, us, yes_no};
+use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle};
+use lucet_runtime::EngineSettings;
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    Store, StoreLimits, StoreLimitsBuilder,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+
+use crate::fixture::{
+    Fixture, HELLO_OUT, HELLO_WAT, NO_DEADLINE, TRIVIAL_WAT, WasmtimeContext, lucet_like_config,
+    wat,
+};
+use crate::options::Options;
+
+struct BareState {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+/// Bare wasmtime with the pool `lucet_embed::PoolingLimits::default()`
+/// describes and lucetc's default engine settings.
+struct Bare {
+    engine: Engine,
+    linker: Linker<BareState>,
+}
+
+impl Bare {
+    fn new() -> Result<Bare> {
+        let settings = EngineSettings::default();
+        let limits = lucet_embed::PoolingLimits::default();
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_core_instances(limits.max_instances)
+            .total_memories(limits.max_instances * limits.max_memories_per_module)
+            .total_tables(limits.max_instances * limits.max_tables_per_module)
+            .total_stacks(0)
+            .total_component_instances(0)
+            .max_memories_per_module(limits.max_memories_per_module)
+            .max_memory_size(usize::try_from(limits.max_memory_size)?)
+            .max_tables_per_module(limits.max_tables_per_module)
+            .table_elements(limits.max_table_elements)
+            .max_core_instance_size(limits.max_instance_size);
+        let mut config = lucet_like_config(settings.interruptible)?;
+        config
+            .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).wt("bare engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut BareState| &mut s.wasi)
+            .wt("bare linker")?;
+        Ok(Bare { engine, linker })
+    }
+
+    fn pre(&self, wasm: &[u8]) -> Result<InstancePre<BareState>> {
+        let module = Module::new(&self.engine, wasm).wt("bare compile")?;
+        self.linker
+            .instantiate_pre(&module)
+            .wt("bare instantiate_pre")
+    }
+}
+
+/// One bare cycle: WASI context with captured output, store, instance,
+/// `_start`, drop. Returns stdout.
+fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let stderr = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdin(MemoryInputPipe::new(Vec::new()))
+        .stdout(stdout.clone())
+        .stderr(stderr)
+        .arg(name);
+    let limits = StoreLimitsBuilder::new().memory_size(128 << 20).build();
+    let mut store = Store::new(
+        pre.module().engine(),
+        BareState {
+            wasi: wasi.build_p1(),
+            limits,
+        },
+    );
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(NO_DEADLINE);
+    let instance = pre.instantiate(&mut store).wt("bare instantiate")?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .wt("bare _start")?
+        .call(&mut store, ())
+        .wt("bare run")?;
+    drop(store);
+    Ok(stdout.contents().to_vec())
+}
+
+fn embed_cycle(handle: &ModuleHandle) -> Result<(Vec<u8>, Duration)> {
+    let output = handle
+        .run(InstanceConfig::default())
+        .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
+    ensure!(output.success(), "guest failed: {:?}", output.outcome);
+    Ok((output.stdout, output.elapsed))
+}
+
+/// The times of one timed iteration.
+struct Cycle {
+    /// `ModuleHandle::run`, as the caller sees it.
+    embed: Duration,
+    /// `RunOutput::elapsed`: instantiation to the end of the run.
+    inner: Duration,
+    bare: Duration,
+}
+
+/// One module of P4, ready to run both ways.
+struct Subject<'a> {
+    name: &'static str,
+    expected: &'a [u8],
+    handle: ModuleHandle,
+    pre: InstancePre<BareState>,
+}
+
+pub fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
+    report.heading("P4 full cycle: WASI context + instantiate + _start + drop (pooling, CoW)");
+    let host = Host::new(HostConfig::new(fx.keys.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bare = Bare::new()?;
+    let iters = opts.iters(5000);
+    let mut rows = Vec::new();
+    let mut verdicts = Vec::new();
+    for (name, text, expected) in [
+        ("trivial", TRIVIAL_WAT, &b""[..]),
+        ("hello", HELLO_WAT, HELLO_OUT),
+    ] {
+        let wasm = wat(text)?;
+        let (artifact, _) = fx.artifact(&wasm, EngineSettings::default(), true)?;
+        let handle = host
+            .load_verified_bytes(name, &artifact)
+            .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
+        let subject = Subject {
+            name,
+            expected,
+            handle,
+            pre: bare.pre(&wasm)?,
+        };
+        let cycles = measure(&subject, iters)?;
+        let (table, verdict) = summarize(name, &cycles)?;
+        rows.extend(table);
+        verdicts.push(verdict);
+    }
+    report.line(&format!("{iters} iterations per row, interleaved."));
+    report.table(&["path", "median µs", "p99 µs", "ratio to bare"], &rows);
+    for v in verdicts {
+        report.line(&v);
+    }
+    Ok(())
+}
+
+/// Times `s` both ways, `iters` times.
+fn measure(s: &Subject, iters: usize) -> Result<Vec<Cycle>> {
+    let name = s.name;
+    let mut cycles = Vec::with_capacity(iters);
+    // Untimed warm-up of every path, then interleaved iterations, each
+    // path going first every other time (the second runs with the
+    // caches the first warmed).
+    for i in 0..=iters {
+        let embed = || -> Result<(Duration, Duration)> {
+            let start = Instant::now();
+            let (out, inner) = embed_cycle(&s.handle)?;
+            let elapsed = start.elapsed();
+            ensure!(out == s.expected, "{name}: lucet-embed output {out:?}");
+            Ok((elapsed, inner))
+        };
+        let bare = || -> Result<Duration> {
+            let start = Instant::now();
+            let out = bare_cycle(&s.pre, name)?;
+            let elapsed = start.elapsed();
+            ensure!(out == s.expected, "{name}: bare output {out:?}");
+            Ok(elapsed)
+        };
+        let ((embed, inner), bare) = if i % 2 == 0 {
+            (embed()?, bare()?)
+        } else {
+            let elapsed_bare = bare()?;
+            (embed()?, elapsed_bare)
+        };
+        if i > 0 {
+            cycles.push(Cycle { embed, inner, bare });
+        }
+    }
+    Ok(cycles)
+}
+
+/// P4's three table rows of one module, and its verdict.
+fn summarize(name: &str, cycles: &[Cycle]) -> Result<(Vec<Vec<String>>, String)> {
+    let column = |f: fn(&Cycle) -> Duration| cycles.iter().map(f).collect::<Vec<_>>();
+    let (t_embed, t_inner, t_bare) = (column(|c| c.embed), column(|c| c.inner), column(|c| c.bare));
+    let p = |t: &[Duration]| percentile(t, 0.99).context("no samples");
+    let (e, inn, b) = (
+        median_of(&t_embed)?,
+        median_of(&t_inner)?,
+        median_of(&t_bare)?,
+    );
+    let mut rows = Vec::new();
+    for (row, t, med) in [
+        ("lucet-embed `ModuleHandle::run`", &t_embed, e),
+        (
+            "lucet-embed, instantiation to end of run (`RunOutput::elapsed`)",
+            &t_inner,
+            inn,
+        ),
+        ("bare wasmtime 48 pooling", &t_bare, b),
+    ] {
+        rows.push(vec![
+            format!("{name}: {row}"),
+            us(med),
+            us(p(t)?),
+            ratio(med, b),
+        ]);
+    }
+    let verdict = format!(
+        "P4 {name}: lucet-embed {} µs median vs bare {} µs = {}× (goal ≤ 1.05×: {}){}",
+        us(e),
+        us(b),
+        ratio(e, b),
+        yes_no(e.as_secs_f64() <= 1.05 * b.as_secs_f64()),
+        if name == "hello" {
+            format!(
+                "; hello ≤ 25 µs median: {}",
+                yes_no(e <= Duration::from_micros(25))
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok((rows, verdict))
+}

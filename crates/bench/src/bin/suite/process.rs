@@ -1,0 +1,143 @@
+//! Subprocesses: the programs the rows run, and how they are timed.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use lucet_bench::report::median_of;
+
+use crate::options::Options;
+
+pub const NOT_INSTALLED: &str = "not measured: peer not installed";
+
+/// A subprocess to time: program, arguments, working directory.
+#[derive(Clone)]
+pub struct Cmd {
+    program: PathBuf,
+    args: Vec<OsString>,
+    dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: &Path, args: &[&dyn AsRef<OsStr>]) -> Cmd {
+        Cmd {
+            program: program.to_owned(),
+            args: args.iter().map(|a| a.as_ref().to_owned()).collect(),
+            dir: None,
+        }
+    }
+
+    pub fn in_dir(mut self, dir: &Path) -> Cmd {
+        self.dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Runs once; the wall time and stdout. An error unless it exits 0.
+    pub fn run(&self) -> Result<(Duration, Vec<u8>)> {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).stdin(Stdio::null());
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
+        let start = Instant::now();
+        let output = command
+            .output()
+            .with_context(|| format!("running {}", self.program.display()))?;
+        let elapsed = start.elapsed();
+        ensure!(
+            output.status.success(),
+            "{} {:?} failed ({}): {}",
+            self.program.display(),
+            self.args,
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+        Ok((elapsed, output.stdout))
+    }
+}
+
+/// One command's timed runs and its stdout of the last run.
+#[derive(Default, Clone)]
+struct Timed {
+    times: Vec<Duration>,
+    stdout: Vec<u8>,
+}
+
+/// Times each command `reps` times, interleaved after one untimed round;
+/// returns the medians and each command's stdout of the last run.
+pub fn time_interleaved(cmds: &[Cmd], reps: usize) -> Result<Vec<(Duration, Vec<u8>)>> {
+    let mut timed = vec![Timed::default(); cmds.len()];
+    for round in 0..=reps {
+        for (cmd, timed) in cmds.iter().zip(&mut timed) {
+            let (elapsed, stdout) = cmd.run()?;
+            if round > 0 {
+                timed.times.push(elapsed);
+            }
+            timed.stdout = stdout;
+        }
+    }
+    timed
+        .into_iter()
+        .map(|t| Ok((median_of(&t.times)?, t.stdout)))
+        .collect()
+}
+
+/// A program next to this executable (`target/release/lucetc` beside
+/// `target/release/suite`), if it exists.
+fn sibling(name: &str) -> Option<PathBuf> {
+    let path = env::current_exe().ok()?.parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+pub struct Tools {
+    /// What a peer's row says when the peer is absent.
+    pub missing: &'static str,
+    pub lucetc: Option<PathBuf>,
+    pub lucet_wasi: Option<PathBuf>,
+    pub wasmtime: Option<PathBuf>,
+    pub node: Option<PathBuf>,
+}
+
+impl Tools {
+    pub fn find(opts: &Options) -> Tools {
+        let peer = |given: &Option<PathBuf>, name: &str| {
+            if opts.smoke {
+                None
+            } else {
+                given.clone().or_else(|| on_path(name))
+            }
+        };
+        // Absolute paths: programs run in their own directories.
+        let abs = |p: Option<PathBuf>| p.map(|p| fs::canonicalize(&p).unwrap_or(p));
+        Tools {
+            missing: if opts.smoke {
+                "not run (--smoke: no peers)"
+            } else {
+                NOT_INSTALLED
+            },
+            lucetc: abs(opts.lucetc.clone().or_else(|| sibling("lucetc"))),
+            lucet_wasi: abs(opts.lucet_wasi.clone().or_else(|| sibling("lucet-wasi"))),
+            wasmtime: abs(peer(&opts.wasmtime, "wasmtime")),
+            node: abs(peer(&opts.node, "node")),
+        }
+    }
+
+    pub fn version(program: &Path) -> String {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+}
