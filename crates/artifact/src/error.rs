@@ -100,9 +100,7 @@ pub enum Error {
         expected: String,
     },
     /// A key was configured but the artifact carries no signature.
-    #[error(
-        "artifact is not signed, and a trusted key was given; sign it with `lucetc --signature-sk`"
-    )]
+    #[error("artifact is not signed, and a trusted key was given")]
     NotSigned,
     /// The signature block failed to parse as a minisign signature.
     #[error("artifact signature block is malformed")]

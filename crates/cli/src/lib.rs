@@ -44,20 +44,60 @@ pub struct TrustedKeys {
 }
 
 /// The one exit path of a tool: `Ok(status)` exits with it; an error is
-/// printed as one line, `TOOL: error: causes...`, and exits 1. Standard
-/// output is flushed first, so that what the tool (or its guest) wrote
-/// leaves before the process ends.
-pub fn exit(tool: &str, result: anyhow::Result<u8>) -> ExitCode {
+/// printed as one line, `TOOL: error: causes...; advice`, and exits 1.
+/// `advice` says what to do in this tool's terms (its flags): the libraries'
+/// errors say what is wrong, not which flag of which tool would change it.
+/// Standard output is flushed first, so that what the tool (or its guest)
+/// wrote leaves before the process ends.
+pub fn exit(
+    tool: &str,
+    result: anyhow::Result<u8>,
+    advice: impl Fn(&anyhow::Error) -> Option<String>,
+) -> ExitCode {
     let status = match result {
         Ok(status) => status,
         Err(error) => {
             let _ = std::io::stdout().flush();
-            eprintln!("{tool}: {error:#}");
+            match advice(&error) {
+                Some(advice) => eprintln!("{tool}: {error:#}; {advice}"),
+                None => eprintln!("{tool}: {error:#}"),
+            }
             1
         }
     };
     let _ = std::io::stdout().flush();
     ExitCode::from(status)
+}
+
+/// The first error of type `E` in `error`'s chain of causes.
+pub fn cause<E: std::error::Error + Send + Sync + 'static>(error: &anyhow::Error) -> Option<&E> {
+    error.chain().find_map(|cause| cause.downcast_ref::<E>())
+}
+
+/// What to do about an error from reading or loading an artifact, in the
+/// toolchain's flags; for the tools to extend with their own.
+pub fn load_advice(error: &anyhow::Error) -> Option<String> {
+    use lucet_runtime::Error;
+    let artifact_error = match cause::<Error>(error) {
+        Some(Error::Artifact(error)) => Some(error),
+        Some(Error::MissingCpuFeatures { .. }) => {
+            return Some("recompile with `lucetc --target-cpu baseline` or on this host".into());
+        }
+        Some(Error::SettingsMismatch { .. }) => {
+            return Some(
+                "recompile it with matching --reserved-size, --guard-size and --no-interruption"
+                    .into(),
+            );
+        }
+        _ => cause::<lucet_artifact::Error>(error),
+    };
+    matches!(artifact_error, Some(lucet_artifact::Error::NotSigned))
+        .then(|| "sign it with `lucetc --signature-sk`".into())
+}
+
+/// No advice: the error says all there is.
+pub fn no_advice(_: &anyhow::Error) -> Option<String> {
+    None
 }
 
 #[cfg(test)]

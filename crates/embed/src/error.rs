@@ -43,7 +43,7 @@ pub enum Error {
     /// A deadline was asked, but this host's artifacts are compiled without
     /// epoch interruption, so nothing could stop the guest at the deadline.
     #[error(
-        "a deadline of {0:?} was asked, but artifacts of this host are compiled with --no-interruption and cannot be stopped; recompile without that flag"
+        "a deadline of {0:?} was asked, but this host's engine is not interruptible (HostConfig::engine.interruptible is false), so nothing could stop the guest"
     )]
     NotInterruptible(Duration),
     /// Every slot of the pooling allocator is in use: retry later, or raise

@@ -21,7 +21,11 @@ use wasmtime::ExternType;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    lucet_cli::exit("lucet-objdump", run(&args).map(|()| 0))
+    lucet_cli::exit(
+        "lucet-objdump",
+        run(&args).map(|()| 0),
+        lucet_cli::load_advice,
+    )
 }
 
 /// What was learnt about the artifact.

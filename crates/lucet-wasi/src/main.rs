@@ -4,6 +4,8 @@
 //! against one of the keys run; the guest never starts otherwise.
 #![forbid(unsafe_code)]
 
+mod advice;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    lucet_cli::exit("lucet-wasi", run(args))
+    lucet_cli::exit("lucet-wasi", run(args), advice::advice)
 }
 
 fn run(args: Args) -> Result<u8> {

@@ -53,6 +53,12 @@ pub fn run(args: &Args) -> Result<()> {
         name_check,
         args.max_input_size,
     )?;
+    if args.no_translate_wat && !source.bytes.starts_with(b"\0asm") {
+        bail!(
+            "{}: not a WebAssembly binary (no \\0asm magic), and --no-translate-wat forbids reading it as text",
+            input.display()
+        );
+    }
     let wasm = lucet_runtime::compile::wasm_binary(&source.bytes, !args.no_translate_wat)
         .with_context(|| input.display().to_string())?;
 

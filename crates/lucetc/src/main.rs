@@ -24,7 +24,7 @@ use lucetc::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    lucet_cli::exit("lucetc", run(&args).map(|()| 0))
+    lucet_cli::exit("lucetc", run(&args).map(|()| 0), advice)
 }
 
 /// What one lucetc invocation does, chosen from its flags.
@@ -59,6 +59,19 @@ fn run(args: &Args) -> Result<()> {
         Mode::Resign(artifact) => resign::run(args, artifact),
         Mode::VerifyRebuild(artifact) => verify_rebuild::run(args, artifact),
         Mode::Compile => compile::run(args),
+    }
+}
+
+/// What to do about an error, in lucetc's flags: the libraries' errors say
+/// what is wrong, and an embedder of them sees no flags of ours.
+fn advice(error: &anyhow::Error) -> Option<String> {
+    use lucet_signature::Error;
+    match lucet_cli::cause::<Error>(error) {
+        Some(Error::LegacySignatureRefused) => {
+            Some("pass --allow-legacy-signatures if the signer is trusted".into())
+        }
+        Some(Error::KeyFileExists { .. }) => Some("pass --force to overwrite it".into()),
+        _ => lucet_cli::load_advice(error),
     }
 }
 

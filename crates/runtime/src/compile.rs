@@ -43,7 +43,7 @@ pub fn wasm_binary(source: &[u8], translate_wat: bool) -> Result<Cow<'_, [u8]>, 
     }
     if !translate_wat {
         return Err(Error::InvalidInput(
-            "input is not a WebAssembly binary (no \\0asm magic) and --no-translate-wat forbids reading it as text".into(),
+            "input is not a WebAssembly binary (no \\0asm magic), and translating text was not asked for".into(),
         ));
     }
     wat::parse_bytes(source).map_err(|e| {

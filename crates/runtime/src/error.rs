@@ -43,7 +43,7 @@ pub enum Error {
     },
     /// The artifact uses CPU features this host lacks.
     #[error(
-        "artifact needs CPU features this host lacks ({missing}); recompile with `lucetc --target-cpu baseline` or on this host"
+        "artifact needs CPU features this host lacks ({missing}): it was compiled for another CPU"
     )]
     MissingCpuFeatures {
         /// Missing feature names, comma-separated.
@@ -51,9 +51,7 @@ pub enum Error {
     },
     /// The artifact was compiled with engine settings other than those of
     /// the shared engine it is loaded into.
-    #[error(
-        "artifact was compiled with settings {artifact}, but this engine loads {engine}; recompile it with matching --reserved-size, --guard-size and --no-interruption"
-    )]
+    #[error("artifact was compiled with settings {artifact}, but this engine loads {engine}")]
     SettingsMismatch {
         /// The artifact's settings that matter for loading.
         artifact: String,
@@ -70,16 +68,14 @@ pub enum Error {
     #[error("cannot instantiate module: {0}")]
     Instantiate(String),
     /// The module's initial memories or tables are over the runner's limits.
-    #[error("module cannot start: {0}; raise {flag}", flag = .0.resource.runner_flag())]
+    #[error("module cannot start: {0}")]
     OverLimitAtStart(crate::LimitRefusal),
     /// The entry point does not exist or has the wrong type.
-    #[error(
-        "module has no exported function `{0}` of type () -> (); pick another with --entrypoint"
-    )]
+    #[error("module has no exported function `{0}` of type () -> ()")]
     MissingEntrypoint(String),
     /// A timeout was asked for an artifact compiled without interruption support.
     #[error(
-        "artifact was compiled with --no-interruption, so it cannot be timed out; recompile without that flag to use --timeout {0:?}"
+        "artifact was compiled without interruption support, so it cannot be stopped after {0:?}"
     )]
     NotInterruptible(Duration),
     /// A host-side failure while the guest ran (not a trap).

@@ -27,16 +27,6 @@ pub enum LimitedResource {
     TableElements,
 }
 
-impl LimitedResource {
-    /// The lucet-wasi flag that sets this limit.
-    pub fn runner_flag(self) -> &'static str {
-        match self {
-            LimitedResource::LinearMemory => "--max-heap-size",
-            LimitedResource::TableElements => "--max-table-elements",
-        }
-    }
-}
-
 /// A request the limiter refused: the total it would have reached, and the
 /// limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -124,7 +124,7 @@ fn wasi_context(options: &WasiOptions) -> Result<WasiP1Ctx, Error> {
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
             .map_err(|e| {
                 Error::Wasi(format!(
-                    "cannot open --dir {}: {}",
+                    "cannot open the preopened directory {}: {}",
                     host.display(),
                     one_line(&e)
                 ))
@@ -223,7 +223,7 @@ impl Timer {
                     engine.increment_epoch();
                 }
             })
-            .map_err(|e| Error::io("cannot start the --timeout timer thread", e))?;
+            .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
         Ok(Timer {
             done: Some(done),
             thread: Some(thread),

@@ -174,7 +174,7 @@ pub enum Error {
         max: u64,
     },
     /// A key file already exists and overwriting was not asked for.
-    #[error("{} already exists; pass --force to overwrite it", path.display())]
+    #[error("{} already exists", path.display())]
     KeyFileExists {
         /// The existing file.
         path: PathBuf,
@@ -369,9 +369,7 @@ pub enum Error {
         key_id: KeyId,
     },
     /// A legacy (non-prehashed) signature was found and not allowed.
-    #[error(
-        "signature uses the legacy non-prehashed format; pass --allow-legacy-signatures if the signer is trusted"
-    )]
+    #[error("signature uses the legacy non-prehashed format, which is not allowed")]
     LegacySignatureRefused,
     /// The signature's key id is not that of any trusted key.
     #[error(

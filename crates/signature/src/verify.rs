@@ -317,7 +317,10 @@ mod tests {
         let legacy = sig(LEGACY_SIG);
         let err = keys.select(&legacy, Legacy::Refuse).unwrap_err();
         assert!(matches!(err, Error::LegacySignatureRefused));
-        assert!(err.to_string().contains("--allow-legacy-signatures"));
+        assert!(
+            err.to_string()
+                .contains("legacy non-prehashed format, which is not allowed")
+        );
         // Refused before reading anything.
         assert!(matches!(
             verify_reader(&keys, &legacy, Legacy::Refuse, FailingReader),
