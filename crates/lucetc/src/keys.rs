@@ -65,7 +65,7 @@ fn protect_secrets_in_memory() -> Result<()> {
 pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
     protect_secrets_in_memory()?;
     let path = &key.path;
-    let bytes = lucet_signature::read_capped(path, lucet_signature::MAX_KEY_FILE_LEN)?;
+    let bytes = lucet_signature::read_secret_key_file(path)?;
     let parsed =
         SecretKeyFile::parse(&bytes).with_context(|| format!("secret key {}", path.display()))?;
     match parsed {
@@ -147,7 +147,7 @@ pub fn generate_key_pair(
     protect_secrets_in_memory()?;
     let key = SecretKey::generate()?;
     let secret_text = if secret.raw {
-        Zeroizing::new(key.to_unencrypted_box())
+        key.to_unencrypted_box()
     } else {
         let password = read_password("Password: ")?;
         let again = read_password("Password (one more time): ")?;

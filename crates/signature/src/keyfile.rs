@@ -14,6 +14,7 @@ use crate::error::{Error, ObjectKind, Result};
 use crate::file::{StagedFile, open_regular_file};
 use crate::public_key::PublicKey;
 use crate::verify::PublicKeySet;
+use zeroize::Zeroizing;
 
 /// Permissions of a key file being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +95,21 @@ pub fn write_key_file(
 /// while reading in case the file grew. Only regular files are read
 /// ([`open_regular_file`]).
 pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
+    let mut contents = Vec::new();
+    read_capped_into(path, max_len, &mut contents)?;
+    Ok(contents)
+}
+
+/// Reads a secret key file (at most [`MAX_KEY_FILE_LEN`] bytes, as
+/// [`read_capped`]) into a buffer that is wiped when dropped, for
+/// [`SecretKeyFile::parse`](crate::SecretKeyFile::parse).
+pub fn read_secret_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let mut contents = Zeroizing::new(Vec::new());
+    read_capped_into(path, MAX_KEY_FILE_LEN, &mut contents)?;
+    Ok(contents)
+}
+
+fn read_capped_into(path: &Path, max_len: u64, contents: &mut Vec<u8>) -> Result<()> {
     let file = open_regular_file(path).map_err(io_error("cannot open", path))?;
     let metadata = file.metadata().map_err(io_error("cannot read", path))?;
     if metadata.len() > max_len {
@@ -110,7 +126,6 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
     let capacity = usize::try_from(metadata.len().min(max_len))
         .unwrap_or(usize::MAX)
         .saturating_add(1);
-    let mut contents = Vec::new();
     contents
         .try_reserve_exact(capacity)
         .map_err(|_| Error::Io {
@@ -119,7 +134,7 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
             source: std::io::ErrorKind::OutOfMemory.into(),
         })?;
     file.take(max_len.saturating_add(1))
-        .read_to_end(&mut contents)
+        .read_to_end(contents)
         .map_err(io_error("cannot read", path))?;
     let len = u64::try_from(contents.len()).unwrap_or(u64::MAX);
     if len > max_len {
@@ -129,7 +144,7 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
             max: max_len,
         });
     }
-    Ok(contents)
+    Ok(())
 }
 
 /// Reads the public key files at `paths` (each a minisign box or a bare

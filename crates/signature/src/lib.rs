@@ -64,7 +64,8 @@ pub use crate::constants::MAX_KEY_FILE_LEN;
 pub use crate::error::{Base64Problem, CommentKind, Error, KdfResource, ObjectKind, Result};
 pub use crate::key_id::KeyId;
 pub use crate::keyfile::{
-    KeyFileMode, StagedKeyFile, read_capped, read_public_keys, stage_key_file, write_key_file,
+    KeyFileMode, StagedKeyFile, read_capped, read_public_keys, read_secret_key_file,
+    stage_key_file, write_key_file,
 };
 pub use crate::prehash::{Prehash, Prehasher, read_hashed};
 pub use crate::public_key::PublicKey;

@@ -365,9 +365,9 @@ impl SecretKey {
     /// The returned text is the secret key: write it with
     /// [`write_key_file`](crate::write_key_file) and
     /// [`KeyFileMode::Secret`](crate::KeyFileMode::Secret).
-    pub fn to_unencrypted_box(&self) -> String {
+    pub fn to_unencrypted_box(&self) -> Zeroizing<String> {
         let keynum = self.keynum_sk();
-        boxed(
+        Zeroizing::new(boxed(
             "minisign unencrypted secret key",
             &assemble(
                 KDF_ALG_NONE,
@@ -378,7 +378,7 @@ impl SecretKey {
                 },
                 &keynum,
             ),
-        )
+        ))
     }
 
     /// Opens a cleartext `keynum_sk`: checks the checksum by `rule`, and
