@@ -3,15 +3,13 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
-use lucet_runtime::{EngineSettings, LoadOptions, SealedImage, SharedEngine};
+use lucet_runtime::{EngineSettings, EpochThread, LoadOptions, SealedImage, SharedEngine};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{
-    Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig,
+    ExternType, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig,
 };
 
 use crate::error::{Error, one_line};
@@ -107,40 +105,6 @@ impl HostConfig {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
-struct Ticker {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Result<Ticker, Error> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("lucet-embed-epoch".into())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(Error::Thread)?;
-        Ok(Ticker {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        // Disconnecting the channel ends the loop within one tick.
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// What the host and every module handle share.
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
@@ -148,7 +112,7 @@ pub(crate) struct Shared {
     keys: PublicKeySet,
     policy: Policy,
     linker: Linker<GuestState>,
-    _ticker: Option<Ticker>,
+    _ticker: Option<EpochThread>,
 }
 
 /// Runs many verified modules: load each once, instantiate it per request.
@@ -250,7 +214,7 @@ impl Host {
         lucet_runtime::pass_every_exit_status(&mut linker)
             .map_err(|e| Error::Engine(e.to_string()))?;
         let ticker = if config.engine.interruptible {
-            Some(Ticker::start(engine.engine().clone())?)
+            Some(EpochThread::every(engine.engine().clone(), EPOCH_TICK).map_err(Error::Thread)?)
         } else {
             None
         };

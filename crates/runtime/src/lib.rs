@@ -18,6 +18,7 @@
 #[cfg(feature = "compiler")]
 pub mod compile;
 mod engine;
+mod epoch;
 mod error;
 mod image;
 mod limits;
@@ -30,6 +31,7 @@ mod shared;
 mod units;
 
 pub use engine::engine_config;
+pub use epoch::EpochThread;
 pub use error::{Error, one_line};
 pub use image::{EngineImage, SealedImage};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};

@@ -1,7 +1,6 @@
 //! Running a loaded module as a WASI preview-1 command.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use wasmtime::{Linker, Store, Trap, WasmBacktrace};
@@ -9,6 +8,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::Error;
+use crate::epoch::EpochThread;
 use crate::error::one_line;
 use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
 use crate::load::LoadedModule;
@@ -179,8 +179,9 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
     // function too.
     let timer = options
         .timeout
-        .map(|timeout| Timer::start(loaded.engine.clone(), timeout))
-        .transpose()?;
+        .map(|timeout| EpochThread::once_after(loaded.engine.clone(), timeout))
+        .transpose()
+        .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
     let result = instantiate_and_call(&linker, &mut store, loaded, options).await;
     drop(timer);
     outcome_of(result?, options.timeout)
@@ -204,41 +205,6 @@ async fn instantiate_and_call(
         .get_typed_func::<(), ()>(&mut *store, &options.entrypoint)
         .map_err(|_| Error::MissingEntrypoint(options.entrypoint.clone()))?;
     Ok(entry.call_async(&mut *store, ()).await)
-}
-
-/// Advances the engine's epoch once `timeout` elapses, unless dropped first
-/// (dropping it stops and joins its thread).
-struct Timer {
-    done: Option<mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Timer {
-    fn start(engine: wasmtime::Engine, timeout: Duration) -> Result<Timer, Error> {
-        let (done, finished) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("lucet-timeout".into())
-            .spawn(move || {
-                if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(timeout) {
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
-        Ok(Timer {
-            done: Some(done),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Timer {
-    fn drop(&mut self) {
-        // Disconnecting the channel wakes the thread at once.
-        drop(self.done.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// How a call of the entry point ended: the guest's exit status, a trap
