@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lucet_test_support::{on_path, tool};
+
 /// At most this many blocks may be shown without being run.
 const MAX_NO_RUN: usize = 4;
 
@@ -100,31 +102,6 @@ fn rewrite(block: &Block) -> String {
         out.push('\n');
     }
     out
-}
-
-/// A tool of this workspace: `$VAR` when set, else the binary beside this test.
-fn tool(name: &str) -> PathBuf {
-    let var = name.to_ascii_uppercase().replace('-', "_");
-    if let Some(path) = std::env::var_os(&var) {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/guide-<hash> -> target/<profile>/<name>
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} not built: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        path.display()
-    );
-    path
-}
-
-fn on_path(name: &str, path: &std::ffi::OsStr) -> bool {
-    std::env::split_paths(path).any(|dir| dir.join(name).is_file())
 }
 
 const PRELUDE: &str = r#"__expect_refusal() {

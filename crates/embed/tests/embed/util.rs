@@ -7,25 +7,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use lucet_embed::PublicKeySet;
-
-/// `target/<profile>` of this test executable (`target/<profile>/deps/embed-<hash>`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .to_path_buf()
-}
-
-/// A binary: `$VAR` when set, else `target/<profile>/<relative>`.
-fn built(var: &str, relative: &str, how: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os(var) {
-        return PathBuf::from(path);
-    }
-    let path = target_dir().join(relative);
-    assert!(path.exists(), "{} not built: {how}", path.display());
-    path
-}
+use lucet_test_support::{built, raw_keygen_args, run_ok, sign_raw};
 
 /// The lucetc binary (`$LUCETC` overrides).
 pub fn lucetc() -> PathBuf {
@@ -51,21 +33,6 @@ pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.wat"))
-}
-
-/// Runs a command, asserting success; returns stderr.
-#[track_caller]
-pub fn run_ok(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}): {stderr}",
-        output.status
-    );
-    stderr
 }
 
 /// How a fixture is compiled.
@@ -107,16 +74,9 @@ impl Fixtures {
         FIXTURES.get_or_init(|| {
             let dir = tempfile::tempdir().expect("scratch directory");
             for name in ["trusted", "other"] {
-                run_ok(
-                    Command::new(lucetc())
-                        .arg("--signature-keygen")
-                        .arg(format!(
-                            "--signature-sk=raw:{}",
-                            dir.path().join(format!("{name}.key")).display()
-                        ))
-                        .arg("--signature-pk")
-                        .arg(dir.path().join(format!("{name}.pub"))),
-                );
+                let secret = dir.path().join(format!("{name}.key"));
+                let public = dir.path().join(format!("{name}.pub"));
+                run_ok(Command::new(lucetc()).args(raw_keygen_args(&secret, &public)));
             }
             Fixtures {
                 dir,
@@ -168,10 +128,7 @@ impl Fixtures {
             _ => Some("trusted.key"),
         };
         if let Some(key) = key {
-            command.arg(format!(
-                "--signature-sk=raw:{}",
-                self.dir.path().join(key).display()
-            ));
+            command.arg(sign_raw(&self.dir.path().join(key)));
         }
         run_ok(&mut command);
         cache.insert((name.to_string(), build), output.clone());

@@ -33,7 +33,7 @@ fn signed_source(scratch: &Scratch, key: &SecretKey, name: &str, comment: &str) 
 }
 
 fn compile_args(public: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args = vec!["--signature-pk".to_string(), arg(public)];
+    let mut args = pk(public).to_vec();
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
@@ -188,11 +188,7 @@ fn re_signing_an_unverified_artifact_drops_the_source_signer_it_claims() {
 fn a_huge_sparse_file_around_a_valid_block_is_refused_before_reading() {
     let scratch = Scratch::new();
     let (secret, public) = scratch.raw_key_pair("k");
-    let artifact = scratch.compile(
-        &hello_wat(),
-        "hello",
-        &["--signature-sk".into(), raw(&secret)],
-    );
+    let artifact = scratch.compile(&hello_wat(), "hello", &sk(raw(&secret)));
     let bytes = std::fs::read(&artifact).expect("read");
     let block_len =
         u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().expect("4 bytes")) as usize;
@@ -203,7 +199,7 @@ fn a_huge_sparse_file_around_a_valid_block_is_refused_before_reading() {
     file.set_len(64 << 30).expect("sparse");
     std::os::unix::fs::FileExt::write_all_at(&file, tail, 64 << 30).expect("tail");
     drop(file);
-    let key = ["--signature-pk".to_string(), arg(&public)];
+    let key = pk(&public);
     let mut command = lucet_wasi(&key);
     command.arg(&huge);
     run(&mut command).refused(1, "its signed metadata says");
@@ -212,22 +208,10 @@ fn a_huge_sparse_file_around_a_valid_block_is_refused_before_reading() {
     run(&mut command).refused(1, "more than the 1024-byte limit");
     // Unverified, the unauthenticated length still bounds the read.
     run(&mut lucet_wasi([&huge])).refused(1, "its signed metadata says");
-    let mut objdump = std::process::Command::new(tool("lucet-objdump"));
-    objdump
-        .args(&key)
-        .arg(&huge)
-        .env_remove("LUCET_SIGNATURE_PK");
-    run(&mut objdump).refused(1, "its signed metadata says");
+    run(lucet_objdump(&key).arg(&huge)).refused(1, "its signed metadata says");
     let (new_secret, _) = scratch.raw_key_pair("new");
-    run(&mut lucetc([
-        "--resign".into(),
-        arg(&huge),
-        "--signature-pk".into(),
-        arg(&public),
-        "--signature-sk".into(),
-        raw(&new_secret),
-        "-o".into(),
-        arg(&scratch.path("resigned.so")),
-    ]))
+    run(lucetc_resign(&huge, &public, &new_secret)
+        .arg("-o")
+        .arg(scratch.path("resigned.so")))
     .refused(1, "its signed metadata says");
 }

@@ -47,11 +47,7 @@ impl World {
         let key = fixed_key(7);
         let public = scratch.write("good.pub", key.public_key().to_box());
         let secret = scratch.write("good.key", key.to_unencrypted_box());
-        let artifact = scratch.compile(
-            &hello_wat(),
-            "good",
-            &["--signature-sk".into(), raw(&secret)],
-        );
+        let artifact = scratch.compile(&hello_wat(), "good", &sk(raw(&secret)));
         let source = scratch.write("src.wat", std::fs::read(hello_wat()).expect("read"));
         World {
             scratch,

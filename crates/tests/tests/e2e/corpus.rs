@@ -40,7 +40,7 @@ fn sightglass_programs_compile_and_run_with_expected_output() {
     for (dir, stem) in PROGRAMS {
         let dir = corpus().join("sightglass").join(dir);
         let module = dir.join(format!("{stem}.plainwasi.wasm"));
-        let artifact = scratch.compile(&module, stem, &["--signature-sk".into(), raw(&secret)]);
+        let artifact = scratch.compile(&module, stem, &sk(raw(&secret)));
         let mut command = lucet_wasi([
             "--signature-pk".into(),
             arg(&public),

@@ -136,16 +136,7 @@ fn devices_as_the_source_are_refused_in_one_line() {
         scratch.path("hello.wat.minisig"),
     )
     .expect("copy signature");
-    let output = run_bounded(
-        &mut lucetc([
-            arg(&zero),
-            "--signature-pk".into(),
-            arg(&publisher_pub()),
-            "-o".into(),
-            arg(&out),
-        ]),
-        REFUSAL,
-    );
+    let output = run_bounded(&mut lucetc_verified(&zero, &publisher_pub(), &out), REFUSAL);
     output.refused(1, &format!("cannot open {}: {device}", zero.display()));
     assert!(!out.exists());
 }
@@ -177,7 +168,7 @@ fn keygen_leaves_nothing_behind_when_a_key_cannot_be_written() {
     let public = scratch.path("missing").join("lucet.pub");
     let output = run(&mut lucetc([
         "--signature-keygen".into(),
-        format!("--signature-sk={}", raw(&secret)),
+        sign_raw(&secret),
         "--signature-pk".into(),
         arg(&public),
     ]));
@@ -197,7 +188,7 @@ fn keygen_refuses_one_path_for_both_keys_even_with_force() {
         run(&mut lucetc([
             "--signature-keygen".into(),
             "--force".into(),
-            format!("--signature-sk={}", raw(&key)),
+            sign_raw(&key),
             "--signature-pk".into(),
             arg(public),
         ]))
@@ -214,24 +205,12 @@ fn the_artifact_is_never_written_over_an_input() {
     let scratch = Scratch::new();
     let (secret, public) = scratch.raw_key_pair("lucet");
     let secret_text = std::fs::read(&secret).expect("read key");
-    run(&mut lucetc([
-        arg(&hello_wat()),
-        "--signature-sk".into(),
-        raw(&secret),
-        "-o".into(),
-        arg(&secret),
-    ]))
-    .refused(1, "it is the secret key (--signature-sk)");
+    run(&mut lucetc_signed(&hello_wat(), raw(&secret), &secret))
+        .refused(1, "it is the secret key (--signature-sk)");
     assert_eq!(std::fs::read(&secret).expect("read key"), secret_text);
     let public_text = std::fs::read(&public).expect("read key");
-    run(&mut lucetc([
-        arg(&hello_wat()),
-        "--signature-pk".into(),
-        arg(&public),
-        "-o".into(),
-        arg(&public),
-    ]))
-    .refused(1, "it is a public key (--signature-pk)");
+    run(&mut lucetc_verified(&hello_wat(), &public, &public))
+        .refused(1, "it is a public key (--signature-pk)");
     assert_eq!(std::fs::read(&public).expect("read key"), public_text);
 
     // A source named x.so would be its own default output.
@@ -252,19 +231,9 @@ fn readable_unencrypted_secret_keys_are_warned_about_and_still_sign() {
     let sign = |mode: u32, stem: &str| {
         std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).expect("chmod");
         let out = scratch.path(&format!("{stem}.so"));
-        let output = run(&mut lucetc([
-            arg(&hello_wat()),
-            "--signature-sk".into(),
-            raw(&secret),
-            "-o".into(),
-            arg(&out),
-        ]));
+        let output = run(&mut lucetc_signed(&hello_wat(), raw(&secret), &out));
         output.ok();
-        let verified = run(&mut lucet_wasi([
-            "--signature-pk".into(),
-            arg(&public),
-            arg(&out),
-        ]));
+        let verified = run(lucet_wasi(pk(&public)).arg(&out));
         assert_eq!(verified.ok(), HELLO);
         output.stderr
     };
@@ -284,11 +253,7 @@ fn readable_unencrypted_secret_keys_are_warned_about_and_still_sign() {
 fn extracting_a_signature_never_writes_through_a_link() {
     let scratch = Scratch::new();
     let (secret, _) = scratch.raw_key_pair("lucet");
-    let artifact = scratch.compile(
-        &hello_wat(),
-        "hello",
-        &["--signature-sk".into(), raw(&secret)],
-    );
+    let artifact = scratch.compile(&hello_wat(), "hello", &sk(raw(&secret)));
     let dir = scratch.path("extracted");
     std::fs::create_dir(&dir).expect("mkdir");
     let extract = || {

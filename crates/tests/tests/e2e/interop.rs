@@ -30,13 +30,7 @@ fn extract(scratch: &Scratch, artifact: &Path) -> (PathBuf, PathBuf) {
 fn sign_artifact(scratch: &Scratch, secret: &str, password: &[u8]) -> PathBuf {
     let artifact = scratch.path("signed.so");
     run_with_stdin(
-        &mut lucetc([
-            arg(&hello_wat()),
-            "--signature-sk".into(),
-            secret.into(),
-            "-o".into(),
-            arg(&artifact),
-        ]),
+        &mut lucetc_signed(&hello_wat(), secret, &artifact),
         password,
     )
     .ok();
@@ -46,13 +40,7 @@ fn sign_artifact(scratch: &Scratch, secret: &str, password: &[u8]) -> PathBuf {
 /// Compiles `source` verifying it against `public`, and runs the result.
 fn compile_verified(scratch: &Scratch, source: &Path, public: &Path) -> Output {
     let artifact = scratch.path("verified.so");
-    let output = run(&mut lucetc([
-        arg(source),
-        "--signature-pk".into(),
-        arg(public),
-        "-o".into(),
-        arg(&artifact),
-    ]));
+    let output = run(&mut lucetc_verified(source, public, &artifact));
     if output.status == 0 {
         assert_eq!(run(&mut lucet_wasi([&artifact])).ok(), HELLO);
     }
@@ -89,11 +77,7 @@ fn minisign_unencrypted_key_and_signature_verify_in_lucetc() {
     // The same minisign -W key signs artifacts, with or without raw:.
     for spelling in [arg(&secret), raw(&secret)] {
         let artifact = sign_artifact(&scratch, &spelling, b"");
-        let output = run(&mut lucet_wasi([
-            "--signature-pk".into(),
-            arg(&public),
-            arg(&artifact),
-        ]));
+        let output = run(lucet_wasi(pk(&public)).arg(&artifact));
         assert_eq!(output.ok(), HELLO);
     }
 }
@@ -115,11 +99,7 @@ fn minisign_password_key_opens_in_lucetc() {
     )
     .ok();
     let artifact = sign_artifact(&scratch, &arg(&secret), b"c-password\n");
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -128,14 +108,7 @@ fn lucetc_keys_and_artifact_signatures_verify_in_minisign() {
     let scratch = Scratch::new();
     let (public, secret) = (scratch.path("l.pub"), scratch.path("l.key"));
     run_with_stdin(
-        &mut lucetc([
-            "--signature-keygen".into(),
-            "--insecure-cheap-kdf".into(),
-            "--signature-sk".into(),
-            arg(&secret),
-            "--signature-pk".into(),
-            arg(&public),
-        ]),
+        &mut password_keygen(&secret, &public),
         b"l-password\nl-password\n",
     )
     .ok();
@@ -184,11 +157,7 @@ fn lucetc_keys_and_artifact_signatures_verify_in_minisign() {
         .arg("-P")
         .arg(&line));
     output.ok();
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&bare),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(pk(&bare)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -214,11 +183,7 @@ fn rsign2_keys_and_signatures_verify_in_lucetc() {
         assert_eq!(output.status, 0, "{flavour}: {output:#?}");
         compile_verified(&scratch, &source, &public).ok();
         let artifact = sign_artifact(&scratch, &raw(&secret), b"");
-        let output = run(&mut lucet_wasi([
-            "--signature-pk".into(),
-            arg(&public),
-            arg(&artifact),
-        ]));
+        let output = run(lucet_wasi(pk(&public)).arg(&artifact));
         assert_eq!(output.ok(), HELLO, "{flavour}");
     }
 }
@@ -236,11 +201,7 @@ fn rsign2_password_key_opens_in_lucetc() {
     run_in_tty(&command, b"r-password\nr-password\n").ok();
     assert!(secret.is_file(), "rsign2 wrote no key");
     let artifact = sign_artifact(&scratch, &arg(&secret), b"r-password\n");
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 

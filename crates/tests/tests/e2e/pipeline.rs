@@ -16,12 +16,7 @@ fn signed_hello(scratch: &Scratch) -> (PathBuf, PathBuf) {
     let artifact = scratch.compile(
         &hello_wat(),
         "hello",
-        &[
-            "--signature-pk".into(),
-            arg(&publisher_pub()),
-            "--signature-sk".into(),
-            raw(&secret),
-        ],
+        &[pk(&publisher_pub()), sk(raw(&secret))].concat(),
     );
     (artifact, public)
 }
@@ -35,7 +30,7 @@ fn bundled_example_compiles_verified_signed_and_runs_verified() {
         arg(&hello_wat()),
         "--signature-pk".into(),
         arg(&publisher_pub()),
-        format!("--signature-sk={}", raw(&secret)),
+        sign_raw(&secret),
         "-o".into(),
         arg(&artifact),
     ]));
@@ -46,19 +41,12 @@ fn bundled_example_compiles_verified_signed_and_runs_verified() {
             .contains("Trusted comment: hello.wat, the lucet demo module, as published"),
         "{output:#?}"
     );
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
     // Lucet's explicit flags are accepted alongside their keys.
-    let output = run(&mut lucet_wasi([
-        "--signature-verify".into(),
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(["--signature-verify"])
+        .args(pk(&public))
+        .arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -85,21 +73,8 @@ fn the_same_key_can_sign_sources_and_artifacts() {
         source.as_os_str(),
     ]));
     output.ok();
-    let artifact = scratch.compile(
-        &source,
-        "prog",
-        &[
-            "--signature-pk".into(),
-            arg(&public),
-            "--signature-sk".into(),
-            raw(&secret),
-        ],
-    );
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let artifact = scratch.compile(&source, "prog", &[pk(&public), sk(raw(&secret))].concat());
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -108,19 +83,7 @@ fn password_protected_keys_work_through_a_pipe() {
     let scratch = Scratch::new();
     let secret = scratch.path("pw.key");
     let public = scratch.path("pw.pub");
-    let keygen = |input: &[u8]| {
-        run_with_stdin(
-            &mut lucetc([
-                "--signature-keygen".into(),
-                "--insecure-cheap-kdf".into(),
-                "--signature-sk".into(),
-                arg(&secret),
-                "--signature-pk".into(),
-                arg(&public),
-            ]),
-            input,
-        )
-    };
+    let keygen = |input: &[u8]| run_with_stdin(&mut password_keygen(&secret, &public), input);
     // A mismatch leaves no files behind.
     keygen(b"correct horse\nbattery staple\n").refused(1, "passwords don't match");
     assert!(!secret.exists() && !public.exists());
@@ -144,13 +107,7 @@ fn password_protected_keys_work_through_a_pipe() {
 
     let compile = |input: &[u8]| {
         run_with_stdin(
-            &mut lucetc([
-                arg(&hello_wat()),
-                "--signature-sk".into(),
-                arg(&secret),
-                "-o".into(),
-                arg(&scratch.path("pw.so")),
-            ]),
+            &mut lucetc_signed(&hello_wat(), arg(&secret), &scratch.path("pw.so")),
             input,
         )
     };
@@ -179,20 +136,14 @@ fn password_protected_keys_work_through_a_pipe() {
         .then_some(())
         .expect("no password on stdin must fail");
     compile(b"correct horse\n").ok();
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&scratch.path("pw.so")),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(scratch.path("pw.so")));
     assert_eq!(output.ok(), HELLO);
     // `raw:` promises no prompt: an encrypted key behind it is an error.
-    run(&mut lucetc([
-        arg(&hello_wat()),
-        "--signature-sk".into(),
+    run(&mut lucetc_signed(
+        &hello_wat(),
         raw(&secret),
-        "-o".into(),
-        arg(&scratch.path("r.so")),
-    ]))
+        &scratch.path("r.so"),
+    ))
     .refused(1, "password-protected");
 }
 
@@ -201,15 +152,7 @@ fn lucetc_refuses_sources_that_do_not_verify_and_writes_nothing() {
     let scratch = Scratch::new();
     let (_, other_public) = scratch.raw_key_pair("other");
     let out = scratch.path("refused.so");
-    let compile = |source: &Path, key: &Path| {
-        run(&mut lucetc([
-            arg(source),
-            "--signature-pk".into(),
-            arg(key),
-            "-o".into(),
-            arg(&out),
-        ]))
-    };
+    let compile = |source: &Path, key: &Path| run(&mut lucetc_verified(source, key, &out));
     // No signature at all: the error names the expected path.
     let lonely = scratch.write("lonely.wat", b"(module)");
     compile(&lonely, &publisher_pub()).refused(1, "lonely.wat.minisig not found");
@@ -250,13 +193,7 @@ fn legacy_source_signatures_need_an_explicit_opt_in() {
     ]))
     .ok();
     let compile = |extra: &[&str]| {
-        let mut command = lucetc([
-            arg(&source),
-            "--signature-pk".into(),
-            arg(&public),
-            "-o".into(),
-            arg(&scratch.path("old.so")),
-        ]);
+        let mut command = lucetc_verified(&source, &public, &scratch.path("old.so"));
         command.args(extra);
         run(&mut command)
     };
@@ -271,13 +208,7 @@ fn lucet_wasi_refuses_every_unverifiable_artifact() {
     let (artifact, public) = signed_hello(&scratch);
     let (_, other_public) = scratch.raw_key_pair("other");
     let good = std::fs::read(&artifact).expect("read");
-    let verify = |path: &Path, key: &Path| {
-        run(&mut lucet_wasi([
-            "--signature-pk".into(),
-            arg(key),
-            arg(path),
-        ]))
-    };
+    let verify = |path: &Path, key: &Path| run(lucet_wasi(pk(key)).arg(path));
     assert_eq!(verify(&artifact, &public).ok(), HELLO);
 
     let unsigned = scratch.compile(&hello_wat(), "unsigned", &[]);
@@ -362,13 +293,7 @@ fn verification_accepts_any_of_several_keys() {
     let scratch = Scratch::new();
     let (artifact, public) = signed_hello(&scratch);
     let (_, other) = scratch.raw_key_pair("other");
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&other),
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi([pk(&other), pk(&public)].concat()).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -396,21 +321,11 @@ fn a_terminal_is_asked_for_passwords_without_echo() {
     );
     let artifact = scratch.path("tty.so");
     run_with_stdin(
-        &mut lucetc([
-            arg(&hello_wat()),
-            "--signature-sk".into(),
-            arg(&secret),
-            "-o".into(),
-            arg(&artifact),
-        ]),
+        &mut lucetc_signed(&hello_wat(), arg(&secret), &artifact),
         b"typed-secret\n",
     )
     .ok();
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
 }
 
@@ -434,16 +349,8 @@ fn lucet_era_binary_raw_keys_still_sign() {
     assert_eq!(bytes.len(), 158);
     let secret = scratch.write("lucet-old.key", &bytes);
     let public = scratch.write("lucet-old.pub", key.public_key().to_box());
-    let artifact = scratch.compile(
-        &hello_wat(),
-        "old",
-        &[format!("--signature-sk={}", raw(&secret))],
-    );
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let artifact = scratch.compile(&hello_wat(), "old", &[sign_raw(&secret)]);
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
     assert_eq!(output.ok(), HELLO);
     // A corrupted public half is caught by re-deriving it from the seed.
     let mut corrupt = bytes.clone();
@@ -451,7 +358,7 @@ fn lucet_era_binary_raw_keys_still_sign() {
     let corrupt = scratch.write("corrupt.key", corrupt);
     run(&mut lucetc([
         arg(&hello_wat()),
-        format!("--signature-sk={}", raw(&corrupt)),
+        sign_raw(&corrupt),
         "-o".into(),
         arg(&scratch.path("x.so")),
     ]))

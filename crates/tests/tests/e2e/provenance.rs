@@ -13,11 +13,10 @@ fn signed(scratch: &Scratch, stem: &str) -> (PathBuf, PathBuf, PathBuf) {
         &hello_wat(),
         stem,
         &[
-            "--signature-pk".into(),
-            arg(&examples().join("hello/publisher.pub")),
-            "--signature-sk".into(),
-            raw(&secret),
-        ],
+            pk(&examples().join("hello/publisher.pub")),
+            sk(raw(&secret)),
+        ]
+        .concat(),
     );
     (artifact, secret, public)
 }
@@ -32,11 +31,7 @@ fn runs_with(artifact: &Path, extra: &[String]) -> Output {
 fn objdump_verifies_first_and_only_then_lists_the_interface() {
     let scratch = Scratch::new();
     let (artifact, _, public) = signed(&scratch, "a");
-    let output = run(&mut lucet_objdump([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_objdump(pk(&public)).arg(&artifact));
     let text = output.ok();
     assert!(text.contains("verified:       yes"), "{text}");
     assert!(text.contains("source-key:     40FCCEDA8519379D"), "{text}");
@@ -50,12 +45,7 @@ fn objdump_verifies_first_and_only_then_lists_the_interface() {
 
     // A gate: the wrong key is a refusal with the reason, and nothing is listed.
     let (_, _, stranger) = signed(&scratch, "b");
-    run(&mut lucet_objdump([
-        "--signature-pk".into(),
-        arg(&stranger),
-        arg(&artifact),
-    ]))
-    .refused(1, "which is not trusted");
+    run(lucet_objdump(pk(&stranger)).arg(&artifact)).refused(1, "which is not trusted");
 
     // Without a key: labelled, and no interface unless asked for.
     let output = run(&mut lucet_objdump([&artifact]));
@@ -73,12 +63,7 @@ fn objdump_verifies_first_and_only_then_lists_the_interface() {
 fn objdump_json_has_the_documented_schema() {
     let scratch = Scratch::new();
     let (artifact, _, public) = signed(&scratch, "j");
-    let output = run(&mut lucet_objdump([
-        "--json".into(),
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_objdump(["--json"]).args(pk(&public)).arg(&artifact));
     let value: serde_json::Value = serde_json::from_str(output.ok()).expect("one JSON object");
     for key in [
         "signed",
@@ -194,31 +179,16 @@ fn resign_moves_an_artifact_to_a_new_key_after_verifying_the_old_one() {
     let (artifact, _, old_public) = signed(&scratch, "old");
     let (new_secret, new_public) = scratch.raw_key_pair("new");
     let moved = scratch.path("moved.so");
-    run(&mut lucetc([
-        "--resign".into(),
-        arg(&artifact),
-        "--signature-pk".into(),
-        arg(&old_public),
-        "--signature-sk".into(),
-        raw(&new_secret),
-        "-o".into(),
-        arg(&moved),
-    ]))
+    run(lucetc_resign(&artifact, &old_public, &new_secret)
+        .arg("-o")
+        .arg(&moved))
     .ok();
-    assert_eq!(
-        runs_with(&moved, &["--signature-pk".into(), arg(&new_public)]).ok(),
-        HELLO
-    );
-    runs_with(&moved, &["--signature-pk".into(), arg(&old_public)])
-        .refused(1, "which is not trusted");
+    assert_eq!(runs_with(&moved, &pk(&new_public)).ok(), HELLO);
+    runs_with(&moved, &pk(&old_public)).refused(1, "which is not trusted");
     // The provenance survives the move.
-    let text = run(&mut lucet_objdump([
-        "--signature-pk".into(),
-        arg(&new_public),
-        arg(&moved),
-    ]))
-    .ok()
-    .to_string();
+    let text = run(lucet_objdump(pk(&new_public)).arg(&moved))
+        .ok()
+        .to_string();
     assert!(text.contains("source-key:     40FCCEDA8519379D"), "{text}");
 
     // Re-signing something unverified needs an explicit opt-in.
@@ -235,23 +205,12 @@ fn resign_moves_an_artifact_to_a_new_key_after_verifying_the_old_one() {
     };
     resign(&[]).refused(1, "--allow-unverified");
     resign(&["--allow-unverified"]).ok();
-    assert_eq!(
-        runs_with(&unsigned, &["--signature-pk".into(), arg(&new_public)]).ok(),
-        HELLO
-    );
+    assert_eq!(runs_with(&unsigned, &pk(&new_public)).ok(), HELLO);
     // A tampered artifact is not laundered by re-signing.
     let mut bytes = std::fs::read(&artifact).expect("read");
     bytes[2000] ^= 1;
     let tampered = scratch.write("tampered.so", bytes);
-    run(&mut lucetc([
-        "--resign".into(),
-        arg(&tampered),
-        "--signature-pk".into(),
-        arg(&old_public),
-        "--signature-sk".into(),
-        raw(&new_secret),
-    ]))
-    .refused(1, "signature");
+    run(&mut lucetc_resign(&tampered, &old_public, &new_secret)).refused(1, "signature");
 }
 
 #[test]
@@ -259,16 +218,11 @@ fn key_rotation_old_and_new_keys_side_by_side() {
     let scratch = Scratch::new();
     let (old_artifact, _, old_public) = signed(&scratch, "v1");
     let (new_artifact, _, new_public) = signed(&scratch, "v2");
-    let both = [
-        "--signature-pk".into(),
-        arg(&old_public),
-        "--signature-pk".into(),
-        arg(&new_public),
-    ];
+    let both = [pk(&old_public), pk(&new_public)].concat();
     assert_eq!(runs_with(&old_artifact, &both).ok(), HELLO);
     assert_eq!(runs_with(&new_artifact, &both).ok(), HELLO);
     // Dropping the old key retires the artifacts it signed.
-    let new_only = ["--signature-pk".into(), arg(&new_public)];
+    let new_only = pk(&new_public);
     runs_with(&old_artifact, &new_only).refused(1, "which is not trusted");
     assert_eq!(runs_with(&new_artifact, &new_only).ok(), HELLO);
 }
@@ -277,7 +231,7 @@ fn key_rotation_old_and_new_keys_side_by_side() {
 fn load_policy_requires_source_keys_and_freshness() {
     let scratch = Scratch::new();
     let (artifact, secret, public) = signed(&scratch, "p");
-    let pk = ["--signature-pk".to_string(), arg(&public)];
+    let pk = pk(&public);
     let with = |extra: &[&str]| {
         let mut args = pk.to_vec();
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -294,11 +248,7 @@ fn load_policy_requires_source_keys_and_freshness() {
     // Policy flags check signed metadata, so they need a key.
     runs_with(&artifact, &["--min-timestamp".into(), "1".into()]).refused(1, "give --signature-pk");
     // An artifact whose source was never verified names no source key.
-    let unverified_source = scratch.compile(
-        &hello_wat(),
-        "nosource",
-        &["--signature-sk".into(), raw(&secret)],
-    );
+    let unverified_source = scratch.compile(&hello_wat(), "nosource", &sk(raw(&secret)));
     let mut args = pk.to_vec();
     args.extend([
         "--require-source-key".to_string(),
@@ -344,12 +294,7 @@ fn signature_comments_are_signed_metadata() {
             "release 1.2 — 100% reviewed\u{1b}[2J".into(),
         ],
     );
-    let output = run(&mut lucet_objdump([
-        "--json".into(),
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact),
-    ]));
+    let output = run(lucet_objdump(["--json"]).args(pk(&public)).arg(&artifact));
     let value: serde_json::Value = serde_json::from_str(output.ok()).expect("json");
     // Shown decoded, with the escape character neutralised for terminals.
     assert_eq!(
@@ -361,12 +306,7 @@ fn signature_comments_are_signed_metadata() {
     let at = find(&bytes, b"comment=release").expect("comment field") + 8;
     bytes[at] = b'R';
     let edited = scratch.write("edited.so", bytes);
-    run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&edited),
-    ]))
-    .refused(1, "trusted comment was modified");
+    run(lucet_wasi(pk(&public)).arg(&edited)).refused(1, "trusted comment was modified");
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -83,7 +83,7 @@ fn every_tampered_truncated_or_extended_artifact_is_refused() {
     let scratch = Scratch::new();
     let (secret, public) = scratch.raw_key_pair("sweep");
     let module = corpus().join("sightglass/shootout/shootout-fib2.plainwasi.wasm");
-    let artifact_path = scratch.compile(&module, "fib2", &["--signature-sk".into(), raw(&secret)]);
+    let artifact_path = scratch.compile(&module, "fib2", &sk(raw(&secret)));
     let artifact = std::fs::read(&artifact_path).expect("read artifact");
     let footer = artifact.len() - 16;
     let image_len = footer - le(&artifact, footer + 12, 4);
@@ -136,11 +136,7 @@ fn every_tampered_truncated_or_extended_artifact_is_refused() {
                     chunk
                         .iter()
                         .filter_map(|(name, path)| {
-                            let output = run(&mut lucet_wasi([
-                                "--signature-pk".into(),
-                                arg(public),
-                                arg(path),
-                            ]));
+                            let output = run(lucet_wasi(pk(public)).arg(path));
                             let refused = output.status == 1
                                 && output.stdout.is_empty()
                                 && output.stderr.starts_with("lucet-wasi: ")
@@ -168,10 +164,6 @@ fn every_tampered_truncated_or_extended_artifact_is_refused() {
         accepted.join("\n")
     );
     // The untouched artifact runs, so the refusals above are the tampering's doing.
-    let output = run(&mut lucet_wasi([
-        "--signature-pk".into(),
-        arg(&public),
-        arg(&artifact_path),
-    ]));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact_path));
     assert_eq!(output.status, 0, "{output:#?}");
 }

@@ -1,0 +1,55 @@
+//! Helpers shared by the test suites of this workspace (crates/tests e2e,
+//! crates/dist, crates/embed): locating the built tools, running commands
+//! and collecting their output, scratch directories, and keys and flags.
+//!
+//! Dev-only: never published, never a dependency of a shipped crate.
+
+mod process;
+mod scratch;
+mod tools;
+
+pub use process::{
+    DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
+};
+pub use scratch::Scratch;
+pub use tools::{built, external, lucet_objdump, lucet_wasi, lucetc, on_path, target_dir, tool};
+
+use std::path::Path;
+
+/// `raw:PATH` as one argument.
+pub fn raw(path: &Path) -> String {
+    format!("raw:{}", path.display())
+}
+
+/// A path as an owned string argument.
+pub fn arg(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// `--signature-pk PATH`: verify with the public key `path`.
+pub fn pk(path: &Path) -> [String; 2] {
+    ["--signature-pk".into(), arg(path)]
+}
+
+/// `--signature-sk SPELLING`: sign with the secret key `spelling`
+/// (a path, or `raw:PATH`).
+pub fn sk(spelling: impl Into<String>) -> [String; 2] {
+    ["--signature-sk".into(), spelling.into()]
+}
+
+/// `--signature-sk=raw:PATH` as one argument: sign with a raw key.
+pub fn sign_raw(secret: &Path) -> String {
+    format!("--signature-sk={}", raw(secret))
+}
+
+/// lucetc's arguments that make a raw (password-less) key pair:
+/// `--signature-keygen --signature-sk=raw:SECRET --signature-pk PUBLIC`.
+pub fn raw_keygen_args(secret: &Path, public: &Path) -> [String; 4] {
+    let [pk_flag, pk_path] = pk(public);
+    [
+        "--signature-keygen".into(),
+        sign_raw(secret),
+        pk_flag,
+        pk_path,
+    ]
+}
