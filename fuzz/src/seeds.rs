@@ -129,7 +129,7 @@ pub fn all() -> Vec<Seed> {
     for (name, text) in fixtures::SECRET_KEYS {
         seeds.push(seed("secret_key", name, text));
     }
-    seeds.push(seed("secret_key", "fuzz-key.key", key.to_unencrypted_box()));
+    seeds.push(seed("secret_key", "fuzz-key.key", key.to_unencrypted_box().as_bytes()));
     seeds.push(seed(
         "secret_key",
         "fuzz-key.lucet-raw",
