@@ -112,6 +112,11 @@ impl World {
         ]
     }
 
+    /// lucet-wasi's arguments to run the good artifact trusting `public`.
+    fn run_trusting(&self, public: String) -> Vec<String> {
+        vec!["--signature-pk".into(), public, arg(&self.artifact)]
+    }
+
     fn sign_with(&self, secret: String) -> Vec<String> {
         vec![
             arg(&self.source),
@@ -172,114 +177,84 @@ fn cases(w: &World) -> Vec<Case> {
         case(
             "public key: missing file",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                arg(&w.scratch.path("absent.pub")),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(arg(&w.scratch.path("absent.pub"))),
             1,
             "cannot open",
         ),
         case(
             "public key: empty file",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.file("empty.pub", ""),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.file("empty.pub", "")),
             1,
             "public key",
         ),
         case(
             "public key: truncated base64",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.public_variant("trunc.pub", |l| l[..l.len() - 3].to_string()),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.public_variant("trunc.pub", |l| l[..l.len() - 3].to_string())),
             1,
             "not valid base64",
         ),
         case(
             "public key: unknown algorithm",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.public_variant("alg.pub", |l| {
-                    let mut b = unb64(l);
-                    b[1] = b'x';
-                    b64(&b)
-                }),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.public_variant("alg.pub", |l| {
+                let mut b = unb64(l);
+                b[1] = b'x';
+                b64(&b)
+            })),
             1,
             "unknown signature algorithm",
         ),
         case(
             "public key: wrong length",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.public_variant("len.pub", |l| {
-                    let mut b = unb64(l);
-                    b.push(0);
-                    b64(&b)
-                }),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.public_variant("len.pub", |l| {
+                let mut b = unb64(l);
+                b.push(0);
+                b64(&b)
+            })),
             1,
             "decodes to 43 bytes, expected 42",
         ),
         case(
             "public key: trailing data",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.file(
-                    "trail.pub",
-                    format!(
-                        "{}extra line\n",
-                        std::fs::read_to_string(&w.public).expect("read")
-                    ),
+            w.run_trusting(w.file(
+                "trail.pub",
+                format!(
+                    "{}extra line\n",
+                    std::fs::read_to_string(&w.public).expect("read")
                 ),
-                arg(&w.artifact),
-            ],
+            )),
             1,
             "data after its last line",
         ),
         case(
             "public key: a secret key given instead",
             LucetWasi,
-            vec!["--signature-pk".into(), arg(&w.secret), arg(&w.artifact)],
+            w.run_trusting(arg(&w.secret)),
             1,
             "public key",
         ),
         case(
             "public key: oversized file",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.file("huge.pub", vec![b'A'; 5000]),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.file("huge.pub", vec![b'A'; 5000])),
             1,
             "more than the 4096 bytes",
         ),
         case(
             "public key: stray carriage return",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
+            w.run_trusting(
                 w.file(
                     "cr.pub",
                     std::fs::read_to_string(&w.public)
                         .expect("read")
                         .replacen(": ", ":\r ", 1),
                 ),
-                arg(&w.artifact),
-            ],
+            ),
             1,
             "carriage return",
         ),
@@ -685,11 +660,7 @@ fn cases(w: &World) -> Vec<Case> {
         case(
             "artifact: signed by an untrusted key",
             LucetWasi,
-            vec![
-                "--signature-pk".into(),
-                w.file("other.pub", fixed_key(8).public_key().to_box()),
-                arg(&w.artifact),
-            ],
+            w.run_trusting(w.file("other.pub", fixed_key(8).public_key().to_box())),
             1,
             "which is not trusted",
         ),
