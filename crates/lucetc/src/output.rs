@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use lucet_signature::file::parent_dir;
 use lucetc::cli::Args;
 
 use crate::keys::SecretKeyPath;
@@ -35,11 +36,7 @@ fn identity(path: &Path) -> Option<FileIdentity> {
             inode: metadata.ino(),
         });
     }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let dir = std::fs::metadata(dir).ok()?;
+    let dir = std::fs::metadata(parent_dir(path)).ok()?;
     Some(FileIdentity::New {
         dir_device: dir.dev(),
         dir_inode: dir.ino(),
@@ -101,10 +98,7 @@ pub(crate) fn refuse_overwriting_inputs(output: &Path, args: &Args) -> Result<()
 /// Writes through a temporary file in the same directory and renames it into
 /// place, so a failed or interrupted compile never leaves a partial artifact.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }

@@ -178,7 +178,8 @@ pub fn write_atomically(path: &Path, contents: &[u8], mode: u32, replace: bool) 
     StagedFile::new(path, contents, mode)?.commit(replace)
 }
 
-fn parent_dir(path: &Path) -> &Path {
+/// The directory `path` is (or would be) in: `.` for a bare file name.
+pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
