@@ -25,6 +25,25 @@ pub fn after_help(sections: Sections) -> String {
         .join("\n\n")
 }
 
+/// The variable that names trusted public keys when no `--signature-pk` is
+/// given, colon-separated like `PATH`.
+pub const SIGNATURE_PK_ENV: &str = "LUCET_SIGNATURE_PK";
+
+/// The paths in [`SIGNATURE_PK_ENV`], for a tool that cannot let clap read
+/// it: lucetc's `--signature-pk` also names where keygen writes a public key,
+/// and a variable must never choose a file to write. Empty entries are
+/// skipped, and an unset or empty variable gives no keys, as clap's `env`
+/// does for the verifying tools.
+pub fn signature_pk_from_env() -> Vec<PathBuf> {
+    std::env::var_os(SIGNATURE_PK_ENV)
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .filter(|path| !path.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The keys a verifying tool trusts (`lucet-wasi`, `lucet-objdump`):
 /// `--signature-pk`, repeatable, or `LUCET_SIGNATURE_PK` when no flag is
 /// given.

@@ -34,7 +34,10 @@ terminal; otherwise one line per prompt is read from standard input.",
         "Environment",
         "\
 SOURCE_DATE_EPOCH sets the artifact's timestamp (Unix seconds), so builds are
-reproducible byte for byte.",
+reproducible byte for byte.
+LUCET_SIGNATURE_PK: colon-separated public key paths, used as --signature-pk
+when no flag is given (except with --signature-keygen, which writes the flag's
+path).",
     ),
     (
         "Examples",
@@ -121,7 +124,8 @@ pub struct Args {
     pub max_input_size: u64,
 
     /// Compile only if INPUT.minisig verifies against this public key. Repeatable:
-    /// any of the keys. With --signature-keygen: where to write the public key.
+    /// any of the keys; LUCET_SIGNATURE_PK (colon-separated paths) is used when
+    /// no flag is given. With --signature-keygen: where to write the public key.
     #[arg(long = "signature-pk", value_name = "PATH")]
     pub signature_pk: Vec<PathBuf>,
 

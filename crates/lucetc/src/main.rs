@@ -23,8 +23,18 @@ use clap::Parser;
 use lucetc::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    trust_keys_from_env(&mut args);
     lucet_cli::exit("lucetc", run(&args).map(|()| 0), advice)
+}
+
+/// `LUCET_SIGNATURE_PK` stands for `--signature-pk` where the flag names keys
+/// that verify (compiling, `--resign`, `--verify-rebuild`), as in lucet-wasi
+/// and lucet-objdump; never for keygen, where the flag names a file to write.
+fn trust_keys_from_env(args: &mut Args) {
+    if !args.signature_keygen && args.signature_pk.is_empty() {
+        args.signature_pk = lucet_cli::signature_pk_from_env();
+    }
 }
 
 /// What one lucetc invocation does, chosen from its flags.
@@ -71,13 +81,11 @@ fn advice(error: &anyhow::Error) -> Option<String> {
             Some("pass --allow-legacy-signatures if the signer is trusted".into())
         }
         Some(Error::KeyFileExists { .. }) => Some("pass --force to overwrite it".into()),
-        _ => lucet_cli::load_advice(error),
-    }
-}
-
-/// How much of an existing artifact `--resign` and `--verify-rebuild` read.
-fn read_limits(args: &Args) -> lucet_artifact::ReadLimits {
-    lucet_artifact::ReadLimits {
-        max_image_len: args.max_artifact_size,
+        _ => match lucet_cli::cause::<lucet_runtime::Error>(error) {
+            Some(lucet_runtime::Error::NativeCpuForForeignTarget { .. }) => {
+                Some("pass --target-cpu baseline (and --target-feature as needed)".into())
+            }
+            _ => lucet_cli::load_advice(error),
+        },
     }
 }

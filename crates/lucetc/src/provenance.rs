@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lucet_artifact::Metadata;
+use lucetc::cli::Args;
 
 /// An artifact's image and metadata, and whether the metadata is authenticated.
 pub struct Recorded {
@@ -12,9 +13,24 @@ pub struct Recorded {
     pub verified: bool,
 }
 
+/// Reads the existing artifact at `path` as the flags say: verified against
+/// `--signature-pk` keys, at most `--max-artifact-size` of image.
+pub fn read_existing(args: &Args, path: &Path, action: &str) -> Result<Recorded> {
+    let limits = lucet_artifact::ReadLimits {
+        max_image_len: args.max_artifact_size,
+    };
+    read_artifact(
+        path,
+        &args.signature_pk,
+        args.allow_unverified,
+        action,
+        limits,
+    )
+}
+
 /// Reads `path`, verified against `keys` when any are given; otherwise only
 /// with `allow_unverified`, since `action` would vouch for unauthenticated bytes.
-pub fn read_artifact(
+fn read_artifact(
     path: &Path,
     keys: &[PathBuf],
     allow_unverified: bool,

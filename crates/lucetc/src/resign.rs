@@ -17,13 +17,7 @@ pub fn run(args: &Args, artifact: &Path) -> Result<()> {
     };
     let output = args.output.as_deref().unwrap_or(artifact);
     output::refuse_overwriting_inputs(output, args)?;
-    let old = provenance::read_artifact(
-        artifact,
-        &args.signature_pk,
-        args.allow_unverified,
-        "re-sign",
-        crate::read_limits(args),
-    )?;
+    let old = provenance::read_existing(args, artifact, "re-sign")?;
     let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
     resign(old, &signer, output)
 }

@@ -15,13 +15,7 @@ pub fn run(args: &Args, artifact: &Path) -> Result<()> {
     let Some(input) = args.input.as_deref() else {
         bail!("--verify-rebuild ARTIFACT needs the INPUT to rebuild");
     };
-    let recorded = provenance::read_artifact(
-        artifact,
-        &args.signature_pk,
-        args.allow_unverified,
-        "check",
-        crate::read_limits(args),
-    )?;
+    let recorded = provenance::read_existing(args, artifact, "check")?;
     verify_rebuild(recorded, input, !args.no_translate_wat, args.max_input_size)
 }
 

@@ -54,13 +54,13 @@ pub fn external(name: &str) -> PathBuf {
     })
 }
 
-/// `lucetc ARGS...`, without the developer's `SOURCE_DATE_EPOCH`.
+/// `lucetc ARGS...`, without the developer's `SOURCE_DATE_EPOCH` or keys.
 pub fn lucetc<I, S>(args: I) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    command("lucetc", args, "SOURCE_DATE_EPOCH")
+    command("lucetc", args, &["SOURCE_DATE_EPOCH", "LUCET_SIGNATURE_PK"])
 }
 
 /// `lucet-objdump ARGS...`; keys come from each test's flags, never from
@@ -70,7 +70,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    command("lucet-objdump", args, "LUCET_SIGNATURE_PK")
+    command("lucet-objdump", args, &["LUCET_SIGNATURE_PK"])
 }
 
 /// `lucet-wasi ARGS...`; keys come from each test's flags, never from the
@@ -80,16 +80,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    command("lucet-wasi", args, "LUCET_SIGNATURE_PK")
+    command("lucet-wasi", args, &["LUCET_SIGNATURE_PK"])
 }
 
 /// The tool `name` with `args`, and `unset` removed from its environment.
-fn command<I, S>(name: &str, args: I, unset: &str) -> Command
+fn command<I, S>(name: &str, args: I, unset: &[&str]) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
     let mut command = Command::new(tool(name));
-    command.args(args).env_remove(unset);
+    command.args(args);
+    for variable in unset {
+        command.env_remove(variable);
+    }
     command
 }
