@@ -80,7 +80,11 @@ fn cross_compiles_with_a_baseline_cpu() {
         "-o".into(),
         arg(&scratch.path("x.so")),
     ]));
-    output.refused(1, "--target-cpu native describes this host");
+    output.refused(1, "`native` describes this host");
+    assert!(
+        output.stderr.contains("pass --target-cpu baseline"),
+        "{output:#?}"
+    );
 }
 
 #[test]

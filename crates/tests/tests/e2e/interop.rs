@@ -37,6 +37,13 @@ fn sign_artifact(scratch: &Scratch, secret: &str, password: &[u8]) -> PathBuf {
     artifact
 }
 
+/// Compiles hello.wat signed with `secret` (fed `password` on stdin) and
+/// runs it trusting `public`; returns what it printed.
+fn run_signed_by(scratch: &Scratch, secret: &str, password: &[u8], public: &Path) -> String {
+    let artifact = sign_artifact(scratch, secret, password);
+    run(lucet_wasi(pk(public)).arg(&artifact)).ok().to_string()
+}
+
 /// Compiles `source` verifying it against `public`, and runs the result.
 fn compile_verified(scratch: &Scratch, source: &Path, public: &Path) -> Output {
     let artifact = scratch.path("verified.so");
@@ -76,9 +83,7 @@ fn minisign_unencrypted_key_and_signature_verify_in_lucetc() {
     }
     // The same minisign -W key signs artifacts, with or without raw:.
     for spelling in [arg(&secret), raw(&secret)] {
-        let artifact = sign_artifact(&scratch, &spelling, b"");
-        let output = run(lucet_wasi(pk(&public)).arg(&artifact));
-        assert_eq!(output.ok(), HELLO);
+        assert_eq!(run_signed_by(&scratch, &spelling, b"", &public), HELLO);
     }
 }
 
@@ -98,9 +103,8 @@ fn minisign_password_key_opens_in_lucetc() {
         b"c-password\nc-password\n",
     )
     .ok();
-    let artifact = sign_artifact(&scratch, &arg(&secret), b"c-password\n");
-    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
-    assert_eq!(output.ok(), HELLO);
+    let printed = run_signed_by(&scratch, &arg(&secret), b"c-password\n", &public);
+    assert_eq!(printed, HELLO);
 }
 
 #[test]
@@ -182,9 +186,8 @@ fn rsign2_keys_and_signatures_verify_in_lucetc() {
             .arg(&source));
         assert_eq!(output.status, 0, "{flavour}: {output:#?}");
         compile_verified(&scratch, &source, &public).ok();
-        let artifact = sign_artifact(&scratch, &raw(&secret), b"");
-        let output = run(lucet_wasi(pk(&public)).arg(&artifact));
-        assert_eq!(output.ok(), HELLO, "{flavour}");
+        let printed = run_signed_by(&scratch, &raw(&secret), b"", &public);
+        assert_eq!(printed, HELLO, "{flavour}");
     }
 }
 
@@ -192,17 +195,17 @@ fn rsign2_keys_and_signatures_verify_in_lucetc() {
 fn rsign2_password_key_opens_in_lucetc() {
     let scratch = Scratch::new();
     let (public, secret) = (scratch.path("r.pub"), scratch.path("r.key"));
-    let command = format!(
-        "{} generate -p {} -s {}",
-        external("rsign").display(),
-        public.display(),
-        secret.display()
+    let command = shell_line(
+        rsign()
+            .args(["generate", "-p"])
+            .arg(&public)
+            .arg("-s")
+            .arg(&secret),
     );
     run_in_tty(&command, b"r-password\nr-password\n").ok();
     assert!(secret.is_file(), "rsign2 wrote no key");
-    let artifact = sign_artifact(&scratch, &arg(&secret), b"r-password\n");
-    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
-    assert_eq!(output.ok(), HELLO);
+    let printed = run_signed_by(&scratch, &arg(&secret), b"r-password\n", &public);
+    assert_eq!(printed, HELLO);
 }
 
 #[test]

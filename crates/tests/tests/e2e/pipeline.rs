@@ -301,12 +301,7 @@ fn verification_accepts_any_of_several_keys() {
 fn a_terminal_is_asked_for_passwords_without_echo() {
     let scratch = Scratch::new();
     let (secret, public) = (scratch.path("tty.key"), scratch.path("tty.pub"));
-    let command = format!(
-        "{} --signature-keygen --insecure-cheap-kdf --signature-sk {} --signature-pk {}",
-        tool("lucetc").display(),
-        secret.display(),
-        public.display()
-    );
+    let command = shell_line(&password_keygen(&secret, &public));
     let output = run_in_tty(&command, b"typed-secret\ntyped-secret\n");
     assert_eq!(output.status, 0, "{output:#?}");
     // `script` shows everything the terminal displayed: both prompts, never the password.
@@ -363,4 +358,30 @@ fn lucet_era_binary_raw_keys_still_sign() {
         arg(&scratch.path("x.so")),
     ]))
     .refused(1, "does not match its seed");
+}
+
+#[test]
+fn lucetc_trusts_lucet_signature_pk_like_the_runner_but_never_writes_to_it() {
+    let scratch = Scratch::new();
+    let (_, other_public) = scratch.raw_key_pair("other");
+    let out = scratch.path("env.so");
+    let with_env = |mut command: std::process::Command, keys: &Path| {
+        command.env("LUCET_SIGNATURE_PK", keys);
+        command
+    };
+    // Compiling: the variable's keys verify the source, as --signature-pk would.
+    let compile =
+        |source: &Path, keys: &Path| with_env(lucetc([arg(source), "-o".into(), arg(&out)]), keys);
+    run(&mut compile(&hello_wat(), &publisher_pub())).ok();
+    run(&mut compile(&hello_wat(), &other_public)).refused(1, "40FCCEDA8519379D");
+    let lonely = scratch.write("lonely.wat", b"(module)");
+    run(&mut compile(&lonely, &publisher_pub())).refused(1, "lonely.wat.minisig not found");
+
+    // Keygen writes the flag's path only: the variable names keys to trust,
+    // never a file to create.
+    let target = scratch.path("from-env.pub");
+    let (secret, public) = (scratch.path("new.key"), scratch.path("new.pub"));
+    let mut keygen = with_env(lucetc(raw_keygen_args(&secret, &public)), &target);
+    run(&mut keygen).ok();
+    assert!(public.is_file() && !target.exists());
 }

@@ -379,10 +379,15 @@ fn wait_with_peak_rss(child: &std::process::Child) -> (i32, u64) {
     (code, peak)
 }
 
-/// Runs `command` with stdin closed; returns its output and peak resident
-/// set in bytes, read when it is reaped (no sampling, so no race with it).
-fn run_measuring_peak_rss(command: &mut std::process::Command) -> (Output, u64) {
-    let running = DrainedChild::spawn(command);
+/// Runs `artifact` under `--max-heap-size LIMIT` with stdin closed; returns
+/// its output and peak resident set in bytes, read when it is reaped (no
+/// sampling, so no race with it).
+fn run_with_heap_limit(artifact: &std::path::Path, limit: &str) -> (Output, u64) {
+    let running = DrainedChild::spawn(&mut lucet_wasi([
+        "--max-heap-size".into(),
+        limit.into(),
+        arg(artifact),
+    ]));
     let (status, peak) = wait_with_peak_rss(&running.child);
     (running.output(status), peak)
 }
@@ -392,18 +397,21 @@ fn run_measuring_peak_rss(command: &mut std::process::Command) -> (Output, u64) 
 /// memory an unbounded guest would add.
 const SLACK: u64 = 32 << 20;
 
+/// Asserts that a run under `--max-heap-size 64M` peaked at no more than
+/// the runner's own peak (`baseline_peak`, a run under 1M) + 64 MiB + slack.
+#[track_caller]
+fn assert_within_64_mib_of_baseline(peak: u64, baseline_peak: u64) {
+    assert!(
+        peak < baseline_peak + (64 << 20) + SLACK,
+        "peak RSS {peak} exceeds the runner's ({baseline_peak}) + 64 MiB + slack"
+    );
+}
+
 #[test]
 fn a_memory_bomb_stays_within_the_heap_limit() {
     let scratch = Scratch::new();
     let artifact = compiled_text(&scratch, "bomb", BOMB);
-    let bomb = |limit: &str| {
-        run_measuring_peak_rss(&mut lucet_wasi([
-            "--max-heap-size".into(),
-            limit.into(),
-            arg(&artifact),
-        ]))
-    };
-    let (bombed, peak) = bomb("64M");
+    let (bombed, peak) = run_with_heap_limit(&artifact, "64M");
     // The guest held exactly 64 MiB when memory.grow failed, having touched
     // every page of it.
     assert_eq!(bombed.status, 64, "{bombed:#?}");
@@ -411,12 +419,9 @@ fn a_memory_bomb_stays_within_the_heap_limit() {
         peak >= 48 << 20,
         "64 MiB of touched pages do not show: {peak}"
     );
-    let (baseline, baseline_peak) = bomb("1M");
+    let (baseline, baseline_peak) = run_with_heap_limit(&artifact, "1M");
     assert_eq!(baseline.status, 1, "{baseline:#?}");
-    assert!(
-        peak < baseline_peak + (64 << 20) + SLACK,
-        "peak RSS {peak} exceeds the runner's ({baseline_peak}) + 64 MiB + slack"
-    );
+    assert_within_64_mib_of_baseline(peak, baseline_peak);
     println!(
         "peak RSS: {} MiB at --max-heap-size 64M, {} MiB at 1M",
         peak >> 20,
@@ -460,21 +465,11 @@ fn the_heap_limit_bounds_all_memories_together() {
     // Forty memories of 16 MiB would be 640 MiB; each alone is far under
     // the 64 MiB limit, which four fill.
     let artifact = compiled_text(&scratch, "memories", &many_memories(40));
-    let limited = |limit: &str| {
-        run_measuring_peak_rss(&mut lucet_wasi([
-            "--max-heap-size".into(),
-            limit.into(),
-            arg(&artifact),
-        ]))
-    };
-    let (output, peak) = limited("64M");
+    let (output, peak) = run_with_heap_limit(&artifact, "64M");
     assert_eq!(output.status, 4, "memories grown: {output:#?}");
-    let (baseline, baseline_peak) = limited("1M");
+    let (baseline, baseline_peak) = run_with_heap_limit(&artifact, "1M");
     assert_eq!(baseline.status, 0, "{baseline:#?}");
-    assert!(
-        peak < baseline_peak + (64 << 20) + SLACK,
-        "peak RSS {peak} exceeds the runner's ({baseline_peak}) + 64 MiB + slack"
-    );
+    assert_within_64_mib_of_baseline(peak, baseline_peak);
 }
 
 /// A guest with two tables of no elements: it tries to grow the first by

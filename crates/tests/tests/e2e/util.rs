@@ -60,3 +60,13 @@ pub fn lucetc_signed(source: &Path, secret: impl Into<String>, out: &Path) -> Co
     let [sk_flag, sk_spelling] = sk(secret);
     lucetc([arg(source), sk_flag, sk_spelling, "-o".into(), arg(out)])
 }
+
+/// `command` as a shell command line for `run_in_tty`: its program and
+/// arguments, each single-quoted (its environment changes are not kept).
+pub fn shell_line(command: &Command) -> String {
+    let words = std::iter::once(command.get_program()).chain(command.get_args());
+    let quoted: Vec<String> = words
+        .map(|word| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    quoted.join(" ")
+}
