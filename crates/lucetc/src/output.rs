@@ -114,11 +114,19 @@ mod tests {
 
     use super::*;
 
+    /// A temporary directory holding a small file for each of `names`.
+    fn dir_with(names: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        dir
+    }
+
     #[test]
     fn links_and_spellings_of_one_file_are_the_same_file() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = dir_with(&["lucet.key"]);
         let key = dir.path().join("lucet.key");
-        std::fs::write(&key, b"key").unwrap();
         let symlink = dir.path().join("link.key");
         std::os::unix::fs::symlink(&key, &symlink).unwrap();
         let hard_link = dir.path().join("hard.key");
@@ -139,11 +147,8 @@ mod tests {
 
     #[test]
     fn outputs_over_inputs_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = dir_with(&["app.wat", "app.wat.minisig", "lucet.key", "lucet.pub"]);
         let path = |name: &str| dir.path().join(name).display().to_string();
-        for name in ["app.wat", "app.wat.minisig", "lucet.key", "lucet.pub"] {
-            std::fs::write(dir.path().join(name), b"x").unwrap();
-        }
         let args = |output: Option<&str>| {
             let mut argv = vec![
                 "lucetc".to_string(),

@@ -1,10 +1,14 @@
-//! Reading the source module, verifying its `.minisig` first when keys are given.
+//! Reading the source module, verifying its `.minisig` first when keys are
+//! given. The verification itself is `lucet_signature::verify_file`'s; lucetc
+//! adds where the signature is, the check of the file name it was made for,
+//! and what to say in lucetc's flags.
 
 use std::ffi::OsString;
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use lucet_signature::{Algorithm, KeyId, Legacy, Prehash, PublicKeySet, SignatureBox};
+use anyhow::{Result, anyhow};
+use lucet_signature::{Error, KeyId, Legacy, Prehash, PublicKeySet, SignatureBox, VerifyFileError};
 
 use crate::source_name::{self, SourceNameCheck};
 
@@ -25,13 +29,10 @@ pub(crate) fn signature_path(input: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Reads `input`. With `trusted` keys, its signature is parsed and matched to
-/// a key first (a legacy or unknown-key signature is refused before the
-/// source is read); a prehashed signature's trusted comment is then
-/// authenticated and its `file:` compared with `input` (`name_check`), still
-/// before the source is read. Then the source is hashed while it is read
-/// into the buffer that will be compiled, and verified. A source over
-/// `max_len` bytes is refused before it is read.
+/// Reads `input`, at most `max_len` bytes, hashing it as it is read. With
+/// `trusted` keys, its signature is verified first as `verify_file` does: a
+/// legacy or unknown-key signature is refused, and a prehashed signature's
+/// `file:` compared with `input` (`name_check`), before the source is read.
 pub fn read(
     input: &Path,
     trusted: Option<&PublicKeySet>,
@@ -39,71 +40,64 @@ pub fn read(
     name_check: SourceNameCheck,
     max_len: u64,
 ) -> Result<Source> {
-    let signature = match trusted {
-        Some(_) => Some(read_signature(input)?),
-        None => None,
+    let Some(keys) = trusted else {
+        let (bytes, prehash) =
+            lucet_signature::read_capped_hashed(input, max_len).map_err(over_max_input_size)?;
+        return Ok(Source {
+            bytes,
+            prehash,
+            signer: None,
+        });
     };
-    let key = match (trusted, &signature) {
-        (Some(keys), Some(signature)) => Some(
-            keys.select(signature, legacy)
-                .with_context(|| format!("source signature {}", signature_path(input).display()))?,
-        ),
-        _ => None,
-    };
-    let does_not_verify = || {
-        format!(
-            "{} does not verify against {}",
-            input.display(),
-            signature_path(input).display()
-        )
-    };
-    let comment_verified = match (key, &signature) {
-        (Some(key), Some(signature)) if signature.algorithm() == Algorithm::Prehashed => {
-            let verified = key
-                .verify_comment(signature)
-                .with_context(does_not_verify)?;
-            source_name::check(input, verified.trusted_comment(), name_check)?;
-            Some(verified)
-        }
-        _ => None,
-    };
-
-    let bytes = read_capped(input, max_len)?;
-    let prehash = Prehash::of(&bytes);
-
-    if let (Some(key), Some(signature)) = (key, &signature) {
-        match &comment_verified {
-            Some(verified) => verified.verify_prehashed(&prehash),
-            None => key.verify_legacy(signature, &bytes),
-        }
-        .with_context(does_not_verify)?;
-        if comment_verified.is_none() {
-            source_name::check(input, signature.trusted_comment(), name_check)?;
-        }
-        eprintln!(
-            "Trusted comment: {}",
-            lucet_signature::escape_for_display(signature.trusted_comment())
-        );
-    }
+    let signature = read_signature(input)?;
+    let verified = lucet_signature::verify_file(
+        keys,
+        &signature,
+        legacy,
+        input,
+        max_len,
+        |trusted_comment| source_name::check(input, trusted_comment, name_check),
+    )
+    .map_err(|error| not_verified(input, error))?;
+    eprintln!(
+        "Trusted comment: {}",
+        lucet_signature::escape_for_display(verified.trusted_comment())
+    );
     Ok(Source {
-        bytes,
-        prehash,
-        signer: key.map(|k| k.key_id()),
+        prehash: verified.prehash(),
+        signer: Some(verified.signer()),
+        bytes: verified.into_bytes(),
     })
 }
 
 /// Reads and parses `INPUT.minisig`.
 fn read_signature(input: &Path) -> Result<SignatureBox> {
     let path = signature_path(input);
-    if !path.exists() {
-        bail!(
+    lucet_signature::read_signature(&path).map_err(|error| match error {
+        Error::Io { source, .. } if source.kind() == ErrorKind::NotFound => anyhow!(
             "source signature {} not found: sign {} (e.g. `rsign sign` or `minisign -S`) or drop --signature-pk",
             path.display(),
             input.display()
-        );
+        ),
+        other => other.into(),
+    })
+}
+
+/// Says which step of verifying `input` refused it.
+fn not_verified(input: &Path, error: VerifyFileError<anyhow::Error>) -> anyhow::Error {
+    let signature = signature_path(input);
+    match error {
+        VerifyFileError::Refused(error) => {
+            anyhow::Error::new(error).context(format!("source signature {}", signature.display()))
+        }
+        VerifyFileError::Invalid(error) => anyhow::Error::new(error).context(format!(
+            "{} does not verify against {}",
+            input.display(),
+            signature.display()
+        )),
+        VerifyFileError::Comment(error) => error,
+        VerifyFileError::Read(error) => over_max_input_size(error),
     }
-    let bytes = lucet_signature::read_capped(&path, SignatureBox::MAX_ENCODED_LEN as u64)?;
-    SignatureBox::parse(&bytes).with_context(|| format!("signature {}", path.display()))
 }
 
 /// Reads a source of at most `max_len` bytes (`--max-input-size`): a larger
@@ -111,11 +105,16 @@ fn read_signature(input: &Path) -> Result<SignatureBox> {
 /// reserved fallibly, so no input ends in an allocation abort. Only regular
 /// files are read: a FIFO or a device (`/dev/zero`) is refused at once.
 pub(crate) fn read_capped(input: &Path, max_len: u64) -> Result<Vec<u8>> {
-    match lucet_signature::read_capped(input, max_len) {
-        Err(lucet_signature::Error::FileTooLarge { path, len, max }) => bail!(
+    lucet_signature::read_capped(input, max_len).map_err(over_max_input_size)
+}
+
+/// A source over the cap, said in lucetc's flag; other errors as they are.
+fn over_max_input_size(error: Error) -> anyhow::Error {
+    match error {
+        Error::FileTooLarge { path, len, max } => anyhow!(
             "source {} is {len} bytes, more than --max-input-size ({max} bytes); raise --max-input-size if it really is the module to compile",
             path.display()
         ),
-        result => Ok(result?),
+        other => other.into(),
     }
 }

@@ -234,14 +234,7 @@ mod tests {
     fn fifos_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
-            0,
-        )
-        .unwrap();
+        crate::fixtures::make_fifo(&fifo);
         // Before the fix this open blocked forever: no writer ever comes.
         let error = open_regular_file(&fifo).unwrap_err();
         assert!(

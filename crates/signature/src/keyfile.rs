@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::constants::MAX_KEY_FILE_LEN;
 use crate::error::{Error, ObjectKind, Result};
 use crate::file::{StagedFile, open_regular_file};
+use crate::prehash::{HashingReader, Prehash, Prehasher};
 use crate::public_key::PublicKey;
 use crate::verify::PublicKeySet;
 use zeroize::Zeroizing;
@@ -96,8 +97,17 @@ pub fn write_key_file(
 /// ([`open_regular_file`]).
 pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
     let mut contents = Vec::new();
-    read_capped_into(path, max_len, &mut contents)?;
+    read_capped_into(path, max_len, &mut contents, None)?;
     Ok(contents)
+}
+
+/// [`read_capped`], hashing the bytes as they are read: the prehash is of
+/// exactly the returned bytes, and the file is read once.
+pub fn read_capped_hashed(path: &Path, max_len: u64) -> Result<(Vec<u8>, Prehash)> {
+    let mut contents = Vec::new();
+    let mut hasher = Prehasher::new();
+    read_capped_into(path, max_len, &mut contents, Some(&mut hasher))?;
+    Ok((contents, hasher.finalize()))
 }
 
 /// Reads a secret key file (at most [`MAX_KEY_FILE_LEN`] bytes, as
@@ -105,11 +115,17 @@ pub fn read_capped(path: &Path, max_len: u64) -> Result<Vec<u8>> {
 /// [`SecretKeyFile::parse`](crate::SecretKeyFile::parse).
 pub fn read_secret_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
     let mut contents = Zeroizing::new(Vec::new());
-    read_capped_into(path, MAX_KEY_FILE_LEN, &mut contents)?;
+    // Never hashed: a hash state derived from a secret would outlive the wiped buffer.
+    read_capped_into(path, MAX_KEY_FILE_LEN, &mut contents, None)?;
     Ok(contents)
 }
 
-fn read_capped_into(path: &Path, max_len: u64, contents: &mut Vec<u8>) -> Result<()> {
+fn read_capped_into(
+    path: &Path,
+    max_len: u64,
+    contents: &mut Vec<u8>,
+    hasher: Option<&mut Prehasher>,
+) -> Result<()> {
     let file = open_regular_file(path).map_err(io_error("cannot open", path))?;
     let metadata = file.metadata().map_err(io_error("cannot read", path))?;
     if metadata.len() > max_len {
@@ -133,9 +149,12 @@ fn read_capped_into(path: &Path, max_len: u64, contents: &mut Vec<u8>) -> Result
             path: path.to_owned(),
             source: std::io::ErrorKind::OutOfMemory.into(),
         })?;
-    file.take(max_len.saturating_add(1))
-        .read_to_end(contents)
-        .map_err(io_error("cannot read", path))?;
+    let mut capped = file.take(max_len.saturating_add(1));
+    match hasher {
+        Some(hasher) => HashingReader::new(capped, hasher).read_to_end(contents),
+        None => capped.read_to_end(contents),
+    }
+    .map_err(io_error("cannot read", path))?;
     let len = u64::try_from(contents.len()).unwrap_or(u64::MAX);
     if len > max_len {
         return Err(Error::FileTooLarge {
@@ -249,6 +268,12 @@ mod tests {
             })
         ));
         assert_eq!(read_capped(&path, 5000).unwrap().len(), 5000);
+        assert!(matches!(
+            read_capped_hashed(&path, 4096),
+            Err(Error::FileTooLarge { len: 5000, .. })
+        ));
+        let (bytes, prehash) = read_capped_hashed(&path, 5000).unwrap();
+        assert_eq!((bytes.len(), prehash), (5000, Prehash::of(&[b'x'; 5000])));
         let err = read_capped(&dir.path().join("absent"), 10).unwrap_err();
         assert!(matches!(&err, Error::Io { path: p, .. } if p.ends_with("absent")));
     }

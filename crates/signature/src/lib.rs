@@ -24,6 +24,11 @@
 //!
 //! # Signing and verifying
 //!
+//! [`verify_reader`] streams data of any size through a signature check;
+//! [`verify_file`] reads a file into memory for a caller that uses its bytes,
+//! checking as much as it can (the signer, the trusted comment) before
+//! opening it.
+//!
 //! ```
 //! use lucet_signature::{Legacy, Prehasher, PublicKeySet, SecretKey, SignatureBox};
 //!
@@ -51,12 +56,15 @@ mod base64;
 pub mod constants;
 mod error;
 pub mod file;
+#[cfg(test)]
+mod fixtures;
 mod key_id;
 mod keyfile;
 mod prehash;
 mod public_key;
 mod secret_key;
 mod signature;
+mod signed_file;
 mod text;
 mod verify;
 
@@ -64,12 +72,13 @@ pub use crate::constants::MAX_KEY_FILE_LEN;
 pub use crate::error::{Base64Problem, CommentKind, Error, KdfResource, ObjectKind, Result};
 pub use crate::key_id::KeyId;
 pub use crate::keyfile::{
-    KeyFileMode, StagedKeyFile, read_capped, read_public_keys, read_secret_key_file,
-    stage_key_file, write_key_file,
+    KeyFileMode, StagedKeyFile, read_capped, read_capped_hashed, read_public_keys,
+    read_secret_key_file, stage_key_file, write_key_file,
 };
 pub use crate::prehash::{Prehash, Prehasher, read_hashed};
 pub use crate::public_key::PublicKey;
 pub use crate::secret_key::{EncryptedSecretKey, KdfCost, KdfParams, SecretKey, SecretKeyFile};
 pub use crate::signature::{Algorithm, SignatureBox};
+pub use crate::signed_file::{VerifiedFile, VerifyFileError, read_signature, verify_file};
 pub use crate::text::escape_for_display;
 pub use crate::verify::{CommentVerified, Legacy, PublicKeySet, verify_reader};

@@ -96,6 +96,29 @@ pub fn read_hashed(mut reader: impl std::io::Read) -> std::io::Result<(Vec<u8>, 
     Ok((bytes, hasher.finalize()))
 }
 
+/// A reader that feeds every byte it hands out to a [`Prehasher`], so that a
+/// file is hashed as it is read into memory: the prehash is of exactly the
+/// bytes read, read once.
+pub(crate) struct HashingReader<'h, R> {
+    inner: R,
+    hasher: &'h mut Prehasher,
+}
+
+impl<'h, R: io::Read> HashingReader<'h, R> {
+    /// Reads `inner`, hashing into `hasher`.
+    pub(crate) fn new(inner: R, hasher: &'h mut Prehasher) -> Self {
+        HashingReader { inner, hasher }
+    }
+}
+
+impl<R: io::Read> io::Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.hasher.update(buf.get(..read).unwrap_or_default());
+        Ok(read)
+    }
+}
+
 impl Default for Prehasher {
     fn default() -> Prehasher {
         Prehasher::new()
@@ -156,6 +179,16 @@ mod tests {
         assert_eq!(hasher.finalize(), Prehash::of(&data));
         let mut hasher = Prehasher::default();
         std::io::copy(&mut &data[..], &mut hasher).unwrap();
+        assert_eq!(hasher.finalize(), Prehash::of(&data));
+    }
+
+    #[test]
+    fn a_hashing_reader_hashes_what_it_hands_out() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let mut hasher = Prehasher::new();
+        let mut read = Vec::new();
+        io::Read::read_to_end(&mut HashingReader::new(&data[..], &mut hasher), &mut read).unwrap();
+        assert_eq!(read, data);
         assert_eq!(hasher.finalize(), Prehash::of(&data));
     }
 }

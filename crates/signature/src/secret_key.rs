@@ -20,14 +20,13 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 use crate::base64;
 use crate::constants::{
     CHECKSUM_LEN, CHK_ALG_BLAKE2B, ED25519_PUBLIC_KEY_LEN, ED25519_SEED_LEN, KDF_ALG_NONE,
-    KDF_ALG_SCRYPT, KDF_SALT_LEN, KEY_ID_LEN, KEYNUM_SK_LEN, MAX_SECRET_KEY_TEXT_LEN,
-    MAX_UNTRUSTED_COMMENT_LEN, SCRYPT_R, SECRET_KEY_BYTES, SIG_ALG_ED25519,
-    UNTRUSTED_COMMENT_PREFIX,
+    KDF_ALG_SCRYPT, KDF_SALT_LEN, KEY_ID_LEN, KEYNUM_SK_LEN, MAX_SECRET_KEY_TEXT_LEN, SCRYPT_R,
+    SECRET_KEY_BYTES, SIG_ALG_ED25519, UNTRUSTED_COMMENT_PREFIX,
 };
-use crate::error::{CommentKind, Error, KdfResource, ObjectKind, Result};
+use crate::error::{Error, KdfResource, ObjectKind, Result};
 use crate::key_id::KeyId;
 use crate::public_key::PublicKey;
-use crate::text::{parse_comment_line, split_lines};
+use crate::text::{refuse_oversized, split_key_box};
 
 const KIND: ObjectKind = ObjectKind::SecretKey;
 
@@ -533,21 +532,8 @@ impl SecretKeyFile {
     /// before any password is asked for.
     pub fn parse(input: &[u8]) -> Result<SecretKeyFile> {
         if input.starts_with(UNTRUSTED_COMMENT_PREFIX.as_bytes()) {
-            if input.len() > Self::MAX_ENCODED_LEN {
-                return Err(Error::InputTooLarge {
-                    kind: KIND,
-                    len: input.len(),
-                    max: Self::MAX_ENCODED_LEN,
-                });
-            }
-            let [comment, key] = split_lines::<2>(input, KIND)?;
-            parse_comment_line(
-                comment,
-                1,
-                KIND,
-                CommentKind::Untrusted,
-                MAX_UNTRUSTED_COMMENT_LEN,
-            )?;
+            refuse_oversized(input, KIND, Self::MAX_ENCODED_LEN)?;
+            let key = split_key_box(input, KIND)?;
             let bytes = base64::decode_exact::<SECRET_KEY_BYTES>(key, KIND, 2)?;
             Self::from_bytes(&bytes, false)
         } else if let Ok(raw) = <&[u8; SECRET_KEY_BYTES]>::try_from(input)
@@ -611,34 +597,28 @@ impl SecretKeyFile {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
-
-    const UNENCRYPTED: &[u8] = include_bytes!("../tests/data/minisign-unencrypted.key");
-    const UNENCRYPTED_PUB: &[u8] = include_bytes!("../tests/data/minisign-unencrypted.pub");
-    const ENCRYPTED: &[u8] = include_bytes!("../tests/data/minisign-encrypted.key");
-    const ENCRYPTED_PUB: &[u8] = include_bytes!("../tests/data/minisign-encrypted.pub");
-    const PASSWORD_REMOVED: &[u8] = include_bytes!("../tests/data/minisign-password-removed.key");
-
-    fn unencrypted(input: &[u8]) -> SecretKey {
-        match SecretKeyFile::parse(input).unwrap() {
-            SecretKeyFile::Unencrypted(key) => key,
-            SecretKeyFile::Encrypted(_) => panic!("expected an unencrypted key"),
-        }
-    }
-
-    fn encrypted(input: &[u8]) -> EncryptedSecretKey {
-        match SecretKeyFile::parse(input).unwrap() {
-            SecretKeyFile::Encrypted(key) => key,
-            SecretKeyFile::Unencrypted(_) => panic!("expected an encrypted key"),
-        }
-    }
+    use crate::fixtures::{ENCRYPTED, PASSWORD_REMOVED_KEY, UNENCRYPTED, encrypted, unencrypted};
 
     fn decoded(input: &[u8]) -> [u8; SECRET_KEY_BYTES] {
-        let [_, line] = split_lines::<2>(input, KIND).unwrap();
+        let line = split_key_box(input, KIND).unwrap();
         *base64::decode_exact::<SECRET_KEY_BYTES>(line, KIND, 2).unwrap()
     }
 
-    fn reencode(bytes: &[u8; SECRET_KEY_BYTES]) -> String {
-        format!("untrusted comment: test\n{}\n", base64::encode(bytes))
+    /// The error the key file `text` gives once `change` has altered its
+    /// decoded bytes.
+    fn refused_after(text: &[u8], change: impl FnOnce(&mut [u8; SECRET_KEY_BYTES])) -> Error {
+        let mut bytes = decoded(text);
+        change(&mut bytes);
+        let changed = format!("untrusted comment: test\n{}\n", base64::encode(&bytes));
+        SecretKeyFile::parse(changed.as_bytes()).unwrap_err()
+    }
+
+    /// Sets both scrypt limits (opslimit and memlimit) of a key to `limit`.
+    fn kdf_limits(limit: u64) -> impl FnOnce(&mut [u8; SECRET_KEY_BYTES]) {
+        move |bytes| {
+            bytes[38..46].copy_from_slice(&limit.to_le_bytes());
+            bytes[46..54].copy_from_slice(&limit.to_le_bytes());
+        }
     }
 
     #[test]
@@ -664,12 +644,9 @@ mod tests {
 
     #[test]
     fn excessive_kdf_cost_is_refused_before_scrypt() {
-        let mut bytes = decoded(ENCRYPTED);
-        // opslimit = memlimit = 2^40: N = 2^30 (1 TiB).
-        bytes[38..46].copy_from_slice(&(1u64 << 40).to_le_bytes());
-        bytes[46..54].copy_from_slice(&(1u64 << 40).to_le_bytes());
         let started = std::time::Instant::now();
-        let err = SecretKeyFile::parse(reencode(&bytes).as_bytes()).unwrap_err();
+        // opslimit = memlimit = 2^40: N = 2^30 (1 TiB).
+        let err = refused_after(ENCRYPTED.secret, kdf_limits(1 << 40));
         assert!(
             matches!(
                 err,
@@ -687,14 +664,13 @@ mod tests {
             "scrypt parameters need 1099511627776 bytes of memory, more than the limit of 1073741824"
         );
         // The largest limits: N = 2^53, 2^63 bytes, still refused.
-        bytes[38..54].fill(0xff);
         assert!(matches!(
-            SecretKeyFile::parse(reencode(&bytes).as_bytes()),
-            Err(Error::ExcessiveKdfCost {
+            refused_after(ENCRYPTED.secret, kdf_limits(u64::MAX)),
+            Error::ExcessiveKdfCost {
                 resource: KdfResource::Memory,
                 required: 0x8000_0000_0000_0000,
                 ..
-            })
+            }
         ));
         // Within memory but too much work: N = 2^20, p = 32.
         assert!(matches!(
@@ -712,8 +688,8 @@ mod tests {
 
     #[test]
     fn minisign_unencrypted_key_with_zero_checksum() {
-        let key = unencrypted(UNENCRYPTED);
-        let public = PublicKey::from_text(UNENCRYPTED_PUB).unwrap();
+        let key = unencrypted(UNENCRYPTED.secret);
+        let public = PublicKey::from_text(UNENCRYPTED.public).unwrap();
         assert_eq!(key.public_key(), public);
         assert_eq!(key.key_id().to_string(), "B5EC656A06C6B557");
     }
@@ -722,19 +698,19 @@ mod tests {
     fn minisign_password_removed_key_keeps_salt_limits_and_checksum() {
         // `minisign -C -W` on minisign-encrypted.key: kdf \0\0, but the salt,
         // limits and (real) checksum of the encrypted key are left in place.
-        let bytes = decoded(PASSWORD_REMOVED);
+        let bytes = decoded(PASSWORD_REMOVED_KEY);
         assert_eq!(&bytes[2..4], &[0, 0]);
         assert_ne!(&bytes[6..38], &[0u8; 32]);
-        let key = unencrypted(PASSWORD_REMOVED);
+        let key = unencrypted(PASSWORD_REMOVED_KEY);
         assert_eq!(
             key.public_key(),
-            PublicKey::from_text(ENCRYPTED_PUB).unwrap()
+            PublicKey::from_text(ENCRYPTED.public).unwrap()
         );
     }
 
     #[test]
     fn minisign_encrypted_key_parses_with_minisign_cost() {
-        let key = encrypted(ENCRYPTED);
+        let key = encrypted(ENCRYPTED.secret);
         assert_eq!(key.kdf_cost(), KdfCost::MINISIGN);
         assert_eq!(key.kdf_params(), KdfCost::MINISIGN.params().unwrap());
         assert!(!format!("{key:?}").contains("keynum"));
@@ -744,13 +720,15 @@ mod tests {
     #[test]
     #[ignore = "needs 1 GiB of memory"]
     fn minisign_encrypted_key_decrypts() {
-        let key = encrypted(ENCRYPTED).decrypt(b"correct horse").unwrap();
+        let key = encrypted(ENCRYPTED.secret)
+            .decrypt(b"correct horse")
+            .unwrap();
         assert_eq!(
             key.public_key(),
-            PublicKey::from_text(ENCRYPTED_PUB).unwrap()
+            PublicKey::from_text(ENCRYPTED.public).unwrap()
         );
         assert!(matches!(
-            encrypted(ENCRYPTED).decrypt(b"correct horse\n"),
+            encrypted(ENCRYPTED.secret).decrypt(b"correct horse\n"),
             Err(Error::WrongPassword)
         ));
     }
@@ -809,48 +787,39 @@ mod tests {
     #[test]
     fn bad_checksum_on_unencrypted_key() {
         let key = SecretKey::generate().unwrap();
-        let mut bytes = decoded(key.to_unencrypted_box().as_bytes());
-        bytes[157] ^= 1;
-        assert!(matches!(
-            SecretKeyFile::parse(reencode(&bytes).as_bytes()),
-            Err(Error::BadChecksum)
-        ));
+        let text = key.to_unencrypted_box();
+        let err = refused_after(text.as_bytes(), |bytes| bytes[157] ^= 1);
+        assert!(matches!(err, Error::BadChecksum));
     }
 
     #[test]
     fn mismatched_public_half_is_refused() {
         // Zero checksum (as minisign writes) but a flipped public key byte.
-        let mut bytes = decoded(UNENCRYPTED);
-        bytes[100] ^= 1;
-        assert!(matches!(
-            SecretKeyFile::parse(reencode(&bytes).as_bytes()),
-            Err(Error::PublicKeyMismatch)
-        ));
+        let err = refused_after(UNENCRYPTED.secret, |bytes| bytes[100] ^= 1);
+        assert!(matches!(err, Error::PublicKeyMismatch));
     }
 
     #[test]
     fn unknown_algorithms_are_refused() {
-        let original = decoded(UNENCRYPTED);
-        let mut bytes = original;
-        bytes[1] = b'D';
         assert!(matches!(
-            SecretKeyFile::parse(reencode(&bytes).as_bytes()),
-            Err(Error::UnknownAlgorithm {
+            refused_after(UNENCRYPTED.secret, |bytes| bytes[1] = b'D'),
+            Error::UnknownAlgorithm {
                 kind: ObjectKind::SecretKey,
                 found: [b'E', b'D']
-            })
+            }
         ));
-        let mut bytes = original;
-        bytes[2..4].copy_from_slice(b"Ar");
+        let err = refused_after(UNENCRYPTED.secret, |bytes| {
+            bytes[2..4].copy_from_slice(b"Ar")
+        });
         assert!(matches!(
-            SecretKeyFile::parse(reencode(&bytes).as_bytes()),
-            Err(Error::UnknownKdfAlgorithm {
+            err,
+            Error::UnknownKdfAlgorithm {
                 found: [b'A', b'r']
-            })
+            }
         ));
-        let mut bytes = original;
-        bytes[4..6].copy_from_slice(b"B3");
-        let err = SecretKeyFile::parse(reencode(&bytes).as_bytes()).unwrap_err();
+        let err = refused_after(UNENCRYPTED.secret, |bytes| {
+            bytes[4..6].copy_from_slice(b"B3")
+        });
         assert_eq!(
             err.to_string(),
             "secret key uses unknown checksum algorithm \"B3\""
@@ -911,7 +880,7 @@ mod tests {
 
     #[test]
     fn malformed_boxes_are_refused() {
-        let text = String::from_utf8(UNENCRYPTED.to_vec()).unwrap();
+        let text = String::from_utf8(UNENCRYPTED.secret.to_vec()).unwrap();
         assert!(matches!(
             SecretKeyFile::parse(format!("{text}\n").as_bytes()),
             Err(Error::TrailingData { .. })

@@ -22,7 +22,9 @@ use crate::error::{CommentKind, Error, ObjectKind, Result};
 use crate::key_id::KeyId;
 use crate::prehash::Prehash;
 use crate::secret_key::SecretKey;
-use crate::text::{CommentProblem, check_comment, parse_comment_line, split_lines};
+use crate::text::{
+    CommentProblem, check_comment, parse_comment_line, refuse_oversized, split_lines,
+};
 
 const KIND: ObjectKind = ObjectKind::Signature;
 
@@ -96,13 +98,7 @@ impl SignatureBox {
     /// * lines 2 and 4 are canonical padded base64 of exactly 74 and 64
     ///   bytes, and line 2 names a known algorithm.
     pub fn parse(input: &[u8]) -> Result<SignatureBox> {
-        if input.len() > Self::MAX_ENCODED_LEN {
-            return Err(Error::InputTooLarge {
-                kind: KIND,
-                len: input.len(),
-                max: Self::MAX_ENCODED_LEN,
-            });
-        }
+        refuse_oversized(input, KIND, Self::MAX_ENCODED_LEN)?;
         let [line1, line2, line3, line4] = split_lines::<4>(input, KIND)?;
         let untrusted_comment = parse_comment_line(
             line1,
@@ -308,6 +304,7 @@ impl SecretKey {
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+    use crate::error::Base64Problem;
 
     const PREHASHED: &[u8] = include_bytes!("../tests/data/data.txt.minisig");
     const LEGACY: &[u8] = include_bytes!("../tests/data/data.txt.legacy.minisig");
@@ -540,87 +537,57 @@ mod tests {
         // bits; "wJ=" sets one of them.
         let sig_line = line(1);
         assert!(sig_line.ends_with("wI="));
-        let flipped = format!("{}J=", &sig_line[..sig_line.len() - 2]);
-        assert!(matches!(
-            parse(&with_line(1, &flipped)),
-            Err(Error::InvalidBase64 {
-                line: 2,
-                problem: crate::Base64Problem::NonCanonical { .. },
-                ..
-            })
-        ));
+        let flipped_signature = format!("{}J=", &sig_line[..sig_line.len() - 2]);
         // Line 4 ends "Dw==": 'w' carries four unused bits.
         let global = line(3);
         assert!(global.ends_with("Dw=="));
-        let flipped = format!("{}Dx==", &global[..global.len() - 4]);
-        assert!(matches!(
-            parse(&with_line(3, &flipped)),
-            Err(Error::InvalidBase64 {
-                line: 4,
-                problem: crate::Base64Problem::NonCanonical { .. },
-                ..
-            })
-        ));
-        // Unpadded, URL-safe, embedded space.
-        let unpadded = global.trim_end_matches('=').to_owned();
-        assert!(matches!(
-            parse(&with_line(3, &unpadded)),
-            Err(Error::InvalidBase64 { line: 4, .. })
-        ));
+        let flipped_global = format!("{}Dx==", &global[..global.len() - 4]);
         let url_safe = sig_line.replace('+', "-").replace('/', "_");
         assert_ne!(url_safe, sig_line);
-        assert!(matches!(
-            parse(&with_line(1, &url_safe)),
-            Err(Error::InvalidBase64 { line: 2, .. })
-        ));
-        assert!(matches!(
-            parse(&with_line(1, &format!(" {sig_line}"))),
-            Err(Error::InvalidBase64 { line: 2, .. })
-        ));
+        for (index, text, non_canonical) in [
+            (1, flipped_signature, true),
+            (3, flipped_global, true),
+            // Unpadded, URL-safe, embedded space.
+            (3, global.trim_end_matches('=').to_owned(), false),
+            (1, url_safe, false),
+            (1, format!(" {sig_line}"), false),
+        ] {
+            match parse(&with_line(index, &text)) {
+                Err(Error::InvalidBase64 { line, problem, .. }) => {
+                    assert_eq!(line, index + 1, "{text}");
+                    if non_canonical {
+                        let expected = matches!(problem, Base64Problem::NonCanonical { .. });
+                        assert!(expected, "{text}: {problem}");
+                    }
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]
     fn refuses_wrong_lengths() {
         // Truncated global signature (the case that panics other parsers).
         let global = line(3);
-        let truncated = base64::encode(&[0u8; 48]);
-        assert!(matches!(
-            parse(&with_line(3, &truncated)),
-            Err(Error::WrongLength {
-                line: 4,
-                expected: 64,
-                actual: 48,
-                ..
-            })
-        ));
-        assert!(matches!(
-            parse(&with_line(3, "")),
-            Err(Error::WrongLength {
-                line: 4,
-                expected: 64,
-                actual: 0,
-                ..
-            })
-        ));
-        let longer = base64::encode(&[0u8; 65]);
-        assert!(matches!(
-            parse(&with_line(3, &longer)),
-            Err(Error::WrongLength {
-                line: 4,
-                actual: 65,
-                ..
-            })
-        ));
-        // A global signature where the signature line belongs.
-        assert!(matches!(
-            parse(&with_line(1, &global)),
-            Err(Error::WrongLength {
-                line: 2,
-                expected: 74,
-                actual: 64,
-                ..
-            })
-        ));
+        for (index, text, expected, actual) in [
+            (3, base64::encode(&[0u8; 48]), 64, 48),
+            (3, String::new(), 64, 0),
+            (3, base64::encode(&[0u8; 65]), 64, 65),
+            // A global signature where the signature line belongs.
+            (1, global, 74, 64),
+        ] {
+            match parse(&with_line(index, &text)) {
+                Err(Error::WrongLength {
+                    line,
+                    expected: e,
+                    actual: a,
+                    ..
+                }) => {
+                    assert_eq!((line, e, a), (index + 1, expected, actual), "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

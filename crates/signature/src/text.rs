@@ -1,8 +1,38 @@
 //! Text handling shared by the line-based formats: splitting lines strictly,
 //! validating comments, and escaping untrusted text for display.
 
-use crate::constants::{TRUSTED_COMMENT_PREFIX, UNTRUSTED_COMMENT_PREFIX};
+use crate::constants::{
+    MAX_UNTRUSTED_COMMENT_LEN, TRUSTED_COMMENT_PREFIX, UNTRUSTED_COMMENT_PREFIX,
+};
 use crate::error::{CommentKind, Error, ObjectKind, Result};
+
+/// Refuses an `input` longer than `max`, the longest valid `kind` object,
+/// before anything else looks at it.
+pub(crate) fn refuse_oversized(input: &[u8], kind: ObjectKind, max: usize) -> Result<()> {
+    if input.len() > max {
+        return Err(Error::InputTooLarge {
+            kind,
+            len: input.len(),
+            max,
+        });
+    }
+    Ok(())
+}
+
+/// Splits a key box, public or secret: an untrusted comment on line 1,
+/// checked and then ignored (nothing authenticates it), and the base64 key on
+/// line 2, which is returned.
+pub(crate) fn split_key_box(input: &[u8], kind: ObjectKind) -> Result<&[u8]> {
+    let [comment, key] = split_lines::<2>(input, kind)?;
+    parse_comment_line(
+        comment,
+        1,
+        kind,
+        CommentKind::Untrusted,
+        MAX_UNTRUSTED_COMMENT_LEN,
+    )?;
+    Ok(key)
+}
 
 /// Splits `input` into exactly `N` lines.
 ///
@@ -227,26 +257,21 @@ mod tests {
 
     #[test]
     fn split_lines_refuses_stray_cr_trailing_data_and_missing_lines() {
-        assert!(matches!(
-            split_lines::<2>(b"a\rb\nc\n", ObjectKind::Signature),
-            Err(Error::StrayCarriageReturn { line: 1, .. })
-        ));
-        assert!(matches!(
-            split_lines::<2>(b"a\nb\r", ObjectKind::Signature),
-            Err(Error::StrayCarriageReturn { line: 2, .. })
-        ));
-        assert!(matches!(
-            split_lines::<2>(b"a\nb\n\n", ObjectKind::Signature),
-            Err(Error::TrailingData { lines: 2, .. })
-        ));
-        assert!(matches!(
-            split_lines::<2>(b"a\n", ObjectKind::Signature),
-            Err(Error::MissingLine { line: 2, .. })
-        ));
-        assert!(matches!(
-            split_lines::<2>(b"", ObjectKind::Signature),
-            Err(Error::MissingLine { line: 1, .. })
-        ));
+        /// Why two lines are refused in `input`, and the line number the
+        /// error names (the number of lines, for trailing data).
+        fn refusal(input: &[u8]) -> (&'static str, usize) {
+            match split_lines::<2>(input, ObjectKind::Signature) {
+                Err(Error::StrayCarriageReturn { line, .. }) => ("stray CR", line),
+                Err(Error::TrailingData { lines, .. }) => ("trailing data", lines),
+                Err(Error::MissingLine { line, .. }) => ("missing line", line),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(refusal(b"a\rb\nc\n"), ("stray CR", 1));
+        assert_eq!(refusal(b"a\nb\r"), ("stray CR", 2));
+        assert_eq!(refusal(b"a\nb\n\n"), ("trailing data", 2));
+        assert_eq!(refusal(b"a\n"), ("missing line", 2));
+        assert_eq!(refusal(b""), ("missing line", 1));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! format, unknown signer) before reading any data: [`PublicKeySet::select`]
 //! picks the key, then [`PublicKey::verify_prehashed`] or
 //! [`PublicKey::verify_legacy`] checks both signatures.
+//! [`verify_file`](crate::verify_file) is the whole sequence for a file read
+//! into memory, with the trusted comment checked before the file is read.
 
 use std::io::{ErrorKind, Read};
 
@@ -253,36 +255,12 @@ mod tests {
 
     use super::*;
     use crate::error::ObjectKind;
+    use crate::fixtures::{
+        DATA, EMPTY_SIG, ENCRYPTED, ENCRYPTED_KEY_SIG, LEGACY_SIG, SIG, UNENCRYPTED,
+        key_set as set, public, signature as sig, unencrypted,
+    };
     use crate::key_id::KeyId;
-    use crate::secret_key::{SecretKey, SecretKeyFile};
-
-    const DATA: &[u8] = include_bytes!("../tests/data/data.txt");
-    const PUB: &[u8] = include_bytes!("../tests/data/minisign-unencrypted.pub");
-    const KEY: &[u8] = include_bytes!("../tests/data/minisign-unencrypted.key");
-    const SIG: &[u8] = include_bytes!("../tests/data/data.txt.minisig");
-    const LEGACY_SIG: &[u8] = include_bytes!("../tests/data/data.txt.legacy.minisig");
-    const EMPTY_SIG: &[u8] = include_bytes!("../tests/data/empty.txt.minisig");
-    const ENCRYPTED_PUB: &[u8] = include_bytes!("../tests/data/minisign-encrypted.pub");
-    const ENCRYPTED_SIG: &[u8] = include_bytes!("../tests/data/data.txt.encrypted-key.minisig");
-
-    fn public(text: &[u8]) -> PublicKey {
-        PublicKey::from_text(text).unwrap()
-    }
-
-    fn set(texts: &[&[u8]]) -> PublicKeySet {
-        PublicKeySet::new(texts.iter().map(|t| public(t)).collect()).unwrap()
-    }
-
-    fn sig(text: &[u8]) -> SignatureBox {
-        SignatureBox::parse(text).unwrap()
-    }
-
-    fn minisign_key() -> SecretKey {
-        match SecretKeyFile::parse(KEY).unwrap() {
-            SecretKeyFile::Unencrypted(key) => key,
-            SecretKeyFile::Encrypted(_) => unreachable!(),
-        }
-    }
+    use crate::secret_key::SecretKey;
 
     /// The fixture signature with its trusted comment replaced (signature
     /// bytes unchanged).
@@ -296,7 +274,7 @@ mod tests {
 
     #[test]
     fn verifies_minisign_prehashed_signatures() {
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         let signer = verify_reader(&keys, &sig(SIG), Legacy::Refuse, DATA).unwrap();
         assert_eq!(signer.key_id().to_string(), "B5EC656A06C6B557");
         verify_reader(&keys, &sig(EMPTY_SIG), Legacy::Refuse, &b""[..]).unwrap();
@@ -306,14 +284,14 @@ mod tests {
 
     #[test]
     fn verifies_signature_from_minisign_encrypted_key() {
-        let keys = set(&[ENCRYPTED_PUB]);
-        let signer = verify_reader(&keys, &sig(ENCRYPTED_SIG), Legacy::Refuse, DATA).unwrap();
+        let keys = set(&[ENCRYPTED.public]);
+        let signer = verify_reader(&keys, &sig(ENCRYPTED_KEY_SIG), Legacy::Refuse, DATA).unwrap();
         assert_eq!(signer.key_id().to_string(), "312BA79C416C8E26");
     }
 
     #[test]
     fn legacy_is_refused_unless_allowed() {
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         let legacy = sig(LEGACY_SIG);
         let err = keys.select(&legacy, Legacy::Refuse).unwrap_err();
         assert!(matches!(err, Error::LegacySignatureRefused));
@@ -348,7 +326,7 @@ mod tests {
 
     #[test]
     fn wrong_algorithm_for_the_function_is_refused() {
-        let key = public(PUB);
+        let key = public(UNENCRYPTED.public);
         assert!(matches!(
             key.verify_prehashed(&sig(LEGACY_SIG), &Prehash::of(DATA)),
             Err(Error::AlgorithmMismatch {
@@ -367,7 +345,7 @@ mod tests {
 
     #[test]
     fn unknown_key_id_lists_trusted_keys() {
-        let keys = set(&[ENCRYPTED_PUB]);
+        let keys = set(&[ENCRYPTED.public]);
         let err = verify_reader(&keys, &sig(SIG), Legacy::Refuse, FailingReader).unwrap_err();
         match &err {
             Error::UnknownKeyId { signature, trusted } => {
@@ -382,14 +360,14 @@ mod tests {
         );
         // Called directly with the wrong key.
         assert!(matches!(
-            public(ENCRYPTED_PUB).verify_prehashed(&sig(SIG), &Prehash::of(DATA)),
+            public(ENCRYPTED.public).verify_prehashed(&sig(SIG), &Prehash::of(DATA)),
             Err(Error::UnknownKeyId { .. })
         ));
     }
 
     #[test]
     fn wrong_key_with_same_id_is_invalid_signature() {
-        let impostor = SecretKey::from_seed(public(PUB).key_id(), &[9; 32]);
+        let impostor = SecretKey::from_seed(public(UNENCRYPTED.public).key_id(), &[9; 32]);
         let keys = PublicKeySet::new(vec![impostor.public_key()]).unwrap();
         assert!(matches!(
             verify_reader(&keys, &sig(SIG), Legacy::Refuse, DATA),
@@ -399,7 +377,7 @@ mod tests {
 
     #[test]
     fn modified_data_is_invalid_signature() {
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         let mut data = DATA.to_vec();
         data[0] ^= 1;
         assert!(matches!(
@@ -416,7 +394,7 @@ mod tests {
 
     #[test]
     fn modified_trusted_comment_is_invalid_global_signature() {
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         let original = sig(SIG).trusted_comment().to_owned();
         for comment in [
             format!("{original} "),
@@ -443,7 +421,7 @@ mod tests {
 
     #[test]
     fn comment_is_verified_before_the_data_and_the_data_after() {
-        let key = public(PUB);
+        let key = public(UNENCRYPTED.public);
         let signature = sig(SIG);
         let checked = key.verify_comment(&signature).unwrap();
         assert_eq!(checked.trusted_comment(), sig(SIG).trusted_comment());
@@ -465,7 +443,7 @@ mod tests {
             Err(Error::AlgorithmMismatch { .. })
         ));
         assert!(matches!(
-            public(ENCRYPTED_PUB).verify_comment(&sig(SIG)),
+            public(ENCRYPTED.public).verify_comment(&sig(SIG)),
             Err(Error::UnknownKeyId { .. })
         ));
     }
@@ -474,13 +452,13 @@ mod tests {
     fn untrusted_comment_is_not_covered() {
         let text = String::from_utf8(SIG.to_vec()).unwrap();
         let changed = text.replacen("signature from minisign secret key", "anything", 1);
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         verify_reader(&keys, &sig(changed.as_bytes()), Legacy::Refuse, DATA).unwrap();
     }
 
     #[test]
     fn our_signatures_with_minisign_key_verify() {
-        let key = minisign_key();
+        let key = unencrypted(UNENCRYPTED.secret);
         let signed = key
             .sign_prehashed(
                 &Prehash::of(DATA),
@@ -494,13 +472,13 @@ mod tests {
             signed.to_text().lines().nth(1),
             String::from_utf8(SIG.to_vec()).unwrap().lines().nth(1)
         );
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         verify_reader(&keys, &signed, Legacy::Refuse, DATA).unwrap();
     }
 
     #[test]
     fn key_rotation_any_of() {
-        let old = public(PUB);
+        let old = public(UNENCRYPTED.public);
         let new_key = SecretKey::generate().unwrap();
         let keys = PublicKeySet::new(vec![new_key.public_key(), old.clone()]).unwrap();
         assert_eq!(keys.len(), 2);
@@ -528,7 +506,7 @@ mod tests {
             PublicKeySet::new(vec![]),
             Err(Error::NoTrustedKeys)
         ));
-        let key = public(PUB);
+        let key = public(UNENCRYPTED.public);
         let same_twice = PublicKeySet::new(vec![key.clone(), key.clone()]).unwrap();
         assert_eq!(same_twice.len(), 1);
         let impostor = SecretKey::from_seed(key.key_id(), &[9; 32]).public_key();
@@ -583,7 +561,7 @@ mod tests {
 
     #[test]
     fn read_errors_are_reported() {
-        let keys = set(&[PUB]);
+        let keys = set(&[UNENCRYPTED.public]);
         let err = verify_reader(&keys, &sig(SIG), Legacy::Refuse, FailingReader).unwrap_err();
         assert!(matches!(err, Error::ReadData { .. }));
         // The message names the step; the cause is the error's source.

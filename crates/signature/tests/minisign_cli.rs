@@ -8,7 +8,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use lucet_signature::{
@@ -24,16 +24,74 @@ fn minisign() -> String {
     program
 }
 
-fn run(program: &str, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+/// A temporary directory with a data file, `data.bin`, and minisign to sign
+/// and verify it.
+struct Scratch {
+    minisign: String,
+    dir: tempfile::TempDir,
+    data: Vec<u8>,
+}
+
+impl Scratch {
+    fn new(data: &[u8]) -> Scratch {
+        let scratch = Scratch {
+            minisign: minisign(),
+            dir: tempfile::tempdir().unwrap(),
+            data: data.to_vec(),
+        };
+        fs::write(scratch.data_path(), data).unwrap();
+        scratch
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn data_path(&self) -> PathBuf {
+        self.path("data.bin")
+    }
+
+    /// Where minisign puts the signature of the data by default.
+    fn sig_path(&self) -> PathBuf {
+        self.path("data.bin.minisig")
+    }
+
+    /// Runs minisign with `args`, `stdin` as its standard input.
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        let mut child = Command::new(&self.minisign)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// `minisign -S`: signs the data with the secret key at `key`, and
+    /// `extra` arguments.
+    fn sign(&self, key: &Path, extra: &[&str], stdin: &[u8]) -> Output {
+        let data = self.data_path();
+        let args = [&["-S", "-s", path(key), "-m", path(&data)], extra].concat();
+        self.run(&args, stdin)
+    }
+
+    /// `minisign -V`: verifies the data's signature with the public key at
+    /// `public`, and `extra` arguments.
+    fn verify(&self, public: &Path, extra: &[&str]) -> Output {
+        let data = self.data_path();
+        let args = [&["-V", "-p", path(public), "-m", path(&data)], extra].concat();
+        self.run(&args, b"")
+    }
+
+    /// Verifies the signature minisign wrote with our code, returning it.
+    fn verify_ours(&self, public: &PublicKey) -> SignatureBox {
+        let sig = SignatureBox::parse(&fs::read(self.sig_path()).unwrap()).unwrap();
+        let keys = PublicKeySet::new(vec![public.clone()]).unwrap();
+        verify_reader(&keys, &sig, Legacy::Refuse, &self.data[..]).unwrap();
+        sig
+    }
 }
 
 fn ok(output: &Output) -> bool {
@@ -51,113 +109,57 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn verify_ours(public: &PublicKey, sig_path: &Path, data: &[u8]) -> SignatureBox {
-    let sig = SignatureBox::parse(&fs::read(sig_path).unwrap()).unwrap();
-    let keys = PublicKeySet::new(vec![public.clone()]).unwrap();
-    verify_reader(&keys, &sig, Legacy::Refuse, data).unwrap();
-    sig
-}
-
 #[test]
 fn minisign_signs_with_our_unencrypted_key_without_password() {
-    let minisign = minisign();
-    let dir = tempfile::tempdir().unwrap();
+    let scratch = Scratch::new(b"signed by minisign with our key");
     let key = SecretKey::generate().unwrap();
-    let key_path = dir.path().join("our.key");
-    let data_path = dir.path().join("data.bin");
-    let sig_path = dir.path().join("data.bin.minisig");
+    let key_path = scratch.path("our.key");
     fs::write(&key_path, key.to_unencrypted_box()).unwrap();
-    fs::write(&data_path, b"signed by minisign with our key").unwrap();
     // Empty stdin: minisign would fail if it asked for a password.
-    let out = run(
-        &minisign,
-        &[
-            "-S",
-            "-s",
-            path(&key_path),
-            "-m",
-            path(&data_path),
-            "-t",
-            "trusted\twith tab",
-        ],
-        b"",
-    );
+    let out = scratch.sign(&key_path, &["-t", "trusted\twith tab"], b"");
     assert!(ok(&out));
-    let sig = verify_ours(
-        &key.public_key(),
-        &sig_path,
-        b"signed by minisign with our key",
-    );
+    let sig = scratch.verify_ours(&key.public_key());
     assert_eq!(sig.trusted_comment(), "trusted\twith tab");
 }
 
 #[test]
 fn minisign_signs_with_our_encrypted_key() {
-    let minisign = minisign();
-    let dir = tempfile::tempdir().unwrap();
+    let scratch = Scratch::new(b"encrypted key");
     let key = SecretKey::generate().unwrap();
-    let key_path = dir.path().join("our.key");
-    let data_path = dir.path().join("data.bin");
-    let sig_path = dir.path().join("data.bin.minisig");
+    let key_path = scratch.path("our.key");
     let text = key
         .to_encrypted_box(b"pass phrase", KdfCost::TESTING)
         .unwrap();
     fs::write(&key_path, text).unwrap();
-    fs::write(&data_path, b"encrypted key").unwrap();
-    let out = run(
-        &minisign,
-        &["-S", "-s", path(&key_path), "-m", path(&data_path)],
-        b"pass phrase\n",
-    );
-    assert!(ok(&out));
-    verify_ours(&key.public_key(), &sig_path, b"encrypted key");
+    assert!(ok(&scratch.sign(&key_path, &[], b"pass phrase\n")));
+    scratch.verify_ours(&key.public_key());
     // And minisign refuses a wrong password, as we do.
-    let out = run(
-        &minisign,
-        &["-S", "-s", path(&key_path), "-m", path(&data_path)],
-        b"wrong\n",
-    );
+    let out = scratch.sign(&key_path, &[], b"wrong\n");
     assert!(!out.status.success());
 }
 
 #[test]
 fn minisign_verifies_our_signatures_and_keys() {
-    let minisign = minisign();
-    let dir = tempfile::tempdir().unwrap();
-    let key = SecretKey::generate().unwrap();
-    let pub_path = dir.path().join("our.pub");
-    let data_path = dir.path().join("data.bin");
-    let sig_path = dir.path().join("data.bin.minisig");
     let data = vec![0xa5u8; 200_000];
+    let scratch = Scratch::new(&data);
+    let key = SecretKey::generate().unwrap();
+    let pub_path = scratch.path("our.pub");
     fs::write(&pub_path, key.public_key().to_box()).unwrap();
-    fs::write(&data_path, &data).unwrap();
     // The longest trusted comment we write.
     let trusted = format!("tab\t{}", "x".repeat(4077 - 4));
     let untrusted = "u".repeat(1003);
     let sig = key
         .sign_prehashed(&Prehash::of(&data), &trusted, &untrusted)
         .unwrap();
-    fs::write(&sig_path, sig.to_text()).unwrap();
+    fs::write(scratch.sig_path(), sig.to_text()).unwrap();
     // -H: minisign must see a prehashed signature.
-    let out = run(
-        &minisign,
-        &[
-            "-V",
-            "-H",
-            "-p",
-            path(&pub_path),
-            "-m",
-            path(&data_path),
-            "-Q",
-        ],
-        b"",
-    );
+    let out = scratch.verify(&pub_path, &["-H", "-Q"]);
     assert!(ok(&out));
     assert_eq!(out.stdout, format!("{trusted}\n").into_bytes());
     // The bare form, with -P.
     let b64 = key.public_key().to_base64();
-    let out = run(
-        &minisign,
+    let (data_path, sig_path) = (scratch.data_path(), scratch.sig_path());
+    let out = scratch.run(
         &[
             "-V",
             "-P",
@@ -173,23 +175,15 @@ fn minisign_verifies_our_signatures_and_keys() {
     // A modified trusted comment fails in minisign too.
     let tampered = sig.to_text().replace("tab\t", "tab ");
     fs::write(&sig_path, tampered).unwrap();
-    let out = run(
-        &minisign,
-        &["-V", "-p", path(&pub_path), "-m", path(&data_path)],
-        b"",
-    );
-    assert!(!out.status.success());
+    assert!(!scratch.verify(&pub_path, &[]).status.success());
 }
 
 #[test]
 fn we_use_keys_minisign_generates() {
-    let minisign = minisign();
-    let dir = tempfile::tempdir().unwrap();
-    let pub_path = dir.path().join("m.pub");
-    let key_path = dir.path().join("m.key");
-    let data_path = dir.path().join("data.bin");
-    let out = run(
-        &minisign,
+    let scratch = Scratch::new(b"data");
+    let pub_path = scratch.path("m.pub");
+    let key_path = scratch.path("m.key");
+    let out = scratch.run(
         &["-G", "-W", "-p", path(&pub_path), "-s", path(&key_path)],
         b"",
     );
@@ -220,26 +214,14 @@ fn we_use_keys_minisign_generates() {
             .trim_start_matches("untrusted comment: minisign public key ")
     );
 
-    fs::write(&data_path, b"data").unwrap();
     let sig = key
         .sign_prehashed(&Prehash::of(b"data"), "ours", "ours")
         .unwrap();
-    let sig_path = dir.path().join("data.bin.minisig");
-    fs::write(&sig_path, sig.to_text()).unwrap();
-    let out = run(
-        &minisign,
-        &["-V", "-p", path(&pub_path), "-m", path(&data_path)],
-        b"",
-    );
-    assert!(ok(&out));
+    fs::write(scratch.sig_path(), sig.to_text()).unwrap();
+    assert!(ok(&scratch.verify(&pub_path, &[])));
 
     // minisign -S with its own key; we verify.
-    fs::remove_file(&sig_path).unwrap();
-    let out = run(
-        &minisign,
-        &["-S", "-s", path(&key_path), "-m", path(&data_path)],
-        b"",
-    );
-    assert!(ok(&out));
-    verify_ours(&public, &sig_path, b"data");
+    fs::remove_file(scratch.sig_path()).unwrap();
+    assert!(ok(&scratch.sign(&key_path, &[], b"")));
+    scratch.verify_ours(&public);
 }
