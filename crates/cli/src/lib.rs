@@ -77,9 +77,11 @@ pub fn exit(
         Ok(status) => status,
         Err(error) => {
             let _ = std::io::stdout().flush();
+            // Causes from wasmtime or the OS may span lines; the error is one.
+            let message = format!("{error:#}").replace('\n', " ");
             match advice(&error) {
-                Some(advice) => eprintln!("{tool}: {error:#}; {advice}"),
-                None => eprintln!("{tool}: {error:#}"),
+                Some(advice) => eprintln!("{tool}: {message}; {advice}"),
+                None => eprintln!("{tool}: {message}"),
             }
             1
         }

@@ -385,20 +385,16 @@ fn run(module: &ModuleHandle, body: Vec<u8>, limits: &Limits) -> Response {
             Outcome::Exited(status) => {
                 Response::text(500, format!("guest exited with status {status}\n"))
             }
-            Outcome::Trapped(message) => Response::text(
-                500,
-                format!(
-                    "guest trapped: {}\n",
-                    message.lines().next().unwrap_or_default()
-                ),
-            ),
+            Outcome::Trapped(trap) => {
+                Response::text(500, format!("guest trapped: {}\n", trap.message))
+            }
             Outcome::TimedOut(deadline) => Response::text(
                 500,
                 format!("guest stopped at its deadline of {deadline:?}\n"),
             ),
         },
-        Err(lucet_embed::Error::PoolExhausted(reason)) => {
-            Response::text(503, format!("busy: {reason}\n"))
+        Err(lucet_embed::Error::PoolExhausted(full)) => {
+            Response::text(503, format!("busy: {full}\n"))
         }
         Err(error) => Response::text(500, format!("error: {}\n", error.report())),
     }

@@ -1,6 +1,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lucet_runtime::{LimitRefusal, LimitedResource};
+use wasmtime::PoolConcurrencyLimitError;
+
 /// Why building a host, loading a module or running an instance failed.
 ///
 /// Messages are one line. As is usual for Rust errors, `Display` shows this
@@ -18,8 +21,8 @@ pub enum Error {
     InvalidConfig(String),
     /// wasmtime refused the engine or pool configuration (for instance, a
     /// pool whose reservations exceed the address space).
-    #[error("cannot build the engine: {0}")]
-    Engine(String),
+    #[error("cannot build the engine")]
+    Engine(#[source] lucet_runtime::Error),
     /// The artifact file could not be opened.
     #[error("cannot open {}", path.display())]
     Open {
@@ -34,9 +37,10 @@ pub enum Error {
     /// or settings, or rejected by wasmtime. Nothing of it was executed.
     #[error(transparent)]
     Refused(#[from] lucet_runtime::Error),
-    /// The module imports something other than WASI preview 1.
-    #[error("module imports what this host does not provide (WASI preview 1 only): {0}")]
-    Link(String),
+    /// The module imports something other than WASI preview 1 (the source
+    /// names the import).
+    #[error("module imports what this host does not provide (WASI preview 1 only)")]
+    Link(#[source] wasmtime::Error),
     /// The module is not a WASI command.
     #[error("module is not a WASI command: it exports no function `_start` of type () -> ()")]
     NotACommand,
@@ -48,15 +52,23 @@ pub enum Error {
     NotInterruptible(Duration),
     /// Every slot of the pooling allocator is in use: retry later, or raise
     /// [`PoolingLimits::max_instances`](crate::PoolingLimits::max_instances).
-    #[error("no free instance slot: {0}")]
-    PoolExhausted(String),
-    /// The module could not be instantiated (its memory's minimum size is
-    /// over the instance's limit, for instance).
-    #[error("cannot instantiate module: {0}")]
-    Instantiate(String),
+    /// The source says which pool is full, and its limit.
+    #[error("no free instance slot")]
+    PoolExhausted(#[source] PoolConcurrencyLimitError),
+    /// The module's initial memories or tables are over the instance's
+    /// limits, so it does not start; the message names the setting to raise.
+    #[error("module cannot start: {0}; raise {setting}", setting = limit_setting(.0.resource))]
+    OverLimitAtStart(LimitRefusal),
+    /// wasmtime refused to instantiate the module.
+    #[error("cannot instantiate module")]
+    Instantiate(#[source] wasmtime::Error),
     /// A host-side failure while the guest ran (not a trap).
-    #[error("host error while running the guest: {0}")]
-    Host(String),
+    #[error("host error while running the guest")]
+    Host(#[source] wasmtime::Error),
+    /// A host call panicked, or the run's stack could not be allocated: this
+    /// run ended, the host did not.
+    #[error("host error while running the guest: the guest's run panicked")]
+    RunPanicked,
     /// The host's epoch thread could not be started.
     #[error("cannot start a thread")]
     Thread(#[source] std::io::Error),
@@ -82,4 +94,10 @@ impl Error {
     }
 }
 
-pub(crate) use lucet_runtime::one_line;
+/// The setting that raises the limit on `resource`.
+fn limit_setting(resource: LimitedResource) -> &'static str {
+    match resource {
+        LimitedResource::LinearMemory => "InstanceConfig::max_memory",
+        LimitedResource::TableElements => "PoolingLimits::max_table_elements",
+    }
+}

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
-use lucet_runtime::{EngineSettings, EpochThread, LoadOptions, SealedImage, SharedEngine};
+use lucet_runtime::{
+    EngineSettings, EpochThread, GuestState, LoadOptions, SealedImage, SharedEngine, WasiCalls,
+};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{
     ExternType, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig,
 };
 
-use crate::error::{Error, one_line};
-use crate::instance::GuestState;
+use crate::error::Error;
 
 /// The name of the entry point every module must export.
 pub(crate) const ENTRYPOINT: &str = "_start";
@@ -106,6 +107,7 @@ impl HostConfig {
 }
 
 /// What the host and every module handle share.
+#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     pub(crate) pooling: PoolingLimits,
@@ -121,18 +123,9 @@ pub(crate) struct Shared {
 /// The engine, its instance pool and an epoch thread (when artifacts are
 /// interruptible) live until the host and every [`ModuleHandle`] from it are
 /// dropped.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Host {
     shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Host {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host")
-            .field("engine", &self.shared.engine)
-            .field("pooling", &self.shared.pooling)
-            .finish_non_exhaustive()
-    }
 }
 
 fn pooling_config(config: &HostConfig) -> Result<PoolingAllocationConfig, Error> {
@@ -154,18 +147,16 @@ fn pooling_config(config: &HostConfig) -> Result<PoolingAllocationConfig, Error>
             limits.max_memory_size
         ))
     })?;
-    let total_memories = limits
-        .max_instances
-        .checked_mul(limits.max_memories_per_module)
-        .ok_or_else(|| {
-            Error::InvalidConfig("pooling.max_instances × max_memories_per_module overflows".into())
-        })?;
-    let total_tables = limits
-        .max_instances
-        .checked_mul(limits.max_tables_per_module)
-        .ok_or_else(|| {
-            Error::InvalidConfig("pooling.max_instances × max_tables_per_module overflows".into())
-        })?;
+    let total_memories = pool_total(
+        limits,
+        limits.max_memories_per_module,
+        "max_memories_per_module",
+    )?;
+    let total_tables = pool_total(
+        limits,
+        limits.max_tables_per_module,
+        "max_tables_per_module",
+    )?;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_core_instances(limits.max_instances)
         .total_memories(total_memories)
@@ -179,6 +170,15 @@ fn pooling_config(config: &HostConfig) -> Result<PoolingAllocationConfig, Error>
         .table_elements(limits.max_table_elements)
         .max_core_instance_size(limits.max_instance_size);
     Ok(pool)
+}
+
+/// How many memories or tables the pool holds: `per_module` of them (the
+/// `PoolingLimits` field named `field`) for each of its instances.
+fn pool_total(limits: &PoolingLimits, per_module: u32, field: &str) -> Result<u32, Error> {
+    limits
+        .max_instances
+        .checked_mul(per_module)
+        .ok_or_else(|| Error::InvalidConfig(format!("pooling.max_instances × {field} overflows")))
 }
 
 impl Host {
@@ -203,16 +203,10 @@ impl Host {
         let engine = SharedEngine::new(config.engine, options, |wasmtime| {
             wasmtime.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         })
-        .map_err(|e| Error::Engine(e.to_string()))?;
-        let mut linker = Linker::new(engine.engine());
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state: &mut GuestState| {
-            &mut state.wasi
-        })
-        .map_err(|e| Error::Engine(one_line(&e)))?;
-        // Any proc_exit status is the guest's to report (`Outcome::Exited`):
-        // wasmtime-wasi's own turns 126 and above into a host error.
-        lucet_runtime::pass_every_exit_status(&mut linker)
-            .map_err(|e| Error::Engine(e.to_string()))?;
+        .map_err(Error::Engine)?;
+        // Any proc_exit status is the guest's to report (`Outcome::Exited`).
+        let linker =
+            lucet_runtime::guest_linker(engine.engine(), WasiCalls::Sync).map_err(Error::Engine)?;
         let ticker = if config.engine.interruptible {
             Some(EpochThread::every(engine.engine().clone(), EPOCH_TICK).map_err(Error::Thread)?)
         } else {
@@ -304,7 +298,7 @@ impl Host {
         let pre = shared
             .linker
             .instantiate_pre(loaded.module())
-            .map_err(|e| Error::Link(one_line(&e)))?;
+            .map_err(Error::Link)?;
         Ok(ModuleHandle {
             inner: Arc::new(ModuleInner {
                 name,

@@ -3,23 +3,14 @@
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
-use lucet_runtime::{GuestLimiter, LimitRefusal, LimitedResource, Outcome};
-use wasmtime::{PoolConcurrencyLimitError, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::I32Exit;
-use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use lucet_runtime::{
+    Deadline, GuestLimiter, GuestStdio, GuestWorld, Outcome, StartFailure, guest_store,
+};
+use wasmtime::PoolConcurrencyLimitError;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::error::{Error, one_line};
+use crate::error::Error;
 use crate::host::{ENTRYPOINT, ModuleHandle};
-
-use lucet_runtime::NO_DEADLINE;
-
-/// The per-store state: the guest's WASI context and its limits.
-pub(crate) struct GuestState {
-    pub(crate) wasi: WasiP1Ctx,
-    limits: GuestLimiter,
-}
 
 /// One run's inputs and limits.
 #[derive(Debug, Clone)]
@@ -32,7 +23,7 @@ pub struct InstanceConfig {
     pub stdin: Vec<u8>,
     /// Bytes of linear memory the instance may have, all its memories
     /// together; `memory.grow` past it fails in the guest, and a module whose
-    /// initial memories exceed it does not start ([`Error::Instantiate`]).
+    /// initial memories exceed it does not start ([`Error::OverLimitAtStart`]).
     /// `None` means the pool's
     /// [`max_memory_size`](crate::PoolingLimits::max_memory_size), which
     /// also bounds each memory on its own.
@@ -104,8 +95,9 @@ impl ModuleHandle {
     ///
     /// [`Error::NotInterruptible`] for a deadline on non-interruptible
     /// artifacts, [`Error::PoolExhausted`] when every slot is busy,
-    /// [`Error::Instantiate`] or [`Error::Host`]. A trap,
-    /// an exit status or the deadline are [`RunOutput::outcome`]s.
+    /// [`Error::OverLimitAtStart`], [`Error::Instantiate`], [`Error::Host`]
+    /// or [`Error::RunPanicked`]. A trap, an exit status or the deadline are
+    /// [`RunOutput::outcome`]s.
     pub fn run(&self, mut config: InstanceConfig) -> Result<RunOutput, Error> {
         let engine = &self.inner.host.engine;
         if let Some(deadline) = config.deadline
@@ -128,7 +120,7 @@ impl ModuleHandle {
         std::panic::catch_unwind(AssertUnwindSafe(|| {
             stacker::maybe_grow(stack, stack, || self.run_here(&config, stdin))
         }))
-        .map_err(|_| Error::Host("the guest's run panicked".into()))?
+        .map_err(|_| Error::RunPanicked)?
     }
 
     fn run_here(&self, config: &InstanceConfig, stdin: Vec<u8>) -> Result<RunOutput, Error> {
@@ -136,48 +128,31 @@ impl ModuleHandle {
         let host = &self.inner.host;
         let stdout = MemoryOutputPipe::new(config.max_output);
         let stderr = MemoryOutputPipe::new(config.max_output);
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdin(MemoryInputPipe::new(stdin))
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .arg(&self.inner.name)
-            .args(&config.args);
-        for (name, value) in &config.env {
-            wasi.env(name, value);
-        }
+        let world = GuestWorld {
+            program_name: &self.inner.name,
+            args: &config.args,
+            env: &config.env,
+            stdio: GuestStdio::Memory {
+                stdin,
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            },
+        };
+        // No preopened directory: an embedded guest has no file system.
+        let wasi = world.wasi_builder().build_p1();
         // One limiter for all memories and all tables: the pool bounds each
         // on its own, not their sum.
         let limits = GuestLimiter::new(
             Some(config.max_memory.unwrap_or(host.pooling.max_memory_size)),
             u64::try_from(host.pooling.max_table_elements).unwrap_or(u64::MAX),
         );
-        let mut store = Store::new(
-            host.engine.engine(),
-            GuestState {
-                wasi: wasi.build_p1(),
-                limits,
-            },
-        );
-        store.limiter(|state| &mut state.limits);
-        if host.engine.settings().interruptible {
-            // The host's ticker advances the epoch every EPOCH_TICK; at each
-            // tick the callback compares the wall clock with the deadline.
-            // The engine's epoch is shared by every store, so no run moves it
-            // for another.
-            match config.deadline.and_then(|d| started.checked_add(d)) {
-                Some(until) => {
-                    store.set_epoch_deadline(1);
-                    store.epoch_deadline_callback(move |_| {
-                        Ok(if Instant::now() >= until {
-                            UpdateDeadline::Interrupt
-                        } else {
-                            UpdateDeadline::Continue(1)
-                        })
-                    });
-                }
-                None => store.set_epoch_deadline(NO_DEADLINE),
-            }
-        }
+        // The host's ticker advances the shared epoch every EPOCH_TICK; the
+        // store checks its own deadline at each tick.
+        let deadline = match config.deadline.and_then(|d| started.checked_add(d)) {
+            Some(until) => Deadline::At(until),
+            None => Deadline::None,
+        };
+        let mut store = guest_store(host.engine.engine(), wasi, limits, deadline);
 
         let result = match self.inner.pre.instantiate(&mut store) {
             Ok(instance) => {
@@ -186,19 +161,14 @@ impl ModuleHandle {
                     .map_err(|_| Error::NotACommand)?;
                 entry.call(&mut store, ())
             }
-            Err(error) if error.downcast_ref::<PoolConcurrencyLimitError>().is_some() => {
-                return Err(Error::PoolExhausted(one_line(&error)));
-            }
-            // A start function may trap or exit: that is an outcome.
-            Err(error)
-                if error.downcast_ref::<Trap>().is_none()
-                    && error.downcast_ref::<I32Exit>().is_none() =>
-            {
-                return Err(instantiation_error(&error, &store.data().limits));
-            }
-            Err(error) => Err(error),
+            Err(error) => match StartFailure::of(error, store.data()) {
+                // A start function may trap or exit: that is an outcome.
+                StartFailure::GuestEnded(error) => Err(error),
+                StartFailure::OverLimit(refusal) => return Err(Error::OverLimitAtStart(refusal)),
+                StartFailure::Refused(error) => return Err(instantiation_error(error)),
+            },
         };
-        let outcome = outcome(result, config.deadline)?;
+        let outcome = lucet_runtime::outcome_of(result, config.deadline).map_err(Error::Host)?;
         let elapsed = started.elapsed();
         // The pipes hold their buffers until the store (and the WASI context
         // in it) is gone; the slot returns to the pool here too.
@@ -212,25 +182,11 @@ impl ModuleHandle {
     }
 }
 
-/// Why instantiation failed: the limit that refused the module's initial
-/// memories or tables, naming the setting to raise, when there is one;
-/// else wasmtime's message.
-fn instantiation_error(error: &wasmtime::Error, limits: &GuestLimiter) -> Error {
-    match limits.last_refusal() {
-        Some(refusal) => Error::Instantiate(over_limit(refusal)),
-        None => Error::Instantiate(one_line(error)),
+/// Why wasmtime refused to instantiate: every slot of the pool in use, or
+/// anything else.
+fn instantiation_error(error: wasmtime::Error) -> Error {
+    match error.downcast::<PoolConcurrencyLimitError>() {
+        Ok(full) => Error::PoolExhausted(full),
+        Err(error) => Error::Instantiate(error),
     }
-}
-
-/// A refusal at start, and the setting that raises the limit.
-fn over_limit(refusal: LimitRefusal) -> String {
-    let setting = match refusal.resource {
-        LimitedResource::LinearMemory => "InstanceConfig::max_memory",
-        LimitedResource::TableElements => "PoolingLimits::max_table_elements",
-    };
-    format!("{refusal}; raise {setting}")
-}
-
-fn outcome(result: wasmtime::Result<()>, deadline: Option<Duration>) -> Result<Outcome, Error> {
-    lucet_runtime::outcome_of(result, deadline).map_err(|error| Error::Host(error.to_string()))
 }

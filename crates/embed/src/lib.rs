@@ -75,5 +75,7 @@ pub use error::Error;
 pub use host::{EPOCH_TICK, Host, HostConfig, ModuleHandle, PoolingLimits};
 pub use instance::{InstanceConfig, RunOutput};
 pub use lucet_artifact::{Metadata, Policy};
-pub use lucet_runtime::{EngineSettings, Outcome};
+pub use lucet_runtime::{
+    EngineSettings, GuestTrap, LimitRefusal, LimitedResource, Outcome, TrapKind,
+};
 pub use lucet_signature::{KeyId, PublicKeySet};

@@ -96,8 +96,9 @@ fn exit_status(outcome: Outcome) -> u8 {
             );
             1
         }
-        Outcome::Trapped(message) => {
-            eprintln!("lucet-wasi: guest trapped: {message}");
+        Outcome::Trapped(trap) => {
+            // The trap's message, then its wasm backtrace on the lines after.
+            eprintln!("lucet-wasi: guest trapped: {trap}");
             134
         }
         Outcome::TimedOut(limit) => {

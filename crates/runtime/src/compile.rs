@@ -7,7 +7,6 @@ use lucet_signature::{KeyId, Prehash, SecretKey};
 use wasmtime::Engine;
 
 use crate::engine::engine_config;
-use crate::error::one_line;
 use crate::settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 use crate::{ENGINE, Error, host_triple};
 
@@ -80,9 +79,10 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, E
         &options.target_features,
     )?;
     let mut config = engine_config(&options.settings)?;
-    config
-        .target(&target)
-        .map_err(|e| Error::InvalidSetting(format!("target `{target}`: {}", one_line(&e))))?;
+    config.target(&target).map_err(|source| Error::Target {
+        target: target.clone(),
+        source,
+    })?;
     config
         .cranelift_opt_level(match options.settings.opt_level {
             OptLevel::None => wasmtime::OptLevel::None,
@@ -101,10 +101,8 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, E
             config.cranelift_flag_enable(flag);
         }
     }
-    let engine = Engine::new(&config).map_err(|e| Error::InvalidSetting(one_line(&e)))?;
-    let image = engine
-        .precompile_module(wasm)
-        .map_err(|e| Error::Compile(one_line(&e)))?;
+    let engine = Engine::new(&config).map_err(Error::Engine)?;
+    let image = engine.precompile_module(wasm).map_err(Error::Compile)?;
     Ok(CompiledImage { image, target, cpu })
 }
 
@@ -164,6 +162,24 @@ pub fn encode_artifact(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_validation_error_keeps_wasmtime_s_reason_as_its_source() {
+        // A function type section cut short.
+        let error = compile(
+            b"\0asm\x01\0\0\0\x01\x04\x01\x60",
+            &CompileOptions::default(),
+        )
+        .expect_err("invalid wasm");
+        assert!(matches!(error, Error::Compile(_)), "{error:?}");
+        assert_eq!(error.to_string(), "compilation failed");
+        let reason = std::error::Error::source(&error).expect("a source");
+        let chain = std::iter::successors(Some(reason), |cause| cause.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": ");
+        assert!(chain.contains("offset"), "{chain}");
+    }
 
     #[test]
     fn targets_without_a_built_backend_are_refused_by_name() {

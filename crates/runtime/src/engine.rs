@@ -29,7 +29,7 @@ pub fn engine_config(settings: &EngineSettings) -> Result<Config, Error> {
     let mut config = Config::new();
     config
         .module_version(ModuleVersionStrategy::Custom(module_version()))
-        .map_err(|e| Error::InvalidSetting(crate::error::one_line(&e)))?;
+        .map_err(Error::Engine)?;
     config
         .epoch_interruption(settings.interruptible)
         .consume_fuel(false)

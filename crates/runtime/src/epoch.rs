@@ -11,6 +11,7 @@ use wasmtime::Engine;
 
 /// A thread advancing an engine's epoch; dropping it stops and joins the
 /// thread at once.
+#[derive(Debug)]
 pub struct EpochThread {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,

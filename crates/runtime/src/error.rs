@@ -1,7 +1,13 @@
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Why compiling, loading or running failed. Messages are one line and say
-/// what to do where there is something to do.
+/// Why compiling, loading or running failed.
+///
+/// `Display` shows this error's own message, one line; where wasmtime said
+/// why, its error is the [`source`](std::error::Error::source) (print the
+/// chain, as `{:#}` of an `anyhow::Error` does, for the whole story). A
+/// guest that traps, exits or times out is not an error: see
+/// [`Outcome`](crate::Outcome).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -11,15 +17,37 @@ pub enum Error {
     /// A duration argument could not be parsed.
     #[error("invalid duration `{0}`: use a positive number with ms, s, m or h, e.g. 500ms or 2s")]
     InvalidDuration(String),
-    /// An engine or target setting is invalid.
+    /// An engine or target setting is invalid (the message says which, and
+    /// what is accepted).
     #[error("{0}")]
     InvalidSetting(String),
+    /// CPU features were asked as `native` (this host's) for a target that is
+    /// not this host.
+    #[error("target CPU `native` describes this host, not a foreign {arch} target")]
+    NativeCpuForForeignTarget {
+        /// The target's architecture.
+        arch: String,
+    },
+    /// wasmtime does not know the target triple, or cannot compile for it.
+    #[error("target `{target}`")]
+    Target {
+        /// The triple asked for.
+        target: String,
+        /// wasmtime's reason.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// wasmtime refused the engine configuration (for instance a pool larger
+    /// than the address space).
+    #[error("wasmtime refused the engine configuration")]
+    Engine(#[source] wasmtime::Error),
     /// The input is not WebAssembly that this toolchain accepts.
     #[error("{0}")]
     InvalidInput(String),
-    /// wasmtime refused to compile the module (the validator's message, with its offset).
-    #[error("compilation failed: {0}")]
-    Compile(String),
+    /// wasmtime refused to compile the module (the source says why: the
+    /// validator's message, with its offset).
+    #[error("compilation failed")]
+    Compile(#[source] wasmtime::Error),
     /// The artifact could not be read or verified.
     #[error(transparent)]
     Artifact(#[from] lucet_artifact::Error),
@@ -58,15 +86,22 @@ pub enum Error {
         /// The engine's.
         engine: String,
     },
-    /// wasmtime refused the image or the engine configuration.
-    #[error("cannot load artifact: {0}")]
-    Load(String),
-    /// A WASI setting (preopen, environment) could not be applied.
-    #[error("{0}")]
-    Wasi(String),
-    /// The module could not be instantiated (missing imports, memory over the limit...).
-    #[error("cannot instantiate module: {0}")]
-    Instantiate(String),
+    /// wasmtime refused the image, or an engine for its recorded settings.
+    #[error("cannot load artifact")]
+    Load(#[source] wasmtime::Error),
+    /// A directory to preopen for the guest could not be opened.
+    #[error("cannot open the preopened directory {}", path.display())]
+    Preopen {
+        /// The host directory.
+        path: PathBuf,
+        /// wasmtime-wasi's reason.
+        #[source]
+        source: wasmtime::Error,
+    },
+    /// The module could not be instantiated (an import that is not WASI
+    /// preview 1, for instance).
+    #[error("cannot instantiate module")]
+    Instantiate(#[source] wasmtime::Error),
     /// The module's initial memories or tables are over the runner's limits.
     #[error("module cannot start: {0}")]
     OverLimitAtStart(crate::LimitRefusal),
@@ -79,8 +114,12 @@ pub enum Error {
     )]
     NotInterruptible(Duration),
     /// A host-side failure while the guest ran (not a trap).
-    #[error("host error while running the guest: {0}")]
-    Host(String),
+    #[error("host error while running the guest")]
+    Host(#[source] wasmtime::Error),
+    /// A host call panicked while the guest ran: the run ended, the process
+    /// did not.
+    #[error("host error while running the guest: the guest's run panicked")]
+    RunPanicked,
     /// Reading or writing a file failed.
     #[error("{context}")]
     Io {
@@ -99,10 +138,4 @@ impl Error {
             source,
         }
     }
-}
-
-/// Renders a wasmtime error with its causes on one line: every error this
-/// toolchain prints is one line.
-pub fn one_line(error: &wasmtime::Error) -> String {
-    format!("{error:#}").replace('\n', " ")
 }

@@ -18,7 +18,6 @@ use lucet_artifact::ImageBuffer;
 use wasmtime::{Engine, Module};
 
 use crate::Error;
-use crate::error::one_line;
 
 /// An image read into an anonymous memory file (Linux `memfd`), sealed
 /// against writing, resizing and further seals once complete, so that
@@ -178,7 +177,7 @@ impl EngineImage for Vec<u8> {
         // exactly once; it is not modified between verification and this
         // call, and wasmtime copies it into memory of its own.
         #[allow(unsafe_code)]
-        unsafe { Module::deserialize(engine, &self) }.map_err(|e| Error::Load(one_line(&e)))
+        unsafe { Module::deserialize(engine, &self) }.map_err(Error::Load)
     }
 }
 
@@ -191,7 +190,6 @@ impl EngineImage for SealedImage {
         // writing, shrinking, growing and further seals before wasmtime
         // maps it: the mapped bytes are those bytes, and stay so.
         #[allow(unsafe_code)]
-        unsafe { Module::deserialize_open_file(engine, file) }
-            .map_err(|e| Error::Load(one_line(&e)))
+        unsafe { Module::deserialize_open_file(engine, file) }.map_err(Error::Load)
     }
 }

@@ -1,11 +1,15 @@
 //! Compile WebAssembly to lucet artifacts and run them under WASI.
 //!
-//! * [`compile`] (cargo feature `compiler`): WebAssembly → engine image →
+//! * `compile` (cargo feature `compiler`): WebAssembly → engine image →
 //!   artifact, signed or not.
 //! * [`load_verified`] / [`load_unverified`]: artifact → wasmtime module. The
 //!   safety contract of loading is documented in the [`load`] module.
 //! * [`run`]: instantiate with a fresh WASI preview-1 context and call the
-//!   entry point, under one [`GuestLimiter`] for all memories and tables.
+//!   entry point, under one [`GuestLimiter`] for all memories and tables;
+//!   how it ended is an [`Outcome`] (a trap is a [`GuestTrap`] of a
+//!   [`TrapKind`]).
+//! * [`guest_store`] / [`guest_linker`]: the store and linker of every guest
+//!   run, the runner's and lucet-embed's alike.
 //! * [`SharedEngine`] / [`load_verified_into`]: one engine, built once, for
 //!   hosts that load many artifacts (see the `lucet-embed` crate).
 //!
@@ -20,9 +24,11 @@ pub mod compile;
 mod engine;
 mod epoch;
 mod error;
+mod guest;
 mod image;
 mod limits;
 pub mod load;
+mod outcome;
 #[cfg(feature = "compiler")]
 pub mod rebuild;
 mod run;
@@ -32,16 +38,19 @@ mod units;
 
 pub use engine::engine_config;
 pub use epoch::EpochThread;
-pub use error::{Error, one_line};
+pub use error::Error;
+pub use guest::{
+    Deadline, GuestState, GuestStdio, GuestWorld, NO_DEADLINE, StartFailure, WasiCalls,
+    guest_linker, guest_store,
+};
 pub use image::{EngineImage, SealedImage};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
     HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
     load_unverified_artifact, load_verified, load_verified_artifact,
 };
-pub use run::{
-    MAX_EXIT_STATUS, NO_DEADLINE, Outcome, WasiOptions, outcome_of, pass_every_exit_status, run,
-};
+pub use outcome::{GuestTrap, MAX_EXIT_STATUS, Outcome, TrapKind, outcome_of};
+pub use run::{WasiOptions, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

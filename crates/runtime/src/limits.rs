@@ -5,8 +5,9 @@
 //! wasmtime's `StoreLimits` bounds each memory and each table on its own, so
 //! a module with forty memories could use forty times the heap limit, and a
 //! table could grow until the host ran out of memory. This limiter keeps
-//! running totals for the whole store instead. The runner (`run`) and
-//! lucet-embed's instances both install it.
+//! running totals for the whole store instead. Every guest store has one:
+//! [`guest_store`](crate::guest_store) installs it, for the runner and
+//! lucet-embed's instances alike.
 
 use std::fmt;
 
@@ -148,23 +149,17 @@ impl GuestLimiter {
     }
 }
 
+/// Whether a growth is granted, as wasmtime asks.
+type Granted = wasmtime::Result<bool>;
+
+// Both requests go to `decide`; only the resource differs.
 impl ResourceLimiter for GuestLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(self.decide(LimitedResource::LinearMemory, current, desired, maximum))
+    fn memory_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> Granted {
+        Ok(self.decide(LimitedResource::LinearMemory, current, desired, max))
     }
 
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(self.decide(LimitedResource::TableElements, current, desired, maximum))
+    fn table_growing(&mut self, current: usize, desired: usize, max: Option<usize>) -> Granted {
+        Ok(self.decide(LimitedResource::TableElements, current, desired, max))
     }
 }
 

@@ -9,7 +9,7 @@
 //! * [`load_verified`] hands wasmtime only bytes whose Minisign signature, by
 //!   a key the caller trusts, verified — the very bytes that were hashed, read
 //!   once through one file handle into a memory file sealed before wasmtime
-//!   maps it ([`SealedImage`](crate::SealedImage)). lucetc signs only images it has just
+//!   maps it ([`SealedImage`]). lucetc signs only images it has just
 //!   produced, so a trusted signature vouches that the bytes are unmodified
 //!   compiler output. No path is ever re-opened after verification.
 //! * [`load_verified_into`](crate::load_verified_into) does the same into an
@@ -26,7 +26,6 @@ use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{Engine, Module};
 
 use crate::engine::engine_config;
-use crate::error::one_line;
 use crate::image::{EngineImage, SealedImage};
 use crate::settings::{EngineSettings, missing_on_host};
 use crate::{ENGINE, Error, host_triple};
@@ -71,6 +70,7 @@ pub enum Provenance {
 ///
 /// Only the loaders make one, so a [`Provenance::Verified`] in it always
 /// comes from a signature that verified: its fields are private.
+#[derive(Debug)]
 pub struct LoadedModule {
     pub(crate) module: Module,
     pub(crate) engine: Engine,
@@ -110,15 +110,6 @@ impl LoadedModule {
     /// The limits the engine was built with.
     pub fn options(&self) -> &LoadOptions {
         &self.options
-    }
-}
-
-impl std::fmt::Debug for LoadedModule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedModule")
-            .field("metadata", &self.metadata)
-            .field("provenance", &self.provenance)
-            .finish_non_exhaustive()
     }
 }
 
@@ -181,8 +172,7 @@ fn load_image<I: EngineImage>(
     options: LoadOptions,
 ) -> Result<LoadedModule, Error> {
     let settings = check_metadata(&metadata)?;
-    let engine =
-        Engine::new(&runner_config(&settings, options)?).map_err(|e| Error::Load(one_line(&e)))?;
+    let engine = Engine::new(&runner_config(&settings, options)?).map_err(Error::Load)?;
     let module = image.into_module(&engine)?;
     Ok(LoadedModule {
         module,

@@ -3,19 +3,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmtime::{Linker, Store, Trap, WasmBacktrace};
+use wasmtime::{Linker, Store};
+use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use crate::Error;
 use crate::epoch::EpochThread;
-use crate::error::one_line;
+use crate::guest::{
+    Deadline, GuestState, GuestStdio, GuestWorld, StartFailure, WasiCalls, guest_linker,
+    guest_store,
+};
 use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
 use crate::load::LoadedModule;
-
-/// Epoch deadline of a store without a timeout: never reached (wasmtime's
-/// default deadline of zero would trap an interruptible guest at once).
-pub const NO_DEADLINE: u64 = 1 << 62;
+use crate::outcome::{Outcome, outcome_of};
 
 /// The guest's WASI world and limits.
 #[derive(Debug, Clone, Default)]
@@ -40,51 +40,9 @@ pub struct WasiOptions {
     pub timeout: Option<Duration>,
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The entry point returned (status 0) or the guest called `proc_exit`:
-    /// its status, whatever it is (a WASI status is a `u32`, kept bit for
-    /// bit). Only 0 to [`MAX_EXIT_STATUS`] can become a process's exit status.
-    Exited(i32),
-    /// The guest trapped: the trap and a short wasm backtrace.
-    Trapped(String),
-    /// The timeout elapsed.
-    TimedOut(Duration),
-}
-
-/// The largest `proc_exit` status a process can pass on: 126 and above mean
-/// "cannot execute", "not found" and "killed by signal N" (128 + N) to a
-/// shell, and wasmtime-wasi refuses them for that reason.
-pub const MAX_EXIT_STATUS: i32 = 125;
-
-struct Host {
-    wasi: WasiP1Ctx,
-    limits: GuestLimiter,
-}
-
-/// Shadows WASI's `proc_exit` in `linker` with one that ends the run with
-/// any status as [`Outcome::Exited`]. wasmtime-wasi's turns a status of 126
-/// or more into an error that does not say which status; the caller decides
-/// what such a status means (lucet-wasi refuses it, naming it).
-pub fn pass_every_exit_status<T: 'static>(linker: &mut Linker<T>) -> Result<(), Error> {
-    linker.allow_shadowing(true);
-    let defined = linker
-        .func_wrap(
-            "wasi_snapshot_preview1",
-            "proc_exit",
-            |status: u32| -> wasmtime::Result<()> {
-                // Bit for bit: C's `exit(-1)` arrives as 4294967295 and is -1 here.
-                Err(I32Exit(status as i32).into())
-            },
-        )
-        .map(|_| ())
-        .map_err(|e| Error::Instantiate(one_line(&e)));
-    linker.allow_shadowing(false);
-    defined
-}
-
-/// Instantiates `loaded` with a fresh WASI context and calls its entry point.
+/// Instantiates `loaded` with a fresh WASI context (the process's stdio,
+/// `options`' arguments, environment and directories) and calls its entry
+/// point.
 ///
 /// The guest runs on a fiber stack sized by [`crate::LoadOptions`] (the wasm
 /// stack plus room for the host calls it makes), driven by a single-threaded
@@ -92,6 +50,9 @@ pub fn pass_every_exit_status<T: 'static>(linker: &mut Linker<T>) -> Result<(), 
 /// thread with a stack that large and would start wasmtime-wasi's shared
 /// multi-threaded runtime (a worker thread per core) for its first WASI
 /// call: about half a millisecond of a hello world's whole process.
+///
+/// The timeout advances `loaded`'s engine's epoch: it is the run's own
+/// engine, which no other store waits on.
 pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
     if let Some(timeout) = options.timeout
         && !loaded.settings.interruptible
@@ -107,74 +68,43 @@ pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Erro
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         event_loop.block_on(run_on_fiber(loaded, options))
     }))
-    .map_err(|_| Error::Host("the guest's run panicked".into()))?
+    .map_err(|_| Error::RunPanicked)?
 }
 
-/// The guest's WASI context: inherited stdio, its arguments, environment
-/// and preopened directories, nothing else of the host.
+/// The guest's WASI context: the process's stdio, `options`' arguments,
+/// environment and preopened directories, nothing else of the host.
 fn wasi_context(options: &WasiOptions) -> Result<WasiP1Ctx, Error> {
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.inherit_stdio()
-        .arg(&options.program_name)
-        .args(&options.args);
-    for (name, value) in &options.env {
-        wasi.env(name, value);
+    let mut wasi = GuestWorld {
+        program_name: &options.program_name,
+        args: &options.args,
+        env: &options.env,
+        stdio: GuestStdio::Inherit,
     }
+    .wasi_builder();
     for (host, guest) in &options.dirs {
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
-            .map_err(|e| {
-                Error::Wasi(format!(
-                    "cannot open the preopened directory {}: {}",
-                    host.display(),
-                    one_line(&e)
-                ))
+            .map_err(|source| Error::Preopen {
+                path: host.clone(),
+                source,
             })?;
     }
     Ok(wasi.build_p1())
 }
 
-/// Whether `error` is the guest's own end (a trap or `proc_exit`), not a
-/// host-side failure.
-fn guest_ended(error: &wasmtime::Error) -> bool {
-    error.downcast_ref::<Trap>().is_some() || error.downcast_ref::<I32Exit>().is_some()
-}
-
-/// Why instantiation failed: the limit that refused the module's initial
-/// memories or tables when there is one (wasmtime's message names pages,
-/// not the limit), else wasmtime's message.
-fn instantiation_error(error: &wasmtime::Error, limits: &GuestLimiter) -> Error {
-    match limits.last_refusal() {
-        Some(refusal) => Error::OverLimitAtStart(refusal),
-        None => Error::Instantiate(one_line(error)),
-    }
-}
-
 async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
-    let host = Host {
-        wasi: wasi_context(options)?,
-        limits: GuestLimiter::new(
-            options.max_heap_size,
-            options
-                .max_table_elements
-                .unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS),
-        ),
+    let wasi = wasi_context(options)?;
+    let limits = GuestLimiter::new(
+        options.max_heap_size,
+        options
+            .max_table_elements
+            .unwrap_or(DEFAULT_MAX_TABLE_ELEMENTS),
+    );
+    let deadline = match options.timeout {
+        Some(_) => Deadline::NextEpoch,
+        None => Deadline::None,
     };
-    let mut store = Store::new(&loaded.engine, host);
-    store.limiter(|host| &mut host.limits);
-
-    let mut linker: Linker<Host> = Linker::new(&loaded.engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |host| &mut host.wasi)
-        .map_err(|e| Error::Instantiate(one_line(&e)))?;
-    pass_every_exit_status(&mut linker)?;
-
-    if loaded.settings.interruptible {
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(if options.timeout.is_some() {
-            1
-        } else {
-            NO_DEADLINE
-        });
-    }
+    let mut store = guest_store(&loaded.engine, wasi, limits, deadline);
+    let linker = guest_linker(&loaded.engine, WasiCalls::Async)?;
     // Started before instantiation, so that the timeout covers a start
     // function too.
     let timer = options
@@ -182,55 +112,32 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
         .map(|timeout| EpochThread::once_after(loaded.engine.clone(), timeout))
         .transpose()
         .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
-    let result = instantiate_and_call(&linker, &mut store, loaded, options).await;
+    let result = instantiate_and_call(&linker, &mut store, loaded, &options.entrypoint).await;
     drop(timer);
-    outcome_of(result?, options.timeout)
+    outcome_of(result?, options.timeout).map_err(Error::Host)
 }
 
-/// Instantiates the module and calls its entry point: the call's result, or
+/// Instantiates the module and calls `entrypoint`: the call's result, or
 /// the start function's when that traps or exits (both are the guest's
 /// outcome, not a host error).
 async fn instantiate_and_call(
-    linker: &Linker<Host>,
-    store: &mut Store<Host>,
+    linker: &Linker<GuestState>,
+    store: &mut Store<GuestState>,
     loaded: &LoadedModule,
-    options: &WasiOptions,
+    entrypoint: &str,
 ) -> Result<wasmtime::Result<()>, Error> {
     let instance = match linker.instantiate_async(&mut *store, &loaded.module).await {
         Ok(instance) => instance,
-        Err(error) if guest_ended(&error) => return Ok(Err(error)),
-        Err(error) => return Err(instantiation_error(&error, &store.data().limits)),
+        Err(error) => {
+            return match StartFailure::of(error, store.data()) {
+                StartFailure::GuestEnded(error) => Ok(Err(error)),
+                StartFailure::OverLimit(refusal) => Err(Error::OverLimitAtStart(refusal)),
+                StartFailure::Refused(error) => Err(Error::Instantiate(error)),
+            };
+        }
     };
     let entry = instance
-        .get_typed_func::<(), ()>(&mut *store, &options.entrypoint)
-        .map_err(|_| Error::MissingEntrypoint(options.entrypoint.clone()))?;
+        .get_typed_func::<(), ()>(&mut *store, entrypoint)
+        .map_err(|_| Error::MissingEntrypoint(entrypoint.to_string()))?;
     Ok(entry.call_async(&mut *store, ()).await)
-}
-
-/// How a call of the entry point ended: the guest's exit status, a trap
-/// (with its kind and a short wasm backtrace), the deadline (`timeout`, for
-/// the report), or — not a guest outcome — a host-side error.
-pub fn outcome_of(
-    result: wasmtime::Result<()>,
-    timeout: Option<Duration>,
-) -> Result<Outcome, Error> {
-    let error = match result {
-        Ok(()) => return Ok(Outcome::Exited(0)),
-        Err(error) => error,
-    };
-    if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return Ok(Outcome::Exited(exit.0));
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Ok(Outcome::TimedOut(timeout.unwrap_or_default())),
-        Some(trap) => {
-            let mut message = trap.to_string();
-            if let Some(backtrace) = error.downcast_ref::<WasmBacktrace>() {
-                message.push('\n');
-                message.push_str(backtrace.to_string().trim_end());
-            }
-            Ok(Outcome::Trapped(message))
-        }
-        None => Err(Error::Host(one_line(&error))),
-    }
 }

@@ -283,7 +283,7 @@ fn host_has(feature: &str) -> bool {
     }
 }
 
-/// The starting point for CPU features (`--target-cpu`).
+/// The starting point for CPU features, before adjustments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TargetCpu {
     /// Everything this host supports (Lucet's default). Host targets only.
@@ -300,7 +300,7 @@ impl FromStr for TargetCpu {
             "native" => Ok(TargetCpu::Native),
             "baseline" => Ok(TargetCpu::Baseline),
             _ => Err(Error::InvalidSetting(format!(
-                "target CPU `{text}`: expected `native` or `baseline` (add features with --target-feature)"
+                "target CPU `{text}`: expected `native` or `baseline`"
             ))),
         }
     }
@@ -314,9 +314,10 @@ pub struct CpuFeatures {
 }
 
 impl CpuFeatures {
-    /// Resolves `cpu` plus `adjustments` (`+name` / `-name`, as in `--target-feature`)
-    /// for a target of architecture `arch`. `native` is only meaningful when
-    /// the target is this host (`target_is_host`).
+    /// Resolves `cpu` plus `adjustments` (`+name` / `-name`) for a target of
+    /// architecture `arch`. `native` is only meaningful when the target is
+    /// this host (`target_is_host`): otherwise it is
+    /// [`Error::NativeCpuForForeignTarget`].
     pub fn resolve(
         arch: &str,
         target_is_host: bool,
@@ -332,9 +333,9 @@ impl CpuFeatures {
                 .filter(|name| host_has(name))
                 .collect(),
             TargetCpu::Native => {
-                return Err(Error::InvalidSetting(format!(
-                    "--target-cpu native describes this host, not a foreign {arch} target; pass --target-cpu baseline (and --target-feature as needed)"
-                )));
+                return Err(Error::NativeCpuForForeignTarget {
+                    arch: arch.to_string(),
+                });
             }
         };
         for adjustment in adjustments {
@@ -432,6 +433,22 @@ mod tests {
     }
 
     #[test]
+    fn setting_errors_name_no_command_line_flag() {
+        let adjust = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let errors = [
+            "pentium".parse::<TargetCpu>().map(|_| ()),
+            "fast".parse::<OptLevel>().map(|_| ()),
+            CpuFeatures::resolve("x86_64", false, TargetCpu::Native, &[]).map(|_| ()),
+            CpuFeatures::resolve("x86_64", true, TargetCpu::Baseline, &adjust(&["avx2"]))
+                .map(|_| ()),
+        ];
+        for error in errors {
+            let message = error.expect_err("refused").to_string();
+            assert!(!message.contains("--"), "{message}");
+        }
+    }
+
+    #[test]
     fn opt_levels_accept_lucet_spellings() {
         assert_eq!("0".parse::<OptLevel>().ok(), Some(OptLevel::None));
         assert_eq!("speed".parse::<OptLevel>().ok(), Some(OptLevel::Speed));
@@ -454,7 +471,10 @@ mod tests {
             cpu.cranelift_flags().collect::<Vec<_>>(),
             ["has_popcnt", "has_avx2"]
         );
-        assert!(CpuFeatures::resolve("x86_64", false, TargetCpu::Native, &[]).is_err());
+        assert!(matches!(
+            CpuFeatures::resolve("x86_64", false, TargetCpu::Native, &[]),
+            Err(Error::NativeCpuForForeignTarget { arch }) if arch == "x86_64"
+        ));
         assert!(
             CpuFeatures::resolve("x86_64", true, TargetCpu::Baseline, &adjust(&["+nope"])).is_err()
         );

@@ -16,34 +16,25 @@
 //!
 //! [`run`](crate::run) advances the engine's epoch to enforce its timeout,
 //! which on a shared engine would also interrupt other stores that wait on
-//! an epoch deadline: an embedder enforces deadlines itself (lucet-embed does,
-//! with a per-store deadline callback).
+//! an epoch deadline: an embedder ticks the epoch regularly and gives each
+//! store its own deadline instead ([`Deadline::At`](crate::Deadline::At), as
+//! lucet-embed does).
 
 use lucet_artifact::{ArtifactSource, VerifiedArtifact};
 use lucet_signature::PublicKeySet;
 use wasmtime::{Config, Engine};
 
 use crate::Error;
-use crate::error::one_line;
 use crate::image::{EngineImage, SealedImage};
 use crate::load::{LoadOptions, LoadedModule, Provenance, check_metadata, runner_config};
 use crate::settings::EngineSettings;
 
 /// An engine built once, from fixed settings, to load many artifacts into.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SharedEngine {
     engine: Engine,
     settings: EngineSettings,
     options: LoadOptions,
-}
-
-impl std::fmt::Debug for SharedEngine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedEngine")
-            .field("settings", &self.settings)
-            .field("options", &self.options)
-            .finish_non_exhaustive()
-    }
 }
 
 impl SharedEngine {
@@ -58,8 +49,8 @@ impl SharedEngine {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidSetting`] or [`Error::Load`] when wasmtime refuses the
-    /// configuration (for instance a pool larger than the address space).
+    /// [`Error::Engine`] when wasmtime refuses the configuration (for
+    /// instance a pool larger than the address space).
     pub fn new(
         settings: EngineSettings,
         options: LoadOptions,
@@ -67,7 +58,7 @@ impl SharedEngine {
     ) -> Result<SharedEngine, Error> {
         let mut config = runner_config(&settings, options)?;
         customize(&mut config);
-        let engine = Engine::new(&config).map_err(|e| Error::Load(one_line(&e)))?;
+        let engine = Engine::new(&config).map_err(Error::Engine)?;
         Ok(SharedEngine {
             engine,
             settings,

@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use lucet_embed::{
-    EngineSettings, Error, Host, HostConfig, InstanceConfig, ModuleHandle, Outcome, Policy,
-    PoolingLimits,
+    EngineSettings, Error, Host, HostConfig, InstanceConfig, LimitRefusal, LimitedResource,
+    ModuleHandle, Outcome, Policy, PoolingLimits, RunOutput, TrapKind,
 };
 
 use crate::util::{Build, Fixtures};
@@ -25,6 +25,25 @@ fn stdin(bytes: &[u8]) -> InstanceConfig {
     InstanceConfig {
         stdin: bytes.to_vec(),
         ..InstanceConfig::default()
+    }
+}
+
+/// Runs `module` with all its memories together limited to `max_memory`.
+fn run_with_memory(module: &ModuleHandle, max_memory: Option<u64>) -> RunOutput {
+    module
+        .run(InstanceConfig {
+            max_memory,
+            ..InstanceConfig::default()
+        })
+        .expect("run")
+}
+
+/// The kind of trap that ended `output`'s run.
+#[track_caller]
+fn trap_kind(output: &RunOutput) -> TrapKind {
+    match &output.outcome {
+        Outcome::Trapped(trap) => trap.kind,
+        other => panic!("expected a trap, got {other:?}"),
     }
 }
 
@@ -100,8 +119,8 @@ fn a_full_pool_refuses_instead_of_queueing() {
         let mut refused = None;
         while !spinning.is_finished() {
             match fresh.run(InstanceConfig::default()) {
-                Err(Error::PoolExhausted(reason)) => {
-                    refused = Some(reason);
+                Err(Error::PoolExhausted(full)) => {
+                    refused = Some(full.to_string());
                     break;
                 }
                 Ok(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -171,12 +190,7 @@ fn a_memory_limit_makes_memory_grow_fail() {
     let host = host(2);
     let grow = load(&host, "grow");
     let run = |max_memory| {
-        let output = grow
-            .run(InstanceConfig {
-                max_memory,
-                ..InstanceConfig::default()
-            })
-            .expect("run");
+        let output = run_with_memory(&grow, max_memory);
         assert_eq!(output.outcome, Outcome::Exited(0));
         String::from_utf8(output.stdout).expect("text")
     };
@@ -233,15 +247,7 @@ fn limits_bound_all_memories_and_all_tables_together() {
     let host = Host::new(config).expect("host");
     let artifact = Fixtures::get().artifact_from_text("memories-and-tables", MEMORIES_AND_TABLES);
     let module = host.load_verified(&artifact).expect("load");
-    let run = |max_memory| {
-        let output = module
-            .run(InstanceConfig {
-                max_memory,
-                ..InstanceConfig::default()
-            })
-            .expect("run");
-        output.exit_code()
-    };
+    let run = |max_memory| run_with_memory(&module, max_memory).exit_code();
     // By default all memories together get the pool's 1 MiB: two grow; the
     // tables together get 1000 elements: one grows.
     assert_eq!(run(None), Some(21));
@@ -259,11 +265,20 @@ fn limits_bound_all_memories_and_all_tables_together() {
         ..InstanceConfig::default()
     });
     match result {
-        Err(Error::Instantiate(message)) => assert!(
-            message.contains("need 1048576 bytes together")
-                && message.contains("raise InstanceConfig::max_memory"),
-            "{message}"
-        ),
+        Err(error @ Error::OverLimitAtStart(refusal)) => {
+            let expected = LimitRefusal {
+                resource: LimitedResource::LinearMemory,
+                requested: 1 << 20,
+                limit: 768 << 10,
+            };
+            assert_eq!(refusal, expected);
+            let message = error.to_string();
+            assert!(
+                message.contains("need 1048576 bytes together")
+                    && message.contains("raise InstanceConfig::max_memory"),
+                "{message}"
+            );
+        }
         other => panic!("expected a refusal to start, got {other:?}"),
     }
 }
@@ -314,10 +329,7 @@ fn traps_and_exit_statuses_are_outcomes() {
     let output = load(&host, "fail")
         .run(InstanceConfig::default())
         .expect("run");
-    match &output.outcome {
-        Outcome::Trapped(message) => assert!(message.contains("unreachable"), "{message}"),
-        other => panic!("expected a trap, got {other:?}"),
-    }
+    assert_eq!(trap_kind(&output), TrapKind::Unreachable);
     assert_eq!(output.stdout, b"partial\n");
     assert_eq!(output.stderr, b"about to trap\n");
     assert_eq!(output.exit_code(), None);
@@ -334,10 +346,7 @@ fn traps_and_exit_statuses_are_outcomes() {
 /// exhaustion trap, not a crash of the host process.
 fn exhausts_its_wasm_stack(handle: &ModuleHandle) {
     let output = handle.run(InstanceConfig::default()).expect("run");
-    match &output.outcome {
-        Outcome::Trapped(message) => assert!(message.contains("call stack exhausted"), "{message}"),
-        other => panic!("expected a stack exhaustion trap, got {other:?}"),
-    }
+    assert_eq!(trap_kind(&output), TrapKind::StackOverflow);
 }
 
 #[test]
@@ -366,13 +375,12 @@ fn guests_get_their_whole_wasm_stack_on_any_calling_thread() {
 
 #[test]
 fn output_is_capped() {
-    let host = host(2);
-    let upper = load(&host, "upper");
+    // The handle keeps its host alive.
+    let upper = load(&host(2), "upper");
     let output = upper
         .run(InstanceConfig {
-            stdin: vec![b'a'; 100],
             max_output: 10,
-            ..InstanceConfig::default()
+            ..stdin(&[b'a'; 100])
         })
         .expect("run");
     assert_eq!(output.stdout, b"AAAAAAAAAA");
@@ -489,7 +497,10 @@ fn modules_must_be_wasi_commands() {
     assert!(matches!(result, Err(Error::NotACommand)), "{result:?}");
     let result = host.load_verified(&fixtures.artifact("imports", Build::Signed));
     match result {
-        Err(Error::Link(message)) => assert!(message.contains("host_secret"), "{message}"),
+        Err(error @ Error::Link(_)) => {
+            let message = error.report();
+            assert!(message.contains("host_secret"), "{message}");
+        }
         other => panic!("expected a link error, got {other:?}"),
     }
     let result = host.load_verified("no/such/file.so".as_ref());
