@@ -49,24 +49,13 @@ fn fake_image(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-/// Metadata of `image` as lucetc writes it.
-fn metadata_for(image: &[u8], source_key: bool) -> (Metadata, Prehash) {
-    let prehash = Prehash::of(image);
-    let metadata = Metadata {
-        kind: lucet_artifact::ArtifactKind::Module,
-        name: "seed".into(),
-        image_len: image.len() as u64,
-        image_blake2b: prehash,
-        source_blake2b: Prehash::of(b"(module)"),
+/// Metadata of `image` as lucetc writes it, naming the fuzzing key as the
+/// source's signer when `source_key`.
+fn metadata_for(image: &[u8], source_key: bool) -> Metadata {
+    Metadata {
         source_key: source_key.then(|| fuzz_secret_key().key_id()),
-        engine: "wasmtime-48.0.8".into(),
-        target: "x86_64-unknown-linux-gnu".into(),
-        cpu: "baseline".into(),
-        settings: "opt:speed_and_size,epoch:1,reserve:4294967296,guard:33554432".into(),
-        timestamp: 1_700_000_000,
-        comment: None,
-    };
-    (metadata, prehash)
+        ..Metadata::sample("seed", image, b"(module)")
+    }
 }
 
 /// The Lucet legacy raw key form of `key`: the 158-byte structure, not
@@ -147,7 +136,8 @@ pub fn all() -> Vec<Seed> {
         ("footer-inside", footer_inside),
     ];
     for (index, (name, image)) in images.iter().enumerate() {
-        let (mut metadata, prehash) = metadata_for(image, index == 0);
+        let mut metadata = metadata_for(image, index == 0);
+        let prehash = metadata.image_blake2b;
         if index == 0 {
             // Reaches the percent-escaping of the optional `comment=` field.
             metadata.comment = Some("release 1.2 \u{2014} 100% reproducible\tby CI".into());
@@ -173,7 +163,7 @@ pub fn all() -> Vec<Seed> {
 /// be re-spelled and still read.
 fn regressions() -> Vec<Seed> {
     let image = fake_image(64);
-    let (metadata, _) = metadata_for(&image, true);
+    let metadata = metadata_for(&image, true);
     let line = metadata.to_line().expect("metadata encodes");
     let key_id = fuzz_secret_key().key_id().to_string();
     let variants = [

@@ -78,36 +78,71 @@ pub struct Metadata {
     pub comment: Option<String>,
 }
 
-/// The fields in the one order they are written.
-mod key {
-    pub const VERSION: &str = "lucet-artifact";
-    pub const KIND: &str = "kind";
-    pub const NAME: &str = "name";
-    pub const IMAGE_LEN: &str = "image-len";
-    pub const IMAGE_HASH: &str = "image-blake2b";
-    pub const SOURCE_HASH: &str = "source-blake2b";
-    pub const SOURCE_KEY: &str = "source-key";
-    pub const ENGINE: &str = "engine";
-    pub const TARGET: &str = "target";
-    pub const CPU: &str = "cpu";
-    pub const SETTINGS: &str = "settings";
-    pub const TIMESTAMP: &str = "timestamp";
-    pub const COMMENT: &str = "comment";
-    pub const ALL: [&str; 13] = [
-        VERSION,
-        KIND,
-        NAME,
-        IMAGE_LEN,
-        IMAGE_HASH,
-        SOURCE_HASH,
-        SOURCE_KEY,
-        ENGINE,
-        TARGET,
-        CPU,
-        SETTINGS,
-        TIMESTAMP,
-        COMMENT,
+/// A field of the line, known by its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Version,
+    Kind,
+    Name,
+    ImageLen,
+    ImageHash,
+    SourceHash,
+    SourceKey,
+    Engine,
+    Target,
+    Cpu,
+    Settings,
+    Timestamp,
+    Comment,
+}
+
+impl Field {
+    /// Every field, in the one order they are written.
+    const ALL: [Field; 13] = [
+        Field::Version,
+        Field::Kind,
+        Field::Name,
+        Field::ImageLen,
+        Field::ImageHash,
+        Field::SourceHash,
+        Field::SourceKey,
+        Field::Engine,
+        Field::Target,
+        Field::Cpu,
+        Field::Settings,
+        Field::Timestamp,
+        Field::Comment,
     ];
+
+    /// The key the field is written under.
+    fn key(self) -> &'static str {
+        match self {
+            Field::Version => "lucet-artifact",
+            Field::Kind => "kind",
+            Field::Name => "name",
+            Field::ImageLen => "image-len",
+            Field::ImageHash => "image-blake2b",
+            Field::SourceHash => "source-blake2b",
+            Field::SourceKey => "source-key",
+            Field::Engine => "engine",
+            Field::Target => "target",
+            Field::Cpu => "cpu",
+            Field::Settings => "settings",
+            Field::Timestamp => "timestamp",
+            Field::Comment => "comment",
+        }
+    }
+
+    /// The field written under `key`, if any.
+    fn named(key: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|field| field.key() == key)
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
 }
 
 impl Metadata {
@@ -118,29 +153,29 @@ impl Metadata {
             .source_key
             .map_or_else(|| "none".to_string(), |k| k.to_string());
         let mut fields = vec![
-            (key::VERSION, METADATA_VERSION.to_string()),
-            (key::KIND, self.kind.as_str().to_string()),
-            (key::NAME, escape_comment(&self.name)),
-            (key::IMAGE_LEN, self.image_len.to_string()),
-            (key::IMAGE_HASH, hex(self.image_blake2b.as_bytes())),
-            (key::SOURCE_HASH, hex(self.source_blake2b.as_bytes())),
-            (key::SOURCE_KEY, source_key),
-            (key::ENGINE, self.engine.clone()),
-            (key::TARGET, self.target.clone()),
-            (key::CPU, self.cpu.clone()),
-            (key::SETTINGS, self.settings.clone()),
-            (key::TIMESTAMP, self.timestamp.to_string()),
+            (Field::Version, METADATA_VERSION.to_string()),
+            (Field::Kind, self.kind.as_str().to_string()),
+            (Field::Name, escape_comment(&self.name)),
+            (Field::ImageLen, self.image_len.to_string()),
+            (Field::ImageHash, hex(self.image_blake2b.as_bytes())),
+            (Field::SourceHash, hex(self.source_blake2b.as_bytes())),
+            (Field::SourceKey, source_key),
+            (Field::Engine, self.engine.clone()),
+            (Field::Target, self.target.clone()),
+            (Field::Cpu, self.cpu.clone()),
+            (Field::Settings, self.settings.clone()),
+            (Field::Timestamp, self.timestamp.to_string()),
         ];
         if let Some(comment) = &self.comment {
-            fields.push((key::COMMENT, escape_comment(comment)));
+            fields.push((Field::Comment, escape_comment(comment)));
         }
         let mut line = String::new();
-        for (key, value) in fields {
-            check_value(key, &value)?;
+        for (field, value) in fields {
+            check_value(field, &value)?;
             if !line.is_empty() {
                 line.push(' ');
             }
-            line.push_str(key);
+            line.push_str(field.key());
             line.push('=');
             line.push_str(&value);
         }
@@ -159,25 +194,25 @@ impl Metadata {
     pub fn parse(line: &str) -> Result<Metadata, Error> {
         check_len(line)?;
         let fields = Fields::split(line)?;
-        let version = fields.get(key::VERSION)?;
+        let version = fields.get(Field::Version)?;
         if version != METADATA_VERSION.to_string() {
             return Err(version_error(version));
         }
         let metadata = Metadata {
-            kind: parse_kind(fields.get(key::KIND)?)?,
-            name: unescape_comment(fields.get(key::NAME)?, key::NAME)?,
-            image_len: parse_number(fields.get(key::IMAGE_LEN)?, key::IMAGE_LEN)?,
-            image_blake2b: hash_field(fields.get(key::IMAGE_HASH)?, key::IMAGE_HASH)?,
-            source_blake2b: hash_field(fields.get(key::SOURCE_HASH)?, key::SOURCE_HASH)?,
-            source_key: parse_source_key(fields.get(key::SOURCE_KEY)?)?,
-            engine: fields.get(key::ENGINE)?.to_string(),
-            target: fields.get(key::TARGET)?.to_string(),
-            cpu: fields.get(key::CPU)?.to_string(),
-            settings: fields.get(key::SETTINGS)?.to_string(),
-            timestamp: parse_number(fields.get(key::TIMESTAMP)?, key::TIMESTAMP)?,
+            kind: parse_kind(fields.get(Field::Kind)?)?,
+            name: unescape_comment(fields.get(Field::Name)?, Field::Name)?,
+            image_len: parse_number(fields.get(Field::ImageLen)?, Field::ImageLen)?,
+            image_blake2b: hash_field(fields.get(Field::ImageHash)?, Field::ImageHash)?,
+            source_blake2b: hash_field(fields.get(Field::SourceHash)?, Field::SourceHash)?,
+            source_key: parse_source_key(fields.get(Field::SourceKey)?)?,
+            engine: fields.get(Field::Engine)?.to_string(),
+            target: fields.get(Field::Target)?.to_string(),
+            cpu: fields.get(Field::Cpu)?.to_string(),
+            settings: fields.get(Field::Settings)?.to_string(),
+            timestamp: parse_number(fields.get(Field::Timestamp)?, Field::Timestamp)?,
             comment: fields
-                .optional(key::COMMENT)
-                .map(|escaped| unescape_comment(escaped, key::COMMENT))
+                .optional(Field::Comment)
+                .map(|escaped| unescape_comment(escaped, Field::Comment))
                 .transpose()?,
         };
         if metadata.to_line()? != line {
@@ -187,40 +222,58 @@ impl Metadata {
         }
         Ok(metadata)
     }
+
+    /// Metadata of `image`, named `name`, compiled from `source` (by an
+    /// unsigned source) the way lucetc records a module for x86-64 Linux
+    /// with its default settings: for tests and fuzz seeds, which make real
+    /// artifacts around fake images without a compiler.
+    #[doc(hidden)]
+    pub fn sample(name: &str, image: &[u8], source: &[u8]) -> Metadata {
+        Metadata {
+            kind: ArtifactKind::Module,
+            name: name.into(),
+            image_len: image.len() as u64,
+            image_blake2b: Prehash::of(image),
+            source_blake2b: Prehash::of(source),
+            source_key: None,
+            engine: "wasmtime-48.0.8".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            cpu: "baseline".into(),
+            settings: "opt:speed_and_size,epoch:1,reserve:4294967296,guard:33554432".into(),
+            timestamp: 1_700_000_000,
+            comment: None,
+        }
+    }
 }
 
 /// A metadata line split into its `key=value` fields.
-struct Fields<'a>(Vec<(&'a str, &'a str)>);
+struct Fields<'a>(Vec<(Field, &'a str)>);
 
 impl<'a> Fields<'a> {
     fn split(line: &'a str) -> Result<Fields<'a>, Error> {
-        let mut fields: Vec<(&str, &str)> = Vec::new();
-        for field in line.split(' ') {
-            let (key, value) = field.split_once('=').ok_or_else(|| {
-                Error::Metadata(format!("field `{}` is not key=value", truncate(field)))
+        let mut fields: Vec<(Field, &str)> = Vec::new();
+        for pair in line.split(' ') {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                Error::Metadata(format!("field `{}` is not key=value", truncate(pair)))
             })?;
-            if !key::ALL.contains(&key) {
-                return Err(Error::Metadata(format!(
-                    "unexpected field `{}`",
-                    truncate(key)
-                )));
-            }
-            if fields.iter().any(|(seen, _)| *seen == key) {
+            let field = Field::named(key)
+                .ok_or_else(|| Error::Metadata(format!("unexpected field `{}`", truncate(key))))?;
+            if fields.iter().any(|(seen, _)| *seen == field) {
                 return Err(Error::Metadata(format!("field `{key}` appears twice")));
             }
-            check_value(key, value)?;
-            fields.push((key, value));
+            check_value(field, value)?;
+            fields.push((field, value));
         }
         Ok(Fields(fields))
     }
 
-    fn optional(&self, key: &str) -> Option<&'a str> {
-        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    fn optional(&self, field: Field) -> Option<&'a str> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, v)| *v)
     }
 
-    fn get(&self, key: &str) -> Result<&'a str, Error> {
-        self.optional(key)
-            .ok_or_else(|| Error::Metadata(format!("missing field `{key}`")))
+    fn get(&self, field: Field) -> Result<&'a str, Error> {
+        self.optional(field)
+            .ok_or_else(|| Error::Metadata(format!("missing field `{field}`")))
     }
 }
 
@@ -249,7 +302,7 @@ fn parse_kind(value: &str) -> Result<ArtifactKind, Error> {
     }
 }
 
-fn parse_number(value: &str, key: &str) -> Result<u64, Error> {
+fn parse_number(value: &str, field: Field) -> Result<u64, Error> {
     value
         .parse::<u64>()
         .ok()
@@ -257,7 +310,7 @@ fn parse_number(value: &str, key: &str) -> Result<u64, Error> {
         .filter(|number| number.to_string() == value)
         .ok_or_else(|| {
             Error::Metadata(format!(
-                "`{key}` is not a decimal number without sign or leading zeros"
+                "`{field}` is not a decimal number without sign or leading zeros"
             ))
         })
 }
@@ -320,8 +373,8 @@ fn escape_comment(text: &str) -> String {
     out
 }
 
-fn unescape_comment(escaped: &str, key: &str) -> Result<String, Error> {
-    let bad = || Error::Metadata(format!("`{key}` is not canonically escaped UTF-8 text"));
+fn unescape_comment(escaped: &str, field: Field) -> Result<String, Error> {
+    let bad = || Error::Metadata(format!("`{field}` is not canonically escaped UTF-8 text"));
     let mut bytes = Vec::with_capacity(escaped.len());
     let mut rest = escaped.as_bytes();
     while let Some((&first, tail)) = rest.split_first() {
@@ -347,17 +400,17 @@ fn unescape_comment(escaped: &str, key: &str) -> Result<String, Error> {
     String::from_utf8(bytes).map_err(|_| bad())
 }
 
-fn check_value(key: &str, value: &str) -> Result<(), Error> {
+fn check_value(field: Field, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.chars().any(|c| c == ' ' || c.is_control()) {
         return Err(Error::Metadata(format!(
-            "value of `{key}` is empty or holds a space or control character"
+            "value of `{field}` is empty or holds a space or control character"
         )));
     }
     Ok(())
 }
 
-fn hash_field(value: &str, key: &str) -> Result<Prehash, Error> {
-    let not_hex = || Error::Metadata(format!("`{key}` is not 128 lowercase hex digits"));
+fn hash_field(value: &str, field: Field) -> Result<Prehash, Error> {
+    let not_hex = || Error::Metadata(format!("`{field}` is not 128 lowercase hex digits"));
     let digit = |b: u8| match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),

@@ -3,106 +3,141 @@
 //! artifact is refused by the verified reader.
 
 use lucet_artifact::{
-    ArtifactKind, Error, Metadata, ReadLimits, encode_signed, encode_unsigned, read_unverified,
+    ArtifactSource, Error, FOOTER_LEN, Footer, Kind, Metadata, ReadLimits,
+    SIGNATURE_UNTRUSTED_COMMENT, VerifiedArtifact, encode_signed, encode_unsigned, read_unverified,
     read_verified,
 };
-use lucet_signature::{Prehash, PublicKeySet, SecretKey};
+use lucet_signature::{PublicKeySet, SecretKey};
 
-fn metadata_for(image: &[u8]) -> (Metadata, Prehash) {
-    let prehash = Prehash::of(image);
-    let metadata = Metadata {
-        kind: ArtifactKind::Module,
-        name: "app".into(),
-        image_len: image.len() as u64,
-        image_blake2b: prehash,
-        source_blake2b: Prehash::of(b"source"),
-        source_key: None,
-        engine: "wasmtime-48.0.8".into(),
-        target: "x86_64-unknown-linux-gnu".into(),
-        cpu: "baseline".into(),
-        settings: "opt:speed_and_size,epoch:1,reserve:4294967296,guard:33554432".into(),
-        timestamp: 1_700_000_000,
-        comment: None,
-    };
-    (metadata, prehash)
-}
-
+/// A fake engine image: 2000 bytes of every value.
 fn image() -> Vec<u8> {
     (0..2000u32).map(|i| (i * 7 % 251) as u8).collect()
 }
 
-#[test]
-fn signed_artifacts_round_trip_and_resist_every_byte_flip() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
+/// An artifact of [`image`] signed by a fresh key, and what the tests
+/// compare it with.
+struct Fixture {
+    key: SecretKey,
+    /// Trusts `key` alone.
+    keys: PublicKeySet,
+    image: Vec<u8>,
+    metadata: Metadata,
+    artifact: Vec<u8>,
+}
 
-    let verified =
-        read_verified(artifact.as_slice(), &keys, ReadLimits::default()).expect("verify");
-    assert_eq!(*verified.image(), image);
-    assert_eq!(*verified.metadata(), metadata);
-    assert_eq!(verified.signer(), key.key_id());
-
-    let mut tried = 0;
-    for offset in 0..artifact.len() {
-        for bit in [0x01u8, 0x80] {
-            let mut tampered = artifact.clone();
-            tampered[offset] ^= bit;
-            assert!(
-                read_verified(tampered.as_slice(), &keys, ReadLimits::default()).is_err(),
-                "flipping bit {bit:#x} at offset {offset} of {} went unnoticed",
-                artifact.len()
-            );
-            tried += 1;
+impl Fixture {
+    fn signed() -> Fixture {
+        let key = SecretKey::generate().expect("key");
+        let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
+        let image = image();
+        let metadata = Metadata::sample("app", &image, b"source");
+        let artifact =
+            encode_signed(&image, &metadata, &metadata.image_blake2b, &key).expect("encode");
+        Fixture {
+            key,
+            keys,
+            image,
+            metadata,
+            artifact,
         }
     }
-    for len in 0..artifact.len() {
-        assert!(
-            read_verified(&artifact[..len], &keys, ReadLimits::default()).is_err(),
-            "truncated to {len}"
-        );
-        tried += 1;
+
+    /// The same image and metadata in an unsigned artifact.
+    fn unsigned(&self) -> Vec<u8> {
+        encode_unsigned(&self.image, &self.metadata, &self.metadata.image_blake2b).expect("encode")
     }
-    let mut extended = artifact.clone();
+
+    /// `read_verified` of `source`, trusting the fixture's key, with the
+    /// default limits.
+    fn verify<S: ArtifactSource + ?Sized>(&self, source: &S) -> Result<VerifiedArtifact, Error> {
+        read_verified(source, &self.keys, ReadLimits::default())
+    }
+
+    /// The signature block and footer: what follows the image.
+    fn tail(&self) -> &[u8] {
+        &self.artifact[self.image.len()..]
+    }
+
+    /// The artifact with `extra` signature texts appended to its block.
+    fn with_signatures(&self, extra: &[String]) -> Vec<u8> {
+        let block_end = self.artifact.len() - FOOTER_LEN;
+        let mut out = self.artifact[..block_end].to_vec();
+        for text in extra {
+            out.extend_from_slice(text.as_bytes());
+        }
+        let footer = Footer {
+            kind: Kind::Signed,
+            block_len: (out.len() - self.image.len()) as u32,
+        };
+        out.extend_from_slice(&footer.encode());
+        out
+    }
+}
+
+/// Every single-bit flip (of the lowest and highest bit of each byte),
+/// truncation and one-byte extension of `artifact`, each with what was done.
+fn tampered(artifact: &[u8]) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    let len = artifact.len();
+    let flips = (0..len).flat_map(move |offset| {
+        [0x01u8, 0x80].map(|bit| {
+            let mut bytes = artifact.to_vec();
+            bytes[offset] ^= bit;
+            let what = format!("flipping bit {bit:#x} at offset {offset} of {len}");
+            (what, bytes)
+        })
+    });
+    let truncations = (0..len).map(|to| (format!("truncated to {to}"), artifact[..to].to_vec()));
+    let mut extended = artifact.to_vec();
     extended.push(0);
-    assert!(read_verified(extended.as_slice(), &keys, ReadLimits::default()).is_err());
-    println!("{} tampered variants refused", tried + 1);
+    let extension = std::iter::once(("extended by one byte".to_owned(), extended));
+    flips.chain(truncations).chain(extension)
+}
+
+#[test]
+fn signed_artifacts_round_trip_and_resist_every_byte_flip() {
+    let fx = Fixture::signed();
+    let verified = fx.verify(fx.artifact.as_slice()).expect("verify");
+    assert_eq!(*verified.image(), fx.image);
+    assert_eq!(*verified.metadata(), fx.metadata);
+    assert_eq!(verified.signer(), fx.key.key_id());
+
+    let mut refused = 0;
+    for (what, bytes) in tampered(&fx.artifact) {
+        assert!(
+            fx.verify(bytes.as_slice()).is_err(),
+            "{what} went unnoticed"
+        );
+        refused += 1;
+    }
+    println!("{refused} tampered variants refused");
 }
 
 #[test]
 fn other_keys_and_unsigned_artifacts_are_refused() {
-    let key = SecretKey::generate().expect("key");
+    let fx = Fixture::signed();
     let stranger = SecretKey::generate().expect("key");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let signed = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
     let strangers = PublicKeySet::new(vec![stranger.public_key()]).expect("keys");
     assert!(matches!(
-        read_verified(signed.as_slice(), &strangers, ReadLimits::default()),
+        read_verified(fx.artifact.as_slice(), &strangers, ReadLimits::default()),
         Err(Error::Verification(_))
     ));
 
-    let unsigned = encode_unsigned(&image, &metadata, &prehash).expect("encode");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
+    let unsigned = fx.unsigned();
     assert!(matches!(
-        read_verified(unsigned.as_slice(), &keys, ReadLimits::default()),
+        fx.verify(unsigned.as_slice()),
         Err(Error::NotSigned)
     ));
     // Without keys both read, and only the signed one names a (claimed) signer.
     let plain = read_unverified(unsigned.as_slice(), ReadLimits::default()).expect("read");
-    assert_eq!(plain.image, image);
+    assert_eq!(plain.image, fx.image);
     assert!(plain.signature.is_none());
-    let claimed = read_unverified(signed.as_slice(), ReadLimits::default()).expect("read");
-    assert_eq!(claimed.signature.map(|s| s.key_id()), Some(key.key_id()));
+    let claimed = read_unverified(fx.artifact.as_slice(), ReadLimits::default()).expect("read");
+    assert_eq!(claimed.signature.map(|s| s.key_id()), Some(fx.key.key_id()));
 }
 
 #[test]
 fn an_unsigned_image_must_match_its_recorded_hash() {
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let mut unsigned = encode_unsigned(&image, &metadata, &prehash).expect("encode");
+    let mut unsigned = Fixture::signed().unsigned();
     unsigned[10] ^= 1;
     assert!(matches!(
         read_unverified(unsigned.as_slice(), ReadLimits::default()),
@@ -112,15 +147,11 @@ fn an_unsigned_image_must_match_its_recorded_hash() {
 
 #[test]
 fn files_are_read_through_one_handle() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
+    let fx = Fixture::signed();
     let mut file = tempfile::tempfile().expect("temp file");
-    std::io::Write::write_all(&mut file, &artifact).expect("write");
-    let verified = read_verified(&file, &keys, ReadLimits::default()).expect("verify");
-    assert_eq!(*verified.image(), image);
+    std::io::Write::write_all(&mut file, &fx.artifact).expect("write");
+    let verified = fx.verify(&file).expect("verify");
+    assert_eq!(*verified.image(), fx.image);
 }
 
 /// An artifact source `len` bytes long whose last bytes are `tail` (a real
@@ -132,7 +163,17 @@ struct SparseFile {
     image_read: std::cell::Cell<bool>,
 }
 
-impl lucet_artifact::ArtifactSource for SparseFile {
+impl SparseFile {
+    fn new(len: u64, tail: &[u8]) -> SparseFile {
+        SparseFile {
+            len,
+            tail: tail.to_vec(),
+            image_read: false.into(),
+        }
+    }
+}
+
+impl ArtifactSource for SparseFile {
     fn byte_len(&self) -> std::io::Result<u64> {
         Ok(self.len)
     }
@@ -153,30 +194,17 @@ impl lucet_artifact::ArtifactSource for SparseFile {
     }
 }
 
-/// The block and footer of `artifact`, whose image is `image_len` bytes.
-fn tail_of(artifact: &[u8], image_len: usize) -> Vec<u8> {
-    artifact[image_len..].to_vec()
-}
-
 /// Review finding: a huge or sparse file ending in a trusted artifact's
 /// signature block was read whole into memory before it was refused.
 #[test]
 fn a_huge_file_around_a_valid_block_is_refused_before_its_image_is_read() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
-    let tail = tail_of(&artifact, image.len());
-    for len in [64u64 << 30, 3 << 30, artifact.len() as u64 + 1] {
-        let sparse = SparseFile {
-            len,
-            tail: tail.clone(),
-            image_read: false.into(),
-        };
-        let verified = read_verified(&sparse, &keys, ReadLimits::default());
+    let fx = Fixture::signed();
+    let signed_len = fx.image.len() as u64;
+    for len in [64u64 << 30, 3 << 30, fx.artifact.len() as u64 + 1] {
+        let sparse = SparseFile::new(len, fx.tail());
+        let verified = fx.verify(&sparse);
         assert!(
-            matches!(verified, Err(Error::ImageLengthMismatch { signed, .. }) if signed == image.len() as u64),
+            matches!(verified, Err(Error::ImageLengthMismatch { signed, .. }) if signed == signed_len),
             "{len}: {verified:?}"
         );
         let unverified = read_unverified(&sparse, ReadLimits::default());
@@ -190,21 +218,13 @@ fn a_huge_file_around_a_valid_block_is_refused_before_its_image_is_read() {
 
 #[test]
 fn the_size_cap_is_checked_before_the_image_is_read() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
-    let sparse = SparseFile {
-        len: artifact.len() as u64,
-        tail: tail_of(&artifact, image.len()),
-        image_read: false.into(),
-    };
+    let fx = Fixture::signed();
+    let sparse = SparseFile::new(fx.artifact.len() as u64, fx.tail());
     let tight = ReadLimits {
-        max_image_len: image.len() as u64 - 1,
+        max_image_len: fx.image.len() as u64 - 1,
     };
     assert!(matches!(
-        read_verified(&sparse, &keys, tight),
+        read_verified(&sparse, &fx.keys, tight),
         Err(Error::ImageTooLarge { .. })
     ));
     assert!(matches!(
@@ -213,9 +233,9 @@ fn the_size_cap_is_checked_before_the_image_is_read() {
     ));
     assert!(!sparse.image_read.get());
     let exact = ReadLimits {
-        max_image_len: image.len() as u64,
+        max_image_len: fx.image.len() as u64,
     };
-    assert!(read_verified(artifact.as_slice(), &keys, exact).is_ok());
+    assert!(read_verified(fx.artifact.as_slice(), &fx.keys, exact).is_ok());
 }
 
 /// The metadata (and so the length that bounds the read) is trusted only
@@ -223,96 +243,52 @@ fn the_size_cap_is_checked_before_the_image_is_read() {
 /// real signature is refused without touching the image.
 #[test]
 fn the_global_signature_is_checked_before_the_image_is_read() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
-    let text = String::from_utf8(tail_of(&artifact, image.len())).expect("text");
+    let fx = Fixture::signed();
+    let text = std::str::from_utf8(fx.tail()).expect("text");
     let forged = text.replacen("name=app", "name=apq", 1);
     assert_ne!(forged, text);
-    let sparse = SparseFile {
-        len: artifact.len() as u64,
-        tail: forged.into_bytes(),
-        image_read: false.into(),
-    };
-    assert!(matches!(
-        read_verified(&sparse, &keys, ReadLimits::default()),
-        Err(Error::Verification(_))
-    ));
+    let sparse = SparseFile::new(fx.artifact.len() as u64, forged.as_bytes());
+    assert!(matches!(fx.verify(&sparse), Err(Error::Verification(_))));
     assert!(!sparse.image_read.get());
 }
 
 #[test]
 fn version_1_artifacts_are_refused_with_recompile() {
-    let key = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let mut artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
+    let fx = Fixture::signed();
+    let mut artifact = fx.artifact.clone();
     let version_at = artifact.len() - 8;
     artifact[version_at] = 1;
-    let error =
-        read_verified(artifact.as_slice(), &keys, ReadLimits::default()).expect_err("v1 refused");
+    let error = fx.verify(artifact.as_slice()).expect_err("v1 refused");
     assert!(matches!(error, Error::OlderVersion { found: 1, .. }));
     assert!(error.to_string().contains("recompile"), "{error}");
 }
 
-/// `artifact` with `extra` signature texts appended to its block.
-fn with_signatures(artifact: &[u8], image_len: usize, extra: &[String]) -> Vec<u8> {
-    let block_end = artifact.len() - lucet_artifact::FOOTER_LEN;
-    let mut out = artifact[..block_end].to_vec();
-    for text in extra {
-        out.extend_from_slice(text.as_bytes());
-    }
-    let footer = lucet_artifact::Footer {
-        kind: lucet_artifact::Kind::Signed,
-        block_len: (out.len() - image_len) as u32,
-    };
-    out.extend_from_slice(&footer.encode());
-    out
-}
-
 #[test]
 fn counter_signatures_are_kept_canonical_and_bounded() {
-    let key = SecretKey::generate().expect("key");
+    let fx = Fixture::signed();
     let other = SecretKey::generate().expect("key");
-    let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-    let image = image();
-    let (metadata, prehash) = metadata_for(&image);
-    let artifact = encode_signed(&image, &metadata, &prehash, &key).expect("encode");
     let sign = |comment: &str| {
         other
             .sign_prehashed(
-                &prehash,
+                &fx.metadata.image_blake2b,
                 comment,
-                lucet_artifact::SIGNATURE_UNTRUSTED_COMMENT,
+                SIGNATURE_UNTRUSTED_COMMENT,
             )
             .expect("sign")
             .to_text()
     };
     let counter = sign("lucet-countersignature=1 role=release");
-    let one = with_signatures(&artifact, image.len(), std::slice::from_ref(&counter));
-    let verified = read_verified(one.as_slice(), &keys, ReadLimits::default()).expect("verify");
-    assert_eq!(*verified.image(), image);
+    let one = fx.with_signatures(std::slice::from_ref(&counter));
+    let verified = fx.verify(one.as_slice()).expect("verify");
+    assert_eq!(*verified.image(), fx.image);
 
-    let not_counter = with_signatures(&artifact, image.len(), &[sign("anything else")]);
-    let too_many = with_signatures(&artifact, image.len(), &vec![counter.clone(); 8]);
-    let crlf = with_signatures(&artifact, image.len(), &[counter.replace('\n', "\r\n")]);
-    let torn = with_signatures(
-        &artifact,
-        image.len(),
-        &[counter[..counter.len() - 1].into()],
-    );
-    for (what, bytes) in [
-        ("not a counter-signature", not_counter),
-        ("nine signatures", too_many),
-        ("CRLF", crlf),
-        ("torn", torn),
+    for (what, extra) in [
+        ("not a counter-signature", vec![sign("anything else")]),
+        ("nine signatures", vec![counter.clone(); 8]),
+        ("CRLF", vec![counter.replace('\n', "\r\n")]),
+        ("torn", vec![counter[..counter.len() - 1].into()]),
     ] {
-        assert!(
-            read_verified(bytes.as_slice(), &keys, ReadLimits::default()).is_err(),
-            "{what} accepted"
-        );
+        let bytes = fx.with_signatures(&extra);
+        assert!(fx.verify(bytes.as_slice()).is_err(), "{what} accepted");
     }
 }

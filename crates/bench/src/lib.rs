@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 pub mod args;
+pub mod fixture;
 pub mod report;
 
 /// The median of `times`, `None` when empty.

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use lucet_test_support::assert_mentions;
+
 const TOOLS: [&str; 3] = ["lucetc", "lucet-wasi", "lucet-objdump"];
 
 /// Runs lucet-dist into a fresh directory; returns it with the printed paths.
@@ -81,45 +83,51 @@ fn man_pages_document_the_signing_flags_and_exit_statuses() {
         let page = man_text(dir.path(), tool);
         assert!(page.starts_with(".ie"), "{tool}: not roff");
         assert!(page.contains(&format!(".TH {tool} 1 ")), "{tool}: title");
-        for needle in [
-            "--signature-pk",
-            ".SH \"EXIT STATUS\"",
-            ".SH EXAMPLES",
-            "minisign",
-        ] {
-            assert!(page.contains(needle), "{tool}.1 lacks {needle:?}");
-        }
+        assert_mentions(
+            &format!("{tool}.1"),
+            &page,
+            &[
+                "--signature-pk",
+                ".SH \"EXIT STATUS\"",
+                ".SH EXAMPLES",
+                "minisign",
+            ],
+        );
         // Hidden flags (Lucet's refused ones, test-only ones) stay hidden.
         for hidden in ["--insecure-cheap-kdf", "--min-reserved-size"] {
             assert!(!page.contains(hidden), "{tool}.1 shows {hidden}");
         }
     }
-    let lucetc = man_text(dir.path(), "lucetc");
-    for needle in [
-        "--signature-sk",
-        "--signature-keygen",
-        "--resign",
-        "--verify-rebuild",
-        "NOT a shared library",
-        "SOURCE_DATE_EPOCH",
-    ] {
-        assert!(lucetc.contains(needle), "lucetc.1 lacks {needle:?}");
-    }
-    let objdump = man_text(dir.path(), "lucet-objdump");
-    for needle in ["--json", "--extract-signature", "LUCET_SIGNATURE_PK"] {
-        assert!(objdump.contains(needle), "lucet-objdump.1 lacks {needle:?}");
-    }
+    assert_mentions(
+        "lucetc.1",
+        &man_text(dir.path(), "lucetc"),
+        &[
+            "--signature-sk",
+            "--signature-keygen",
+            "--resign",
+            "--verify-rebuild",
+            "NOT a shared library",
+            "SOURCE_DATE_EPOCH",
+        ],
+    );
+    assert_mentions(
+        "lucet-objdump.1",
+        &man_text(dir.path(), "lucet-objdump"),
+        &["--json", "--extract-signature", "LUCET_SIGNATURE_PK"],
+    );
 
     // lucet-wasi's exit status table, row by row, kept as a table (no fill).
     let wasi = man_text(dir.path(), "lucet-wasi");
-    for needle in [
-        "--require-source-key",
-        "--min-timestamp",
-        "--timeout",
-        "LUCET_SIGNATURE_PK",
-    ] {
-        assert!(wasi.contains(needle), "lucet-wasi.1 lacks {needle:?}");
-    }
+    assert_mentions(
+        "lucet-wasi.1",
+        &wasi,
+        &[
+            "--require-source-key",
+            "--min-timestamp",
+            "--timeout",
+            "LUCET_SIGNATURE_PK",
+        ],
+    );
     let table = wasi
         .split(".SH \"EXIT STATUS\"\n")
         .nth(1)
@@ -251,27 +259,20 @@ fn install_manifest_lists_every_generated_file() {
         })
         .collect();
     let (_, listed) = generate();
-    for file in &listed {
-        let entry = format!("share/{file}");
+    let files = listed.iter().map(|file| ("644", format!("share/{file}")));
+    let binaries = TOOLS.iter().chain(&["rsign"]);
+    let expected: Vec<(&str, String)> = files
+        .chain(binaries.map(|tool| ("755", format!("bin/{tool}"))))
+        .collect();
+    for (mode, entry) in &expected {
         assert!(
-            entries
-                .iter()
-                .any(|(mode, path)| *path == entry && mode == "644"),
-            "install-manifest lacks `644 {entry}`"
-        );
-    }
-    for tool in TOOLS.iter().chain(&["rsign"]) {
-        let entry = format!("bin/{tool}");
-        assert!(
-            entries
-                .iter()
-                .any(|(mode, path)| *path == entry && mode == "755"),
-            "install-manifest lacks `755 {entry}`"
+            entries.iter().any(|(m, path)| path == entry && m == mode),
+            "install-manifest lacks `{mode} {entry}`"
         );
     }
     assert_eq!(
         entries.len(),
-        listed.len() + 4,
+        expected.len(),
         "install-manifest lists files lucet-dist does not write: {entries:?}"
     );
 }

@@ -1,38 +1,30 @@
 //! The command-line surface of lucet-wasi: help text and usage errors.
 
-use std::process::Command;
+use lucet_test_support::{assert_help_mentions, assert_usage_errors};
 
-fn lucet_wasi(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lucet-wasi"))
-        .args(args)
-        .output()
-        .expect("run lucet-wasi")
-}
+const LUCET_WASI: &str = env!("CARGO_BIN_EXE_lucet-wasi");
 
 #[test]
 fn help_documents_the_exit_statuses() {
-    let out = lucet_wasi(&["--help"]);
-    assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "134",
-        "124",
-        "proc_exit",
-        "--signature-pk",
-        "--dir",
-        "--timeout",
-    ] {
-        assert!(help.contains(needle), "--help lacks {needle}");
-    }
+    assert_help_mentions(
+        LUCET_WASI,
+        &[
+            "134",
+            "124",
+            "proc_exit",
+            "--signature-pk",
+            "--dir",
+            "--timeout",
+        ],
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&[][..], &["--no-such-flag", "x.so"], &["--timeout"]] {
-        let out = lucet_wasi(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    }
+    assert_usage_errors(
+        LUCET_WASI,
+        &[&[], &["--no-such-flag", "x.so"], &["--timeout"]],
+    );
 }
 
 /// Only built into runners made with `--features require-signatures`
@@ -40,7 +32,7 @@ fn usage_errors_exit_2() {
 #[cfg(feature = "require-signatures")]
 #[test]
 fn a_require_signatures_build_refuses_to_start_without_a_key() {
-    let out = Command::new(env!("CARGO_BIN_EXE_lucet-wasi"))
+    let out = std::process::Command::new(LUCET_WASI)
         .arg("anything.so")
         .env_remove("LUCET_SIGNATURE_PK")
         .output()

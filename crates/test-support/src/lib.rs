@@ -1,13 +1,16 @@
 //! Helpers shared by the test suites of this workspace (crates/tests e2e,
-//! crates/dist, crates/embed): locating the built tools, running commands
-//! and collecting their output, scratch directories, and keys and flags.
+//! crates/dist, crates/embed, the tools' own command-line tests): locating
+//! the built tools, running commands and collecting their output, scratch
+//! directories, keys and flags, and what help text must mention.
 //!
 //! Dev-only: never published, never a dependency of a shipped crate.
 
+mod cli;
 mod process;
 mod scratch;
 mod tools;
 
+pub use cli::{assert_help_mentions, assert_usage_errors};
 pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };
@@ -15,6 +18,15 @@ pub use scratch::Scratch;
 pub use tools::{built, external, lucet_objdump, lucet_wasi, lucetc, on_path, target_dir, tool};
 
 use std::path::Path;
+
+/// Asserts that `text`, which `what` names in a failure, mentions every one
+/// of `needles`.
+#[track_caller]
+pub fn assert_mentions(what: &str, text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{what} lacks {needle:?}");
+    }
+}
 
 /// `raw:PATH` as one argument.
 pub fn raw(path: &Path) -> String {

@@ -32,7 +32,8 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use lucet_bench::args::Common;
+use lucet_bench::args::{Common, Harness};
+use lucet_bench::fixture::{BenchKey, compile_artifact, write_synced};
 use lucet_bench::{
     MemoryUse, load_average, median, memory_use, pseudo_random_bytes, wasm_with_data,
 };
@@ -41,15 +42,14 @@ use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::hint::black_box;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use blake2::{Blake2b512, Digest};
-use lucet_runtime::LoadOptions;
-use lucet_runtime::compile::{CompileOptions, SourceProvenance};
+use lucet_runtime::{EngineSettings, LoadOptions};
 use lucet_signature::{Legacy, Prehash, Prehasher, PublicKeySet, SecretKey, SignatureBox};
 
 /// One MiB: sizes and speeds are in binary megabytes.
@@ -95,45 +95,43 @@ struct Cli {
 
 #[derive(Debug)]
 struct Options {
+    /// `--smoke`, `--markdown`, `--reps`; with `--smoke`, one repetition.
+    common: Common,
     size_mib: u64,
-    reps: usize,
-    smoke: bool,
-    markdown: bool,
     explore: bool,
     dir: Option<PathBuf>,
     minisign: Option<PathBuf>,
     rsign: Option<PathBuf>,
 }
 
-impl Options {
+impl Harness for Options {
+    type Cli = Cli;
+
     /// The options of a parsed command line; an error is a usage error.
+    /// `--smoke` sets the size and repetitions before they are checked.
     fn from_cli(cli: Cli) -> Result<Options, String> {
-        let Common {
-            smoke,
-            markdown,
-            reps,
-        } = cli.common;
-        let mut opts = Options {
-            size_mib: cli.size_mib,
-            reps,
-            smoke,
-            markdown,
+        let mut common = cli.common;
+        let mut size_mib = cli.size_mib;
+        if common.smoke {
+            size_mib = 8;
+            common.reps = 1;
+        }
+        if size_mib < 1 {
+            return Err("--size-mb must be at least 1".into());
+        }
+        common.check_reps()?;
+        Ok(Options {
+            common,
+            size_mib,
             explore: cli.explore,
             dir: cli.dir,
             minisign: cli.minisign,
             rsign: cli.rsign,
-        };
-        if opts.smoke {
-            opts.size_mib = 8;
-            opts.reps = 1;
-        }
-        if opts.size_mib < 1 {
-            return Err("--size-mb must be at least 1".into());
-        }
-        if opts.reps < 1 {
-            return Err("--reps must be at least 1".into());
-        }
-        Ok(opts)
+        })
+    }
+
+    fn run(&self) -> Result<()> {
+        run(self)
     }
 }
 
@@ -157,30 +155,9 @@ struct Fixture {
 /// Compiles a module initialising its memory with `data` and writes it as
 /// an artifact signed by `key`, as lucetc would; returns the image length.
 fn write_artifact(path: &Path, data: &[u8], key: &SecretKey) -> Result<u64> {
-    let wasm = wasm_with_data(data);
-    let options = CompileOptions::default();
-    let compiled = lucet_runtime::compile::compile(&wasm, &options)?;
-    let source = SourceProvenance {
-        prehash: Prehash::of(&wasm),
-        signer: None,
-    };
-    let artifact = lucet_runtime::compile::encode_artifact(
-        &compiled,
-        &options.settings,
-        &source,
-        lucet_runtime::compile::ArtifactLabel {
-            name: "bench".into(),
-            timestamp: 0,
-            comment: None,
-        },
-        Some(key),
-    )?;
-    let mut file =
-        File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(&artifact)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(compiled.image.len() as u64)
+    let artifact = compile_artifact(&wasm_with_data(data), EngineSettings::default(), Some(key))?;
+    write_synced(path, &artifact.bytes)?;
+    Ok(artifact.image_len as u64)
 }
 
 /// Load options without the image cap: the harness loads images of up to
@@ -198,17 +175,15 @@ fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
         .context("cannot create the temporary directory")?;
     let data_path = dir.path().join("data.bin");
     let sig_path = dir.path().join("data.bin.minisig");
-    let pub_path = dir.path().join("bench.pub");
     let artifact_path = dir.path().join("data.so");
 
-    let mut file = File::create(&data_path)
-        .with_context(|| format!("cannot create {}", data_path.display()))?;
-    file.write_all(data)
-        .and_then(|()| file.sync_all()) // no writeback during the timings
-        .with_context(|| format!("cannot write {}", data_path.display()))?;
-    drop(file);
+    write_synced(&data_path, data)?;
 
-    let key = SecretKey::generate().context("cannot generate a key")?;
+    let BenchKey {
+        secret: key,
+        keys,
+        public_path: pub_path,
+    } = BenchKey::generate(dir.path())?;
     let prehash = Prehash::of(data);
     let sig = key
         .sign_prehashed(
@@ -219,12 +194,9 @@ fn make_fixture(opts: &Options, data: &[u8]) -> Result<Fixture> {
         .context("cannot sign")?;
     fs::write(&sig_path, sig.to_text())
         .with_context(|| format!("cannot write {}", sig_path.display()))?;
-    fs::write(&pub_path, key.public_key().to_box())
-        .with_context(|| format!("cannot write {}", pub_path.display()))?;
     let image_len = write_artifact(&artifact_path, data, &key)?;
     // Verify what was written, as any reader of the files would.
     let sig = SignatureBox::parse(&fs::read(&sig_path)?).context("cannot parse our signature")?;
-    let keys = PublicKeySet::new(vec![key.public_key()])?;
     Ok(Fixture {
         _dir: dir,
         data_path,
@@ -822,7 +794,7 @@ fn run(opts: &Options) -> Result<()> {
     let load_before = load_average();
     // One untimed round first (warms code, allocator, binaries), then the
     // timed rounds, each row once per round so load drift hits all rows.
-    for round in 0..=opts.reps {
+    for round in 0..=opts.common.reps {
         for row in &mut rows {
             row.run(&fx, round > 0)
                 .with_context(|| format!("{} ({})", row.name, row.command))?;
@@ -833,7 +805,7 @@ fn run(opts: &Options) -> Result<()> {
     let results = Results { rows, bytes };
     println!(
         "verify-throughput: {} MiB file ({} bytes), {} repetition(s), page cache warm",
-        opts.size_mib, bytes, opts.reps
+        opts.size_mib, bytes, opts.common.reps
     );
     println!("load average before: {load_before}, after: {load_after}");
     println!();
@@ -918,12 +890,12 @@ fn explore_rows<'a>(fx: &Fixture, data: &'a [u8]) -> Vec<Row<'a>> {
 /// The tables, each row's command, and what the columns mean.
 fn print_tables(opts: &Options, fx: &Fixture, results: &Results<'_>, main_rows: usize) {
     let (main_rows, explore_rows) = results.rows.split_at(main_rows.min(results.rows.len()));
-    print!("{}", results.table(opts.markdown, main_rows));
+    print!("{}", results.table(opts.common.markdown, main_rows));
     println!();
     if !explore_rows.is_empty() {
         println!("Diagnostics (--explore):");
         println!();
-        print!("{}", results.table(opts.markdown, explore_rows));
+        print!("{}", results.table(opts.common.markdown, explore_rows));
         println!();
     }
     for row in &results.rows {
@@ -997,20 +969,10 @@ fn print_verdicts(fx: &Fixture, results: &Results<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The verdict is reported, not enforced: a slow or busy machine is not a
+/// failure, a failed verification is.
 fn main() -> ExitCode {
-    let opts = match lucet_bench::args::parse_or_exit::<Cli, _>(Options::from_cli) {
-        Ok(opts) => opts,
-        Err(code) => return code,
-    };
-    match run(&opts) {
-        // The verdict is reported, not enforced: a slow or busy machine is
-        // not a failure, a failed verification is.
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("verify-throughput: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    lucet_bench::args::main::<Options>()
 }
 
 #[cfg(test)]
@@ -1019,7 +981,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Options, clap::Error> {
-        lucet_bench::args::parse::<Cli, _>(args.iter().map(OsString::from), Options::from_cli)
+        lucet_bench::args::parse(args)
     }
 
     fn fixture(data: &[u8]) -> Fixture {
@@ -1030,13 +992,16 @@ mod tests {
     #[test]
     fn options() {
         let opts = parse(&[]).unwrap();
-        assert_eq!((opts.size_mib, opts.reps), (256, 5));
+        assert_eq!((opts.size_mib, opts.common.reps), (256, 5));
         let opts = parse(&["--size-mb", "100", "--reps", "3", "--markdown"]).unwrap();
-        assert_eq!((opts.size_mib, opts.reps, opts.markdown), (100, 3, true));
+        assert_eq!(
+            (opts.size_mib, opts.common.reps, opts.common.markdown),
+            (100, 3, true)
+        );
         let opts = parse(&["--size-mb", "100", "--smoke"]).unwrap();
-        assert_eq!((opts.size_mib, opts.reps), (8, 1));
+        assert_eq!((opts.size_mib, opts.common.reps), (8, 1));
         // --smoke sets the repetitions before they are checked.
-        assert_eq!(parse(&["--reps", "0", "--smoke"]).unwrap().reps, 1);
+        assert_eq!(parse(&["--reps", "0", "--smoke"]).unwrap().common.reps, 1);
         let help = parse(&["--help"]).err().unwrap();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
         assert!(parse(&["--reps", "0"]).is_err());

@@ -30,7 +30,7 @@ pub fn programs(opts: &Options) -> Result<Vec<Program>> {
     }
     // Smoke mode takes the smallest program with a larger input, so that
     // both of its workloads keep running.
-    if opts.smoke {
+    if opts.common.smoke {
         found.sort_by_key(|p| {
             (
                 larger_input(p).is_none(),

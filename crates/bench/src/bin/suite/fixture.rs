@@ -5,9 +5,8 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use lucet_bench::fixture::{BenchKey, CompiledArtifact, compile_artifact};
 use lucet_runtime::EngineSettings;
-use lucet_runtime::compile::{CompileOptions, SourceProvenance};
-use lucet_signature::{Prehash, PublicKeySet, SecretKey};
 use wasmtime::{Config, Engine};
 
 /// Epoch deadline that is never reached.
@@ -31,30 +30,23 @@ impl<T> WasmtimeContext<T> for wasmtime::Result<T> {
     }
 }
 
-/// Keys, and the fixtures' files, in a temporary directory.
+/// A key, and the fixtures' files, in a temporary directory.
 pub struct Fixture {
     dir: tempfile::TempDir,
-    pub secret: SecretKey,
-    pub keys: PublicKeySet,
-    pub public_path: PathBuf,
+    pub key: BenchKey,
+    /// The secret key as an unencrypted file, for lucetc's `raw:` keys.
     pub secret_path: PathBuf,
 }
 
 impl Fixture {
     pub fn new() -> Result<Fixture> {
         let dir = tempfile::tempdir().context("creating a temporary directory")?;
-        let secret = SecretKey::generate()?;
-        let public = secret.public_key();
-        let public_path = dir.path().join("bench.pub");
+        let key = BenchKey::generate(dir.path())?;
         let secret_path = dir.path().join("bench.key");
-        fs::write(&public_path, public.to_box())?;
-        fs::write(&secret_path, secret.to_unencrypted_box())?;
-        let keys = PublicKeySet::new(vec![public])?;
+        fs::write(&secret_path, key.secret.to_unencrypted_box())?;
         Ok(Fixture {
             dir,
-            secret,
-            keys,
-            public_path,
+            key,
             secret_path,
         })
     }
@@ -63,35 +55,17 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
-    /// Compiles `wasm` in process as lucetc does; returns the artifact and
-    /// the engine image's length.
+    /// Compiles `wasm` in process as lucetc does, signed by the key or not;
+    /// returns the artifact and the engine image's length.
     pub fn artifact(
         &self,
         wasm: &[u8],
         settings: EngineSettings,
         signed: bool,
     ) -> Result<(Vec<u8>, usize)> {
-        let options = CompileOptions {
-            settings,
-            ..CompileOptions::default()
-        };
-        let compiled = lucet_runtime::compile::compile(wasm, &options)?;
-        let source = SourceProvenance {
-            prehash: Prehash::of(wasm),
-            signer: None,
-        };
-        let bytes = lucet_runtime::compile::encode_artifact(
-            &compiled,
-            &settings,
-            &source,
-            lucet_runtime::compile::ArtifactLabel {
-                name: "bench".into(),
-                timestamp: 0,
-                comment: None,
-            },
-            signed.then_some(&self.secret),
-        )?;
-        Ok((bytes, compiled.image.len()))
+        let signer = signed.then_some(&self.key.secret);
+        let CompiledArtifact { bytes, image_len } = compile_artifact(wasm, settings, signer)?;
+        Ok((bytes, image_len))
     }
 }
 

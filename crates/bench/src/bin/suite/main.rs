@@ -20,9 +20,10 @@
 //!   (our default) and without (`lucetc --no-interruption`).
 //!
 //! Each row has a module of its own (`p2` … `p6`); the tables and timing
-//! helpers are in the library (`lucet_bench::report`), and `--smoke`,
-//! `--markdown` and `--reps` are defined once for every harness
-//! (`lucet_bench::args`).
+//! helpers are in the library (`lucet_bench::report`), keys and in-process
+//! compilation too (`lucet_bench::fixture`), and `--smoke`, `--markdown`,
+//! `--reps` and what `main` does with them are defined once for every
+//! harness (`lucet_bench::args`).
 //!
 //! Measurements are interleaved round by round so background load falls on
 //! every row alike; medians are reported. Verdicts are printed, never
@@ -53,16 +54,16 @@ use lucet_bench::load_average;
 use lucet_bench::report::Report;
 
 use crate::fixture::{Fixture, bare_precompile};
-use crate::options::{Cli, Options};
+use crate::options::Options;
 use crate::process::Tools;
 
 fn run(opts: &Options) -> Result<()> {
     let fx = Fixture::new()?;
     let tools = Tools::find(opts);
-    let mut report = Report::new(opts.markdown);
+    let mut report = Report::new(opts.common.markdown);
     report.line(&format!(
         "suite{}: load average {} before",
-        if opts.smoke { " --smoke" } else { "" },
+        if opts.common.smoke { " --smoke" } else { "" },
         load_average()
     ));
     report.flush();
@@ -95,13 +96,12 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
         return Ok(());
     };
     let programs = corpus::programs(opts)?;
+    let reps = opts.common.reps;
     let mut p3_rows = Vec::new();
     let mut p6_rows = Vec::new();
     for program in &programs {
         let compiled = p3::Compiled::paths(fx, &program.name);
-        p3_rows.push(p3::measure(
-            program, &compiled, lucetc, fx, tools, opts.reps,
-        )?);
+        p3_rows.push(p3::measure(program, &compiled, lucetc, fx, tools, reps)?);
         p3::compile_plain(program, &compiled, lucetc, fx, tools)?;
         // P6: run them in the workload's directory, preopened as `.`.
         if !opts.wants("P6") {
@@ -111,14 +111,14 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
             continue;
         };
         p6_rows.extend(p6::measure(
-            program, &compiled, lucet_wasi, fx, tools, opts.reps,
+            program, &compiled, lucet_wasi, fx, tools, reps,
         )?);
     }
     if opts.wants("P3") {
-        p3::report(&p3_rows, opts.reps, tools, report);
+        p3::report(&p3_rows, reps, tools, report);
     }
     if opts.wants("P6") {
-        p6::report(&p6_rows, opts.reps, tools, report);
+        p6::report(&p6_rows, reps, tools, report);
     }
     Ok(())
 }
@@ -148,49 +148,5 @@ fn main() -> ExitCode {
             }
         };
     }
-    let opts = match lucet_bench::args::parse_or_exit::<Cli, _>(Options::from_cli) {
-        Ok(opts) => opts,
-        Err(code) => return code,
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("suite: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Options, clap::Error> {
-        lucet_bench::args::parse::<Cli, _>(args.iter().map(OsString::from), Options::from_cli)
-    }
-
-    #[test]
-    fn options() {
-        let opts = parse(&[]).unwrap();
-        assert_eq!(opts.reps, 5);
-        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6"]);
-        assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
-        let opts = parse(&["--rows", "p3, P6", "--reps", "3", "--programs", "4"]).unwrap();
-        assert!(opts.wants("P3") && opts.wants("P6") && !opts.wants("P2"));
-        assert_eq!((opts.reps, opts.programs), (3, Some(4)));
-        let opts = parse(&["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
-        assert_eq!((opts.reps, opts.programs), (1, Some(1)));
-        let opts = parse(&["--lucetc", "a", "--lucet-wasi", "b", "--markdown"]).unwrap();
-        assert!(opts.markdown);
-        assert_eq!(opts.lucetc.as_deref(), Some(Path::new("a")));
-        assert_eq!(opts.lucet_wasi.as_deref(), Some(Path::new("b")));
-        assert!(parse(&["--reps", "0"]).is_err());
-        assert!(parse(&["--reps", "0", "--smoke"]).is_err());
-        assert!(parse(&["--programs"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
-        assert_eq!(parse(&["--reps", "2", "--reps", "4"]).unwrap().reps, 4);
-        let help = parse(&["--help"]).err().unwrap();
-        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
-    }
+    lucet_bench::args::main::<Options>()
 }

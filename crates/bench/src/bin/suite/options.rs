@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use lucet_bench::args::Common;
+use lucet_bench::args::{Common, Harness};
 
 /// The performance suite (rows P2–P6 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
@@ -47,10 +47,9 @@ pub struct Cli {
 
 #[derive(Debug)]
 pub struct Options {
-    pub smoke: bool,
-    pub markdown: bool,
+    /// `--smoke`, `--markdown`, `--reps`; with `--smoke`, one repetition.
+    pub common: Common,
     pub rows: Vec<String>,
-    pub reps: usize,
     pub lucetc: Option<PathBuf>,
     pub lucet_wasi: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
@@ -59,46 +58,94 @@ pub struct Options {
     pub programs: Option<usize>,
 }
 
-impl Options {
+impl Harness for Options {
+    type Cli = Cli;
+
     /// The options of a parsed command line; an error is a usage error.
-    pub fn from_cli(cli: Cli) -> Result<Options, String> {
-        let Common {
-            smoke,
-            markdown,
-            reps,
-        } = cli.common;
-        if reps == 0 {
-            return Err("--reps must be at least 1".into());
-        }
+    /// `--reps 0` is one even with `--smoke`.
+    fn from_cli(cli: Cli) -> Result<Options, String> {
+        let mut common = cli.common;
+        common.check_reps()?;
         let rows = match &cli.rows {
             Some(list) => list.split(',').map(|r| r.trim().to_uppercase()).collect(),
             None => ["P2", "P3", "P4", "P5", "P6"].map(String::from).to_vec(),
         };
-        let mut opts = Options {
-            smoke,
-            markdown,
+        let mut programs = cli.programs;
+        if common.smoke {
+            common.reps = 1;
+            programs = Some(programs.unwrap_or(1).min(1));
+        }
+        Ok(Options {
+            common,
             rows,
-            reps,
             lucetc: cli.lucetc,
             lucet_wasi: cli.lucet_wasi,
             wasmtime: cli.wasmtime,
             node: cli.node,
             corpus: cli.corpus,
-            programs: cli.programs,
-        };
-        if opts.smoke {
-            opts.reps = 1;
-            opts.programs = Some(opts.programs.unwrap_or(1).min(1));
-        }
-        Ok(opts)
+            programs,
+        })
     }
 
+    fn run(&self) -> anyhow::Result<()> {
+        crate::run(self)
+    }
+}
+
+impl Options {
     pub fn wants(&self, row: &str) -> bool {
         self.rows.iter().any(|r| r == row)
     }
 
     /// Iterations of an in-process measurement: `full`, or a few in smoke mode.
     pub fn iters(&self, full: usize) -> usize {
-        if self.smoke { full.clamp(1, 5) } else { full }
+        if self.common.smoke {
+            full.clamp(1, 5)
+        } else {
+            full
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use std::path::Path;
+
+    use lucet_bench::args::parse;
+
+    use super::*;
+
+    const NO_ARGS: [&str; 0] = [];
+
+    #[test]
+    fn options() {
+        let opts = parse::<Options>(NO_ARGS).unwrap();
+        assert_eq!(opts.common.reps, 5);
+        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6"]);
+        assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
+        let opts =
+            parse::<Options>(["--rows", "p3, P6", "--reps", "3", "--programs", "4"]).unwrap();
+        assert!(opts.wants("P3") && opts.wants("P6") && !opts.wants("P2"));
+        assert_eq!((opts.common.reps, opts.programs), (3, Some(4)));
+        let opts = parse::<Options>(["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
+        assert_eq!((opts.common.reps, opts.programs), (1, Some(1)));
+        let opts = parse::<Options>(["--lucetc", "a", "--lucet-wasi", "b", "--markdown"]).unwrap();
+        assert!(opts.common.markdown);
+        assert_eq!(opts.lucetc.as_deref(), Some(Path::new("a")));
+        assert_eq!(opts.lucet_wasi.as_deref(), Some(Path::new("b")));
+        assert!(parse::<Options>(["--reps", "0"]).is_err());
+        assert!(parse::<Options>(["--reps", "0", "--smoke"]).is_err());
+        assert!(parse::<Options>(["--programs"]).is_err());
+        assert!(parse::<Options>(["--bogus"]).is_err());
+        assert_eq!(
+            parse::<Options>(["--reps", "2", "--reps", "4"])
+                .unwrap()
+                .common
+                .reps,
+            4
+        );
+        let help = parse::<Options>(["--help"]).err().unwrap();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     }
 }

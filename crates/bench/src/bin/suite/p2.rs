@@ -115,7 +115,7 @@ pub fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         // Smoke mode keeps artifacts small: 256 KiB of data.
         (
             "large",
-            wasm_with_data(&pseudo_random_bytes(if opts.smoke {
+            wasm_with_data(&pseudo_random_bytes(if opts.common.smoke {
                 256 << 10
             } else {
                 LARGE_DATA
@@ -127,7 +127,7 @@ pub fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         let row = measure(&a, fx)?;
         rows.push(row.cells(&a));
         verdicts.push(row.verdict(name));
-        if !opts.smoke {
+        if !opts.common.smoke {
             rows.extend(diagnostics(&a, fx)?);
         }
     }
@@ -174,7 +174,7 @@ fn measure(a: &Artifacts, fx: &Fixture) -> Result<LoadRow> {
         let (signed, memory) = timed_load(|| {
             lucet_runtime::load_verified(
                 &File::open(&a.signed_path)?,
-                &fx.keys,
+                &fx.key.keys,
                 LoadOptions::default(),
             )
             .with_context(|| format!("load_verified {name}"))
@@ -233,7 +233,7 @@ fn diagnostics(a: &Artifacts, fx: &Fixture) -> Result<Vec<Vec<String>>> {
     let t_read_verified = time_n(iters, || {
         black_box(lucet_artifact::read_verified(
             &a.signed[..],
-            &fx.keys,
+            &fx.key.keys,
             Default::default(),
         )?);
         Ok(())
@@ -267,8 +267,8 @@ fn diagnostics(a: &Artifacts, fx: &Fixture) -> Result<Vec<Vec<String>>> {
 fn time_ed25519(a: &Artifacts, fx: &Fixture) -> Result<Duration> {
     let prehash = Prehash::of(a.image());
     let comment = "x".repeat(a.signed.len() - a.unsigned.len());
-    let sig = fx.secret.sign_prehashed(&prehash, &comment, "bench")?;
-    let key = fx.keys.iter().next().context("the bench key")?;
+    let sig = fx.key.secret.sign_prehashed(&prehash, &comment, "bench")?;
+    let key = fx.key.keys.iter().next().context("the bench key")?;
     time_n(a.iters, || {
         key.verify_prehashed(black_box(&sig), black_box(&prehash))?;
         Ok(())

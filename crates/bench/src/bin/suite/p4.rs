@@ -125,7 +125,8 @@ struct Subject<'a> {
 
 pub fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
     report.heading("P4 full cycle: WASI context + instantiate + _start + drop (pooling, CoW)");
-    let host = Host::new(HostConfig::new(fx.keys.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let host =
+        Host::new(HostConfig::new(fx.key.keys.clone())).map_err(|e| anyhow::anyhow!("{e}"))?;
     let bare = Bare::new()?;
     let iters = opts.iters(5000);
     let mut rows = Vec::new();

@@ -41,7 +41,11 @@ pub fn p5(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
         report.line("P5 not measured: no lucet-wasi binary (--lucet-wasi)");
         return Ok(());
     };
-    let reps = if opts.smoke { 2 } else { 20 * opts.reps };
+    let reps = if opts.common.smoke {
+        2
+    } else {
+        20 * opts.common.reps
+    };
     let processes = processes(fx, tools, lucet_wasi)?;
     let cmds: Vec<Cmd> = processes.present.iter().map(|p| p.cmd.clone()).collect();
     let results = time_interleaved(&cmds, reps)?;
@@ -53,7 +57,7 @@ pub fn p5(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
         rows.push(vec![name.clone(), ms(*t), ratio(ours, *t)]);
     }
     for name in processes.missing {
-        let why = if opts.smoke {
+        let why = if opts.common.smoke {
             "not run (--smoke: no peers)"
         } else {
             NOT_INSTALLED
@@ -87,7 +91,7 @@ fn processes(fx: &Fixture, tools: &Tools, lucet_wasi: &Path) -> Result<Processes
     fs::write(&so, artifact)?;
     let mut present = vec![Process {
         name: format!("lucet-wasi --signature-pk ({})", Tools::version(lucet_wasi)),
-        cmd: Cmd::new(lucet_wasi, &[&"--signature-pk", &fx.public_path, &so]),
+        cmd: Cmd::new(lucet_wasi, &[&"--signature-pk", &fx.key.public_path, &so]),
     }];
     let mut missing = Vec::new();
     match &tools.wasmtime {

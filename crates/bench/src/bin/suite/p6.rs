@@ -234,7 +234,7 @@ fn commands(
     fx: &Fixture,
     tools: &Tools,
 ) -> Vec<Cmd> {
-    let pk = &fx.public_path;
+    let pk = &fx.key.public_path;
     let stack = workload.max_wasm_stack.map(|s| s.to_string());
     let lucet = |so: &Path| {
         let mut args: Vec<&dyn AsRef<OsStr>> = vec![&"--signature-pk", pk, &"--dir", &"."];

@@ -111,7 +111,7 @@ pub struct Tools {
 impl Tools {
     pub fn find(opts: &Options) -> Tools {
         let peer = |given: &Option<PathBuf>, name: &str| {
-            if opts.smoke {
+            if opts.common.smoke {
                 None
             } else {
                 given.clone().or_else(|| on_path(name))
@@ -120,7 +120,7 @@ impl Tools {
         // Absolute paths: programs run in their own directories.
         let abs = |p: Option<PathBuf>| p.map(|p| fs::canonicalize(&p).unwrap_or(p));
         Tools {
-            missing: if opts.smoke {
+            missing: if opts.common.smoke {
                 "not run (--smoke: no peers)"
             } else {
                 NOT_INSTALLED
