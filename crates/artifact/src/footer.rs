@@ -7,7 +7,7 @@ use crate::Error;
 /// Magic bytes that open the footer.
 pub const MAGIC: &[u8; 8] = b"LUCETART";
 /// The artifact format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 /// Length of the footer in bytes.
 pub const FOOTER_LEN: usize = 16;
 /// Largest block a footer may declare: room for [`MAX_SIGNATURES`] minisign
@@ -130,18 +130,22 @@ mod tests {
             Footer::decode(&bad_magic, 100),
             Err(Error::BadMagic)
         ));
-        let mut newer = good;
-        newer[8] = 3;
+        let with_version = |version: u16| {
+            let mut footer = good;
+            footer[8..10].copy_from_slice(&version.to_le_bytes());
+            Footer::decode(&footer, 100)
+        };
+        let newer = FORMAT_VERSION + 1;
         assert!(matches!(
-            Footer::decode(&newer, 100),
-            Err(Error::UnsupportedVersion { found: 3, .. })
+            with_version(newer),
+            Err(Error::UnsupportedVersion { found, .. }) if found == newer
         ));
-        let mut older = good;
-        older[8] = 1;
-        assert!(matches!(
-            Footer::decode(&older, 100),
-            Err(Error::OlderVersion { found: 1, .. })
-        ));
+        for older in 1..FORMAT_VERSION {
+            assert!(matches!(
+                with_version(older),
+                Err(Error::OlderVersion { found, .. }) if found == older
+            ));
+        }
         let mut bad_kind = good;
         bad_kind[10] = 7;
         assert!(matches!(

@@ -1,4 +1,4 @@
-//! The lucet artifact format, version 2 (docs/artifact-format.md).
+//! The lucet artifact format, version 3 (docs/artifact-format.md).
 //!
 //! ```text
 //! artifact = engine_image ‖ block ‖ footer

@@ -19,7 +19,7 @@ pub const MAX_METADATA_LEN: usize = 4077;
 pub const MAX_NAME_LEN: usize = 128;
 
 /// The metadata version this build writes and reads (`lucet-artifact=`).
-pub const METADATA_VERSION: u32 = 2;
+pub const METADATA_VERSION: u32 = 3;
 
 /// What an artifact's image holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -463,7 +463,7 @@ mod tests {
     fn round_trip() {
         let line = sample().to_line().expect("encode");
         assert!(line.starts_with(
-            "lucet-artifact=2 kind=module name=app image-len=4096 image-blake2b=abab"
+            "lucet-artifact=3 kind=module name=app image-len=4096 image-blake2b=abab"
         ));
         assert!(line.contains(" source-key=0123456789ABCDEF "));
         assert_eq!(Metadata::parse(&line).expect("parse"), sample());
@@ -481,8 +481,9 @@ mod tests {
         let line = sample().to_line().expect("encode");
         let cases = [
             String::new(),
-            line.replacen("lucet-artifact=2", "lucet-artifact=3", 1),
-            line.replacen("lucet-artifact=2", "lucet-artifact=1", 1),
+            line.replacen("lucet-artifact=3", "lucet-artifact=4", 1),
+            line.replacen("lucet-artifact=3", "lucet-artifact=2", 1),
+            line.replacen("lucet-artifact=3", "lucet-artifact=1", 1),
             line.replacen("kind=module", "kind=component", 1),
             line.replacen(" name=app", "", 1),
             line.replacen("name=app", "name=a%20b%0A", 1),

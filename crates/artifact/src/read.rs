@@ -109,7 +109,7 @@ impl Default for ReadLimits {
 }
 
 /// Trusted comments of counter-signatures start with this. This version
-/// keeps them in canonical form but does not evaluate them (format v2, see
+/// keeps them in canonical form but does not evaluate them (since format v2, see
 /// docs/artifact-format.md): the artifact signature alone decides.
 pub const COUNTERSIGNATURE_PREFIX: &str = "lucet-countersignature=";
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use lucet_runtime::{LoadOptions, Outcome, WasiOptions};
+use lucet_runtime::{LoadOptions, Outcome, TrapKind, WasiOptions};
 use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
@@ -99,6 +99,11 @@ fn exit_status(outcome: Outcome) -> u8 {
         Outcome::Trapped(trap) => {
             // The trap's message, then its wasm backtrace on the lines after.
             eprintln!("lucet-wasi: guest trapped: {trap}");
+            if trap.kind == TrapKind::GcHeapOutOfMemory {
+                eprintln!(
+                    "lucet-wasi: the GC heap counts toward --max-heap-size: raise it if the guest needs more"
+                );
+            }
             134
         }
         Outcome::TimedOut(limit) => {

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use wasmtime::{Trap, WasmBacktrace};
+use wasmtime::{GcHeapOutOfMemory, ThrownException, Trap, WasmBacktrace};
 use wasmtime_wasi::I32Exit;
 
 /// How a run ended.
@@ -25,9 +25,9 @@ pub enum Outcome {
 /// shell, and wasmtime-wasi refuses them for that reason.
 pub const MAX_EXIT_STATUS: i32 = 125;
 
-/// What kind of trap ended a guest: those a core WebAssembly guest of this
+/// What kind of trap ended a guest: those a WebAssembly 3.0 guest of this
 /// toolchain can hit are named; the rest (wasmtime's traps of features this
-/// toolchain's engines leave out, such as GC and components) are `Other`.
+/// toolchain's engines leave out, such as stack switching) are `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TrapKind {
@@ -51,6 +51,19 @@ pub enum TrapKind {
     IntegerDivisionByZero,
     /// A float-to-integer conversion of NaN or of a value out of range.
     BadConversionToInteger,
+    /// A GC reference that was null where an object was needed.
+    NullReference,
+    /// A GC array index out of its bounds.
+    ArrayOutOfBounds,
+    /// A GC reference cast to a type it does not have.
+    CastFailure,
+    /// A GC object larger than any heap could hold.
+    AllocationTooLarge,
+    /// The GC heap is full after a collection, at its limit (the runner's
+    /// memory limit counts the GC heap with linear memories).
+    GcHeapOutOfMemory,
+    /// A WebAssembly exception that no handler caught.
+    UncaughtException,
     /// Any other trap.
     Other,
 }
@@ -68,6 +81,10 @@ impl From<Trap> for TrapKind {
             Trap::IntegerOverflow => TrapKind::IntegerOverflow,
             Trap::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
             Trap::BadConversionToInteger => TrapKind::BadConversionToInteger,
+            Trap::NullReference => TrapKind::NullReference,
+            Trap::ArrayOutOfBounds => TrapKind::ArrayOutOfBounds,
+            Trap::CastFailure => TrapKind::CastFailure,
+            Trap::AllocationTooLarge => TrapKind::AllocationTooLarge,
             _ => TrapKind::Other,
         }
     }
@@ -87,12 +104,25 @@ pub struct GuestTrap {
 }
 
 impl GuestTrap {
-    fn new(trap: Trap, backtrace: Option<&WasmBacktrace>) -> GuestTrap {
-        GuestTrap {
-            kind: TrapKind::from(trap),
-            message: trap.to_string(),
+    /// The trap `error` is, if the guest ended in one: a wasmtime trap, a
+    /// full GC heap, or an exception no handler caught (the last two are
+    /// errors of their own types in wasmtime, not `Trap`s).
+    fn of(error: &wasmtime::Error) -> Option<GuestTrap> {
+        let (kind, message) = if let Some(&trap) = error.downcast_ref::<Trap>() {
+            (TrapKind::from(trap), trap.to_string())
+        } else if let Some(full) = error.downcast_ref::<GcHeapOutOfMemory<()>>() {
+            (TrapKind::GcHeapOutOfMemory, full.to_string())
+        } else if let Some(thrown) = error.downcast_ref::<ThrownException>() {
+            (TrapKind::UncaughtException, format!("uncaught {thrown}"))
+        } else {
+            return None;
+        };
+        let backtrace = error.downcast_ref::<WasmBacktrace>();
+        Some(GuestTrap {
+            kind,
+            message,
             backtrace: backtrace.map(|backtrace| backtrace.to_string().trim_end().to_string()),
-        }
+        })
     }
 }
 
@@ -110,7 +140,7 @@ impl fmt::Display for GuestTrap {
 /// Whether `error` is the guest's own end (a trap or `proc_exit`), not a
 /// host-side failure.
 pub(crate) fn ended_by_guest(error: &wasmtime::Error) -> bool {
-    error.downcast_ref::<Trap>().is_some() || error.downcast_ref::<I32Exit>().is_some()
+    error.downcast_ref::<I32Exit>().is_some() || GuestTrap::of(error).is_some()
 }
 
 /// How a call into the guest ended: its exit status, a trap (with its kind
@@ -128,12 +158,11 @@ pub fn outcome_of(
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
         return Ok(Outcome::Exited(exit.0));
     }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => Ok(Outcome::TimedOut(timeout.unwrap_or_default())),
-        Some(&trap) => Ok(Outcome::Trapped(GuestTrap::new(
-            trap,
-            error.downcast_ref::<WasmBacktrace>(),
-        ))),
+    if let Some(Trap::Interrupt) = error.downcast_ref::<Trap>() {
+        return Ok(Outcome::TimedOut(timeout.unwrap_or_default()));
+    }
+    match GuestTrap::of(&error) {
+        Some(trap) => Ok(Outcome::Trapped(trap)),
         None => Err(error),
     }
 }

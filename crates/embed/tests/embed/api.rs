@@ -524,3 +524,36 @@ fn inconsistent_configurations_are_refused() {
     config.max_wasm_stack = 1;
     assert!(refused(config).contains("max_wasm_stack"));
 }
+
+/// A WebAssembly 3.0 fixture of the end-to-end tests, compiled and signed.
+fn load_wasm3(host: &Host, name: &str) -> ModuleHandle {
+    let path = format!(
+        "{}/../tests/fixtures/{name}.wat",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).expect("read the fixture");
+    let artifact = Fixtures::get().artifact_from_text(name, &text);
+    host.load_verified(&artifact)
+        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
+}
+
+#[test]
+fn gc_and_exception_programs_run_in_pooled_instances() {
+    // The GC heap comes from the pool like a linear memory and is counted
+    // with them: 20 million objects pass through 16 MiB, and each fresh
+    // instance starts with an empty heap.
+    let host = host(2);
+    let gc = load_wasm3(&host, "gc");
+    for run in 0..3 {
+        let output = run_with_memory(&gc, Some(16 << 20));
+        assert_eq!(output.outcome, Outcome::Exited(0), "run {run}: {output:?}");
+        assert_eq!(output.stdout, b"gc: 66667666670000041\n", "run {run}");
+    }
+    assert_eq!(
+        trap_kind(&run_with_memory(&gc, Some(2 << 20))),
+        TrapKind::GcHeapOutOfMemory
+    );
+    let exceptions = load_wasm3(&host, "exceptions");
+    let output = exceptions.run(InstanceConfig::default()).expect("run");
+    assert_eq!(output.stdout, b"caught 7 across 10000 frames\n");
+}

@@ -129,7 +129,7 @@ fn lucetc_keys_and_artifact_signatures_verify_in_minisign() {
         .arg(&public));
     output.ok();
     assert!(
-        output.stdout.contains("Trusted comment: lucet-artifact=2 "),
+        output.stdout.contains("Trusted comment: lucet-artifact=3 "),
         "{output:#?}"
     );
     // minisign opens our password-protected key and signs with it.

@@ -15,3 +15,4 @@ mod provenance;
 mod run;
 mod tamper;
 mod util;
+mod wasm3;

@@ -106,7 +106,7 @@ fn extracted_signatures_verify_with_stock_minisign() {
             .arg("-p")
             .arg(&public))
     };
-    assert!(verify().ok().contains("Trusted comment: lucet-artifact=2 "));
+    assert!(verify().ok().contains("Trusted comment: lucet-artifact=3 "));
     let mut image = std::fs::read(dir.join("image.bin")).expect("read");
     image[1000] ^= 1;
     std::fs::write(dir.join("image.bin"), image).expect("write");

@@ -299,7 +299,7 @@ fn recorded_engine_target_cpu_and_settings_must_match_the_runner() {
             "settings=opt:speed_and_size,epoch:1,reserve:8589934592",
             "cannot load artifact",
         ),
-        ("lucet-artifact=2 ", "lucet-artifact=3 ", "metadata version"),
+        ("lucet-artifact=3 ", "lucet-artifact=4 ", "metadata version"),
     ];
     for (from, to, needle) in cases {
         let path = scratch.write("edited.so", with_metadata(&artifact, from, to));
