@@ -35,10 +35,7 @@ impl Output {
     #[track_caller]
     pub fn refused(&self, status: i32, needle: &str) {
         assert_eq!(self.status, status, "unexpected status: {self:#?}");
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}: {self:#?}"
-        );
+        self.says(needle);
         assert!(
             self.stdout.is_empty(),
             "the guest printed something: {self:#?}"
@@ -47,6 +44,27 @@ impl Output {
             self.stderr.lines().count(),
             1,
             "error is not one line: {self:#?}"
+        );
+    }
+
+    /// A trap: status 134, `needle` in the trap's line or its wasm
+    /// backtrace (several lines), and nothing on stdout.
+    #[track_caller]
+    pub fn trapped(&self, needle: &str) {
+        assert_eq!(self.status, 134, "not a trap: {self:#?}");
+        self.says(needle);
+        assert!(
+            self.stdout.is_empty(),
+            "the guest printed something: {self:#?}"
+        );
+    }
+
+    /// `needle` is somewhere on stderr.
+    #[track_caller]
+    pub fn says(&self, needle: &str) {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}: {self:#?}"
         );
     }
 }

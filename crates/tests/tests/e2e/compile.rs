@@ -81,10 +81,7 @@ fn cross_compiles_with_a_baseline_cpu() {
         arg(&scratch.path("x.so")),
     ]));
     output.refused(1, "`native` describes this host");
-    assert!(
-        output.stderr.contains("pass --target-cpu baseline"),
-        "{output:#?}"
-    );
+    output.says("pass --target-cpu baseline");
 }
 
 #[test]
@@ -177,8 +174,8 @@ fn version_names_wasmtime_and_the_format() {
     assert!(
         output
             .ok()
-            .contains("wasmtime 48.0.8, artifact format v2, compiler: cranelift")
+            .contains("wasmtime 48.0.8, artifact format v3, compiler: cranelift")
     );
     let output = run(&mut lucet_wasi(["--version"]));
-    assert!(output.ok().contains("wasmtime 48.0.8, artifact format v2"));
+    assert!(output.ok().contains("wasmtime 48.0.8, artifact format v3"));
 }

@@ -14,14 +14,6 @@ fn signed(scratch: &Scratch, fixture_name: &str) -> (PathBuf, PathBuf) {
     (artifact, public)
 }
 
-/// Exit status 134 with `needle` on stderr (a trap's line, then its wasm
-/// backtrace) and nothing on stdout.
-fn assert_trapped(output: &Output, needle: &str) {
-    assert_eq!(output.status, 134, "{output:#?}");
-    assert!(output.stderr.contains(needle), "{output:#?}");
-    assert!(output.stdout.is_empty(), "{output:#?}");
-}
-
 /// `lucet-wasi --signature-pk PUBLIC EXTRA... ARTIFACT`.
 fn run_verified(artifact: &PathBuf, public: &PathBuf, extra: &[&str]) -> Output {
     let mut command = lucet_wasi(pk(public));
@@ -45,11 +37,8 @@ fn a_gc_heap_over_the_limit_is_a_trap_that_names_the_limit() {
     let scratch = Scratch::new();
     let (artifact, public) = signed(&scratch, "gc.wat");
     let output = run_verified(&artifact, &public, &["--max-heap-size", "2M"]);
-    assert_trapped(&output, "guest trapped: GC heap out of memory");
-    assert!(
-        output.stderr.contains("counts toward --max-heap-size"),
-        "{output:#?}"
-    );
+    output.trapped("guest trapped: GC heap out of memory");
+    output.says("counts toward --max-heap-size");
 }
 
 #[test]
@@ -68,8 +57,7 @@ fn an_uncaught_exception_is_a_trap() {
         "(module (tag $t) (func (export \"_start\") (throw $t)))",
     );
     let artifact = scratch.compile(&source, "throw", &[]);
-    let output = run(&mut lucet_wasi([&artifact]));
-    assert_trapped(&output, "guest trapped: uncaught thrown Wasm exception");
+    run(&mut lucet_wasi([&artifact])).trapped("guest trapped: uncaught thrown Wasm exception");
 }
 
 #[test]
