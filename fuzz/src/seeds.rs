@@ -74,10 +74,17 @@ fn lucet_raw_key(key: &SecretKey, seed: &[u8; 32]) -> Vec<u8> {
 /// All seeds of all targets.
 pub fn all() -> Vec<Seed> {
     let key = fuzz_secret_key();
-    let mut seeds = Vec::new();
+    let mut seeds = signature_seeds(key);
+    seeds.extend(key_seeds(key));
+    seeds.extend(artifact_seeds(key));
+    seeds.extend(regressions());
+    seeds
+}
 
-    // signature: minisign's own, with the line-end variants the parser
-    // accepts, one by the fuzzing key, and an artifact's signature block.
+/// signature: minisign's own, with the line-end variants the parser
+/// accepts, one by the fuzzing key, and an artifact's signature block.
+fn signature_seeds(key: &SecretKey) -> Vec<Seed> {
+    let mut seeds = Vec::new();
     for (name, text) in fixtures::SIGNATURES {
         seeds.push(seed("signature", name, text));
     }
@@ -101,8 +108,13 @@ pub fn all() -> Vec<Seed> {
         "data.txt.fuzz-key.minisig",
         fuzz_signature.to_text(),
     ));
+    seeds
+}
 
-    // public_key: both text forms.
+/// public_key: both text forms; secret_key: minisign's three kinds, ours,
+/// and the Lucet raw form.
+fn key_seeds(key: &SecretKey) -> Vec<Seed> {
+    let mut seeds = Vec::new();
     for (name, text) in fixtures::PUBLIC_KEYS {
         seeds.push(seed("public_key", name, text));
     }
@@ -113,20 +125,26 @@ pub fn all() -> Vec<Seed> {
         "fuzz-key.base64",
         format!("{}\n", public.to_base64()),
     ));
-
-    // secret_key: minisign's three kinds, ours, and the Lucet raw form.
     for (name, text) in fixtures::SECRET_KEYS {
         seeds.push(seed("secret_key", name, text));
     }
-    seeds.push(seed("secret_key", "fuzz-key.key", key.to_unencrypted_box().as_bytes()));
+    seeds.push(seed(
+        "secret_key",
+        "fuzz-key.key",
+        key.to_unencrypted_box().as_bytes(),
+    ));
     seeds.push(seed(
         "secret_key",
         "fuzz-key.lucet-raw",
         lucet_raw_key(key, &crate::FUZZ_KEY_SEED),
     ));
+    seeds
+}
 
-    // artifact and metadata: real artifacts over a few fake images,
-    // including an empty one and one holding a footer look-alike.
+/// artifact and metadata: real artifacts over a few fake images, including
+/// an empty one and one holding a footer look-alike.
+fn artifact_seeds(key: &SecretKey) -> Vec<Seed> {
+    let mut seeds = Vec::new();
     let mut footer_inside = fake_image(48);
     footer_inside.extend_from_slice(MAGIC);
     footer_inside.extend_from_slice(&[1, 0, 1, 0, 8, 0, 0, 0]);
@@ -151,7 +169,6 @@ pub fn all() -> Vec<Seed> {
             seeds.push(seed("metadata", &format!("line-{name}"), line));
         }
     }
-    seeds.extend(regressions());
     seeds
 }
 
