@@ -39,10 +39,18 @@ cargo run --locked -p lucet-bench --bin suite -- --smoke \
 # Fuzz targets: build them and replay the committed corpora (no fuzzing in CI).
 fuzz/replay.sh
 
-# Last: prints "N passed, N failed" and fails below 72 of 72.
+# Last, the WASI conformance suite twice: as the preview-1 modules it ships
+# (72 of 72 must pass), then as WASI 0.2 components made from them with the
+# official preview-1 command adapter, where four AssemblyScript tests hit
+# limits of the adapter itself (listed, with why, in the runner) and the
+# other 68 must pass. Each run ends "module path: N passed, N failed" or
+# "component path: N passed, N failed, 4 adapter limits".
 suites=(../shared/corpus/wasi-testsuite/tests/*/testsuite/wasm32-wasip1)
-target/debug/wasi-testsuite \
-    --lucetc target/debug/lucetc \
-    --lucet-wasi target/runtime-only/lucet-wasi \
-    --min-passed 72 \
-    "${suites[@]}"
+conformance() {
+    target/debug/wasi-testsuite "$@" \
+        --lucetc target/debug/lucetc \
+        --lucet-wasi target/runtime-only/lucet-wasi \
+        "${suites[@]}"
+}
+conformance --min-passed 72
+conformance --component --min-passed 68
