@@ -27,12 +27,18 @@ pub const METADATA_VERSION: u32 = 3;
 pub enum ArtifactKind {
     /// A core WebAssembly module (`precompile_module`).
     Module,
+    /// A WebAssembly component (`precompile_component`).
+    Component,
 }
 
 impl ArtifactKind {
+    /// Every kind this build reads and writes.
+    const ALL: [ArtifactKind; 2] = [ArtifactKind::Module, ArtifactKind::Component];
+
     fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Module => "module",
+            ArtifactKind::Component => "component",
         }
     }
 }
@@ -293,13 +299,15 @@ fn version_error(version: &str) -> Error {
 }
 
 fn parse_kind(value: &str) -> Result<ArtifactKind, Error> {
-    match value {
-        "module" => Ok(ArtifactKind::Module),
-        other => Err(Error::Metadata(format!(
-            "the artifact holds a `{}`, which this build cannot run (it runs core modules): upgrade it",
-            truncate(other)
-        ))),
-    }
+    ArtifactKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == value)
+        .ok_or_else(|| {
+            Error::Metadata(format!(
+                "the artifact holds a `{}`, which this build cannot run (it runs core modules and components): upgrade it",
+                truncate(value)
+            ))
+        })
 }
 
 fn parse_number(value: &str, field: Field) -> Result<u64, Error> {
@@ -477,6 +485,24 @@ mod tests {
     }
 
     #[test]
+    fn components_round_trip_and_unknown_kinds_ask_for_an_upgrade() {
+        let component = Metadata {
+            kind: ArtifactKind::Component,
+            ..sample()
+        };
+        let line = component.to_line().expect("encode");
+        assert!(line.starts_with("lucet-artifact=3 kind=component name=app "));
+        assert_eq!(Metadata::parse(&line).expect("parse"), component);
+        assert_eq!(ArtifactKind::Component.to_string(), "component");
+        let later = line.replacen("kind=component", "kind=world", 1);
+        let message = Metadata::parse(&later)
+            .expect_err("unknown kind")
+            .to_string();
+        assert!(message.contains("`world`"), "{message}");
+        assert!(message.contains("upgrade"), "{message}");
+    }
+
+    #[test]
     fn malformed_lines_are_refused() {
         let line = sample().to_line().expect("encode");
         let cases = [
@@ -484,7 +510,8 @@ mod tests {
             line.replacen("lucet-artifact=3", "lucet-artifact=4", 1),
             line.replacen("lucet-artifact=3", "lucet-artifact=2", 1),
             line.replacen("lucet-artifact=3", "lucet-artifact=1", 1),
-            line.replacen("kind=module", "kind=component", 1),
+            line.replacen("kind=module", "kind=Module", 1),
+            line.replacen("kind=module", "kind=", 1),
             line.replacen(" name=app", "", 1),
             line.replacen("name=app", "name=a%20b%0A", 1),
             line.replacen("image-len=4096", "image-len=04096", 1),

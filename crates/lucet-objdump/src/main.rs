@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use lucet_artifact::{Metadata, hex};
 use lucet_objdump::cli::Args;
-use lucet_runtime::LoadOptions;
+use lucet_runtime::{LoadOptions, LoadedCode};
 use lucet_signature::{KeyId, SignatureBox, escape_for_display};
 use serde_json::json;
 use wasmtime::ExternType;
@@ -37,7 +37,16 @@ struct Report {
     image_blake2b: String,
     imports: Option<Vec<(String, String, String)>>,
     exports: Option<Vec<(String, String)>>,
+    /// Why imports and exports are not listed, when they are not.
+    unlisted: &'static str,
 }
+
+/// Why an unverified artifact's interface is not listed.
+const UNVERIFIED_UNLISTED: &str =
+    "not listed for an unverified artifact (give --signature-pk, or --allow-unverified)";
+
+/// Why a component's interface is not listed.
+const COMPONENT_UNLISTED: &str = "not listed for a component artifact: not supported yet";
 
 fn run(args: &Args) -> Result<()> {
     let path = &args.artifact;
@@ -47,46 +56,26 @@ fn run(args: &Args) -> Result<()> {
     let report = if args.trust.signature_pk.is_empty() {
         let artifact =
             lucet_artifact::read_unverified(&file, limits(args)).with_context(in_file)?;
-        let (image_size, image_blake2b) = describe_image(&artifact.image, &artifact.metadata);
         let signature = artifact.signature.clone();
-        let metadata = artifact.metadata.clone();
         extract(args, &artifact.image, signature.as_ref())?;
-        let (imports, exports) = if args.allow_unverified {
+        let mut report = Report::of(signature, false, &artifact.metadata, &artifact.image);
+        if args.allow_unverified {
             let loaded = lucet_runtime::load_unverified_artifact(artifact, LoadOptions::default())
                 .with_context(in_file)?;
-            interface(loaded.module())
-        } else {
-            (None, None)
-        };
-        Report {
-            signature,
-            verified: false,
-            metadata,
-            image_size,
-            image_blake2b,
-            imports,
-            exports,
+            report.list(loaded.code());
         }
+        report
     } else {
         let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
         let artifact =
             lucet_artifact::read_verified(&file, &keys, limits(args)).with_context(in_file)?;
-        let (image_size, image_blake2b) = describe_image(artifact.image(), artifact.metadata());
         let signature = Some(artifact.signature().clone());
-        let metadata = artifact.metadata().clone();
         extract(args, artifact.image(), signature.as_ref())?;
+        let mut report = Report::of(signature, true, artifact.metadata(), artifact.image());
         let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
             .with_context(in_file)?;
-        let (imports, exports) = interface(loaded.module());
-        Report {
-            signature,
-            verified: true,
-            metadata,
-            image_size,
-            image_blake2b,
-            imports,
-            exports,
-        }
+        report.list(loaded.code());
+        report
     };
     let text = if args.json {
         format!("{}\n", to_json(path, &report))
@@ -100,11 +89,41 @@ fn run(args: &Args) -> Result<()> {
     }
 }
 
-/// Size and BLAKE2b-512 of the image. Both readers already hashed the image
-/// and refused it unless it matched the metadata's `image-blake2b`, so that
-/// value is the image's hash; it is not computed a second time.
-fn describe_image(image: &[u8], metadata: &Metadata) -> (usize, String) {
-    (image.len(), hex(metadata.image_blake2b.as_bytes()))
+impl Report {
+    /// What reading the artifact told: its signature, metadata and image,
+    /// with no imports or exports listed (yet).
+    ///
+    /// Both readers already hashed the image and refused it unless it
+    /// matched the metadata's `image-blake2b`, so that value is the image's
+    /// hash; it is not computed a second time.
+    fn of(
+        signature: Option<SignatureBox>,
+        verified: bool,
+        metadata: &Metadata,
+        image: &[u8],
+    ) -> Report {
+        Report {
+            signature,
+            verified,
+            metadata: metadata.clone(),
+            image_size: image.len(),
+            image_blake2b: hex(metadata.image_blake2b.as_bytes()),
+            imports: None,
+            exports: None,
+            unlisted: UNVERIFIED_UNLISTED,
+        }
+    }
+
+    /// Lists the loaded code's imports and exports: a module's; for a
+    /// component, none yet, and why.
+    fn list(&mut self, code: &LoadedCode) {
+        match code {
+            LoadedCode::Module(module) => {
+                (self.imports, self.exports) = module_interface(module);
+            }
+            LoadedCode::Component(_) => self.unlisted = COMPONENT_UNLISTED,
+        }
+    }
 }
 
 /// `--extract-signature DIR`: the image and its signature as separate files.
@@ -168,7 +187,7 @@ type Interface = (
     Option<Vec<(String, String)>>,
 );
 
-fn interface(module: &wasmtime::Module) -> Interface {
+fn module_interface(module: &wasmtime::Module) -> Interface {
     let imports = module
         .imports()
         .map(|i| {
@@ -292,16 +311,18 @@ fn to_text(path: &Path, report: &Report) -> String {
         (Some(imports), Some(exports)) => {
             out.push_str(&format!("imports{label}:\n"));
             for (module, name, ty) in imports {
-                out.push_str(&format!("  {}::{} {ty}\n", escape_for_display(module), escape_for_display(name)));
+                out.push_str(&format!(
+                    "  {}::{} {ty}\n",
+                    escape_for_display(module),
+                    escape_for_display(name)
+                ));
             }
             out.push_str(&format!("exports{label}:\n"));
             for (name, ty) in exports {
                 out.push_str(&format!("  {} {ty}\n", escape_for_display(name)));
             }
         }
-        _ => out.push_str(
-            "imports/exports: not listed for an unverified artifact (give --signature-pk, or --allow-unverified)\n",
-        ),
+        _ => out.push_str(&format!("imports/exports: {}\n", report.unlisted)),
     }
     out
 }

@@ -8,6 +8,7 @@ pub fn advice(error: &anyhow::Error) -> Option<String> {
     let advice = match lucet_cli::cause::<Error>(error)? {
         Error::OverLimitAtStart(refusal) => format!("raise {}", limit_flag(refusal.resource)),
         Error::MissingEntrypoint(_) => "pick another with --entrypoint".into(),
+        Error::ComponentEntrypoint(_) => "drop --entrypoint".into(),
         Error::NotInterruptible(_) => {
             "it was compiled with lucetc --no-interruption: recompile without that flag to use --timeout".into()
         }

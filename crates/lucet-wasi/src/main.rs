@@ -1,4 +1,6 @@
-//! `lucet-wasi`: run a lucet artifact under WASI preview 1.
+//! `lucet-wasi`: run a lucet artifact as a WASI command: a core module under
+//! WASI preview 1, a component (`wasi:cli/run`) under WASI 0.2, as its
+//! verified metadata says.
 //!
 //! With `--signature-pk`, only artifacts whose embedded signature verifies
 //! against one of the keys run; the guest never starts otherwise.

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use lucet_artifact::Metadata;
+use lucet_artifact::{ArtifactKind, Metadata};
 use lucet_signature::{KeyId, Prehash, SecretKey};
 use wasmtime::Engine;
 
@@ -26,8 +26,11 @@ pub struct CompileOptions {
 /// An engine image and what it was compiled for.
 #[derive(Debug)]
 pub struct CompiledImage {
-    /// Exactly what wasmtime's `precompile_module` produced.
+    /// Exactly what wasmtime's `precompile_module` (for a core module) or
+    /// `precompile_component` (for a component) produced.
     pub image: Vec<u8>,
+    /// What the source was, so what the image holds.
+    pub kind: ArtifactKind,
     /// Target triple.
     pub target: String,
     /// Resolved CPU features.
@@ -53,6 +56,19 @@ pub fn wasm_binary(source: &[u8], translate_wat: bool) -> Result<Cow<'_, [u8]>, 
     })
 }
 
+/// Whether the WebAssembly binary `wasm` is a core module or a component,
+/// from its header's layer field (0 for a core module, 1 for a component).
+/// Anything else is left to wasmtime's validator, as a module.
+pub fn kind_of(wasm: &[u8]) -> ArtifactKind {
+    const COMPONENT_LAYER: [u8; 2] = [1, 0];
+    match wasm.get(6..8) {
+        Some(layer) if wasm.starts_with(b"\0asm") && layer == COMPONENT_LAYER => {
+            ArtifactKind::Component
+        }
+        _ => ArtifactKind::Module,
+    }
+}
+
 /// Refuses, by name, a target whose Cranelift backend this build left out:
 /// the `compiler` feature builds the x86-64 and aarch64 backends only (the
 /// others double the build time), and wasmtime's own message for the rest
@@ -66,7 +82,8 @@ fn check_backend_built(arch: &str, target: &str) -> Result<(), Error> {
     )))
 }
 
-/// Compiles a WebAssembly binary to an engine image.
+/// Compiles a WebAssembly binary, a core module or a component
+/// ([`kind_of`]), to an engine image.
 pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, Error> {
     let host = host_triple();
     let target = options.target.clone().unwrap_or_else(|| host.clone());
@@ -102,8 +119,18 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, E
         }
     }
     let engine = Engine::new(&config).map_err(Error::Engine)?;
-    let image = engine.precompile_module(wasm).map_err(Error::Compile)?;
-    Ok(CompiledImage { image, target, cpu })
+    let kind = kind_of(wasm);
+    let image = match kind {
+        ArtifactKind::Component => engine.precompile_component(wasm),
+        _ => engine.precompile_module(wasm),
+    }
+    .map_err(Error::Compile)?;
+    Ok(CompiledImage {
+        image,
+        kind,
+        target,
+        cpu,
+    })
 }
 
 /// Where the source came from, for the artifact's metadata.
@@ -137,7 +164,7 @@ pub fn encode_artifact(
 ) -> Result<Vec<u8>, Error> {
     let image_prehash = Prehash::of(&compiled.image);
     let metadata = Metadata {
-        kind: lucet_artifact::ArtifactKind::Module,
+        kind: compiled.kind,
         name: label.name,
         image_len: compiled.image.len() as u64,
         image_blake2b: image_prehash,
@@ -179,6 +206,17 @@ mod tests {
             .collect::<Vec<_>>()
             .join(": ");
         assert!(chain.contains("offset"), "{chain}");
+    }
+
+    #[test]
+    fn components_are_told_from_modules_by_their_header() {
+        let module = wasm_binary(b"(module)", true).expect("module");
+        assert_eq!(kind_of(&module), ArtifactKind::Module);
+        let component = wasm_binary(b"(component)", true).expect("component");
+        assert_eq!(kind_of(&component), ArtifactKind::Component);
+        assert_eq!(kind_of(b"\0asm"), ArtifactKind::Module);
+        let compiled = compile(&component, &CompileOptions::default()).expect("compile");
+        assert_eq!(compiled.kind, ArtifactKind::Component);
     }
 
     #[test]

@@ -89,6 +89,13 @@ pub enum Error {
     /// wasmtime refused the image, or an engine for its recorded settings.
     #[error("cannot load artifact")]
     Load(#[source] wasmtime::Error),
+    /// The artifact holds a kind of code this runtime does not load.
+    #[error("artifact holds a {0}, which this runtime does not load: upgrade it")]
+    UnsupportedKind(lucet_artifact::ArtifactKind),
+    /// The artifact holds a component, and a [`SharedEngine`](crate::SharedEngine)
+    /// loads core modules only.
+    #[error("artifact holds a {0}, but a shared engine loads core modules only")]
+    KindNotShared(lucet_artifact::ArtifactKind),
     /// A directory to preopen for the guest could not be opened.
     #[error("cannot open the preopened directory {}", path.display())]
     Preopen {
@@ -108,6 +115,13 @@ pub enum Error {
     /// The entry point does not exist or has the wrong type.
     #[error("module has no exported function `{0}` of type () -> ()")]
     MissingEntrypoint(String),
+    /// The component does not export `wasi:cli/run`: it is not a command.
+    #[error("component does not export wasi:cli/run, so it is not a command this runner can start")]
+    NotACommand,
+    /// An entry point other than `_start` was asked of a component, which
+    /// runs its `wasi:cli/run` export.
+    #[error("a component runs its wasi:cli/run export; it has no entry point `{0}` to call")]
+    ComponentEntrypoint(String),
     /// A timeout was asked for an artifact compiled without interruption support.
     #[error(
         "artifact was compiled without interruption support, so it cannot be stopped after {0:?}"

@@ -1,5 +1,6 @@
 //! A guest's store, built in one place for the runner ([`run`](crate::run))
-//! and lucet-embed's instances: the WASI preview-1 context, the one
+//! and lucet-embed's instances: the WASI context (preview 1 to a core
+//! module, WASI 0.2 to a component, from the same context), the one
 //! [`GuestLimiter`] for all memories and tables, and the epoch deadline.
 //!
 //! The two callers differ only in what they pass: the runner's guest is the
@@ -11,10 +12,10 @@
 
 use std::time::Instant;
 
-use wasmtime::{Engine, Linker, Store, UpdateDeadline};
+use wasmtime::{Engine, Linker, Store, UpdateDeadline, component};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::Error;
 use crate::limits::{GuestLimiter, LimitRefusal};
@@ -35,6 +36,14 @@ impl GuestState {
     /// limit the module's initial memories or tables exceed.
     pub fn limits(&self) -> &GuestLimiter {
         &self.limits
+    }
+}
+
+/// A component's WASI 0.2 calls reach the same context a module's preview-1
+/// calls do (wasmtime-wasi implements preview 1 on top of it).
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        self.wasi.ctx()
     }
 }
 
@@ -184,6 +193,15 @@ pub fn guest_linker(engine: &Engine, calls: WasiCalls) -> Result<Linker<GuestSta
         .map(|_| ());
     linker.allow_shadowing(false);
     defined.map_err(Error::Instantiate)?;
+    Ok(linker)
+}
+
+/// A linker providing WASI 0.2 to components of `engine`, called with
+/// `call_async` on a fiber (the runner's way). `wasi:cli/exit` ends the run
+/// as [`Outcome::Exited`](crate::Outcome::Exited) with its status.
+pub fn component_linker(engine: &Engine) -> Result<component::Linker<GuestState>, Error> {
+    let mut linker = component::Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::Instantiate)?;
     Ok(linker)
 }
 

@@ -1,4 +1,5 @@
-//! The two forms in which a read image is handed to wasmtime.
+//! The two forms in which a read image is handed to wasmtime, as the core
+//! module or the component its verified metadata says it is ([`CodeKind`]).
 //!
 //! * In memory (`Vec<u8>`): wasmtime copies the bytes into memory of its own
 //!   (and copies data segments once more into a memory file of its own for
@@ -11,10 +12,12 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use lucet_artifact::ImageBuffer;
+use lucet_artifact::{ArtifactKind, ImageBuffer};
+use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
 use crate::Error;
@@ -157,6 +160,38 @@ impl SealedImage {
     }
 }
 
+/// What an image is compiled code for: wasmtime loads each with a type of
+/// its own, and refuses an image of the other kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[doc(hidden)]
+pub enum CodeKind {
+    /// A core module (`Engine::precompile_module`).
+    Module,
+    /// A component (`Engine::precompile_component`).
+    Component,
+}
+
+impl CodeKind {
+    /// The kind an artifact's metadata records, if this build loads it.
+    pub(crate) fn of(kind: ArtifactKind) -> Result<CodeKind, Error> {
+        match kind {
+            ArtifactKind::Module => Ok(CodeKind::Module),
+            ArtifactKind::Component => Ok(CodeKind::Component),
+            // The metadata parser already refuses kinds it does not know.
+            other => Err(Error::UnsupportedKind(other)),
+        }
+    }
+}
+
+/// An image loaded into wasmtime, as the kind its artifact records.
+#[derive(Debug)]
+pub enum LoadedCode {
+    /// A core module (`kind=module`).
+    Module(Module),
+    /// A component (`kind=component`).
+    Component(Component),
+}
+
 mod private {
     pub trait Sealed {}
     impl Sealed for Vec<u8> {}
@@ -167,29 +202,58 @@ mod private {
 /// others: what reaches wasmtime must be exactly what was hashed).
 pub trait EngineImage: private::Sealed {
     #[doc(hidden)]
-    fn into_module(self, engine: &Engine) -> Result<Module, Error>;
+    fn into_code(self, engine: &Engine, kind: CodeKind) -> Result<LoadedCode, Error>;
 }
 
 impl EngineImage for Vec<u8> {
-    fn into_module(self, engine: &Engine) -> Result<Module, Error> {
+    fn into_code(self, engine: &Engine, kind: CodeKind) -> Result<LoadedCode, Error> {
         // SAFETY: see `load`'s module documentation. `self` is the buffer
         // that was read (and, on the verified path, hashed and verified)
         // exactly once; it is not modified between verification and this
-        // call, and wasmtime copies it into memory of its own.
+        // call, and wasmtime copies it into memory of its own. `kind` is the
+        // one the (verified) metadata records; wasmtime refuses an image of
+        // the other kind.
         #[allow(unsafe_code)]
-        unsafe { Module::deserialize(engine, &self) }.map_err(Error::Load)
+        let code = unsafe {
+            match kind {
+                CodeKind::Module => Module::deserialize(engine, &self).map(LoadedCode::Module),
+                CodeKind::Component => {
+                    Component::deserialize(engine, &self).map(LoadedCode::Component)
+                }
+            }
+        };
+        code.map_err(Error::Load)
     }
 }
 
 impl EngineImage for SealedImage {
-    fn into_module(self, engine: &Engine) -> Result<Module, Error> {
+    fn into_code(self, engine: &Engine, kind: CodeKind) -> Result<LoadedCode, Error> {
         let file = self.seal()?;
+        // wasmtime takes a component's image by path only: this process's
+        // own descriptor of the sealed file, which resolves to that very
+        // file (no name anyone else can change), held open until the call
+        // returns.
+        let own_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
         // SAFETY: see `load`'s module documentation. The memory file holds
         // exactly the bytes that were hashed (and, on the verified path,
         // verified) as they were written to it, and is sealed against
         // writing, shrinking, growing and further seals before wasmtime
-        // maps it: the mapped bytes are those bytes, and stay so.
+        // maps it: the mapped bytes are those bytes, and stay so. A module
+        // is mapped from the descriptor itself; a component from the same
+        // file reopened read-only through `own_descriptor` while `file`
+        // keeps it open. `kind` is the one the (verified) metadata records;
+        // wasmtime refuses an image of the other kind.
         #[allow(unsafe_code)]
-        unsafe { Module::deserialize_open_file(engine, file) }.map_err(Error::Load)
+        let code = unsafe {
+            match kind {
+                CodeKind::Module => {
+                    Module::deserialize_open_file(engine, file).map(LoadedCode::Module)
+                }
+                CodeKind::Component => {
+                    Component::deserialize_file(engine, &own_descriptor).map(LoadedCode::Component)
+                }
+            }
+        };
+        code.map_err(Error::Load)
     }
 }

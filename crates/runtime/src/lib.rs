@@ -2,12 +2,15 @@
 //!
 //! * `compile` (cargo feature `compiler`): WebAssembly → engine image →
 //!   artifact, signed or not.
-//! * [`load_verified`] / [`load_unverified`]: artifact → wasmtime module. The
-//!   safety contract of loading is documented in the [`load`] module.
-//! * [`run`]: instantiate with a fresh WASI preview-1 context and call the
-//!   entry point, under one [`GuestLimiter`] for all memories and tables;
-//!   how it ended is an [`Outcome`] (a trap is a [`GuestTrap`] of a
-//!   [`TrapKind`]).
+//! * [`load_verified`] / [`load_unverified`]: artifact → wasmtime module or
+//!   component, as the artifact's (verified) metadata says
+//!   ([`LoadedArtifact`]). The safety contract of loading is documented in
+//!   the [`load`] module.
+//! * [`run`]: instantiate with a fresh WASI context and call the entry point
+//!   (a module's `_start` under WASI preview 1, a component's
+//!   `wasi:cli/run` under WASI 0.2), under one [`GuestLimiter`] for all
+//!   memories and tables; how it ended is an [`Outcome`] (a trap is a
+//!   [`GuestTrap`] of a [`TrapKind`]).
 //! * [`guest_store`] / [`guest_linker`]: the store and linker of every guest
 //!   run, the runner's and lucet-embed's alike.
 //! * [`SharedEngine`] / [`load_verified_into`]: one engine, built once, for
@@ -21,6 +24,7 @@
 
 #[cfg(feature = "compiler")]
 pub mod compile;
+mod component;
 mod engine;
 mod epoch;
 mod error;
@@ -41,16 +45,16 @@ pub use epoch::EpochThread;
 pub use error::Error;
 pub use guest::{
     Deadline, GuestState, GuestStdio, GuestWorld, NO_DEADLINE, StartFailure, WasiCalls,
-    guest_linker, guest_store,
+    component_linker, guest_linker, guest_store,
 };
-pub use image::{EngineImage, SealedImage};
+pub use image::{EngineImage, LoadedCode, SealedImage};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
-    HOST_STACK_MARGIN, LoadOptions, LoadedModule, Provenance, load_unverified,
-    load_unverified_artifact, load_verified, load_verified_artifact,
+    HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, LoadedModule, Provenance,
+    load_unverified, load_unverified_artifact, load_verified, load_verified_artifact,
 };
 pub use outcome::{GuestTrap, MAX_EXIT_STATUS, Outcome, TrapKind, outcome_of};
-pub use run::{WasiOptions, run};
+pub use run::{DEFAULT_ENTRYPOINT, WasiOptions, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

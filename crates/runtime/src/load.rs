@@ -2,16 +2,23 @@
 //!
 //! # Safety contract of loading
 //!
-//! wasmtime's `Module::deserialize` executes whatever machine code the image
-//! holds: it is sound only for the unmodified output of `precompile_module`
-//! from the same wasmtime. This module upholds that as follows.
+//! wasmtime's `Module::deserialize` (and `Component::deserialize`) executes
+//! whatever machine code the image holds: it is sound only for the
+//! unmodified output of `precompile_module` (`precompile_component`) from
+//! the same wasmtime. This module upholds that as follows.
 //!
 //! * [`load_verified`] hands wasmtime only bytes whose Minisign signature, by
 //!   a key the caller trusts, verified — the very bytes that were hashed, read
 //!   once through one file handle into a memory file sealed before wasmtime
 //!   maps it ([`SealedImage`]). lucetc signs only images it has just
 //!   produced, so a trusted signature vouches that the bytes are unmodified
-//!   compiler output. No path is ever re-opened after verification.
+//!   compiler output. No path is ever re-opened after verification (a
+//!   component's sealed memory file is reopened only through this process's
+//!   own descriptor of it, `/proc/self/fd/N`, as wasmtime takes components by
+//!   path only).
+//! * Whether the image is a module or a component is the `kind` of the same
+//!   verified metadata ([`LoadedCode`]), never a guess from the bytes;
+//!   wasmtime refuses an image of the other kind.
 //! * [`load_verified_into`](crate::load_verified_into) does the same into an
 //!   engine built once by an embedder; it has no unverified counterpart.
 //! * [`load_unverified`] exists for deployments that configure no key (Lucet's
@@ -26,7 +33,7 @@ use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::{Engine, Module};
 
 use crate::engine::engine_config;
-use crate::image::{EngineImage, SealedImage};
+use crate::image::{CodeKind, EngineImage, LoadedCode, SealedImage};
 use crate::settings::{EngineSettings, missing_on_host};
 use crate::{ENGINE, Error, host_triple};
 
@@ -66,13 +73,16 @@ pub enum Provenance {
     Unverified,
 }
 
-/// A module ready to instantiate, with the engine it was loaded into.
+/// Compiled code ready to instantiate, with the engine it was loaded into
+/// and what its artifact says of it: a [`LoadedArtifact`] (a module or a
+/// component, as its metadata's `kind` says) or, from a shared engine, a
+/// [`LoadedModule`].
 ///
 /// Only the loaders make one, so a [`Provenance::Verified`] in it always
 /// comes from a signature that verified: its fields are private.
 #[derive(Debug)]
-pub struct LoadedModule {
-    pub(crate) module: Module,
+pub struct Loaded<Code> {
+    pub(crate) code: Code,
     pub(crate) engine: Engine,
     pub(crate) metadata: Metadata,
     pub(crate) settings: EngineSettings,
@@ -80,10 +90,16 @@ pub struct LoadedModule {
     pub(crate) options: LoadOptions,
 }
 
-impl LoadedModule {
-    /// The compiled module.
-    pub fn module(&self) -> &Module {
-        &self.module
+/// A loaded artifact: a core module or a component.
+pub type LoadedArtifact = Loaded<LoadedCode>;
+
+/// A loaded core module.
+pub type LoadedModule = Loaded<Module>;
+
+impl<Code> Loaded<Code> {
+    /// The compiled code.
+    pub fn code(&self) -> &Code {
+        &self.code
     }
 
     /// The engine, rebuilt from the artifact's recorded settings.
@@ -92,7 +108,7 @@ impl LoadedModule {
     }
 
     /// The artifact's metadata (authenticated only if
-    /// [`provenance`](LoadedModule::provenance) is `Verified`).
+    /// [`provenance`](Loaded::provenance) is `Verified`).
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
     }
@@ -113,13 +129,20 @@ impl LoadedModule {
     }
 }
 
+impl LoadedModule {
+    /// The compiled module.
+    pub fn module(&self) -> &Module {
+        &self.code
+    }
+}
+
 /// Reads, verifies and loads a signed artifact. This is the only way to get a
 /// module out of an artifact when keys are configured.
 pub fn load_verified<S: ArtifactSource + ?Sized>(
     source: &S,
     keys: &PublicKeySet,
     options: LoadOptions,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let verified =
         lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, options.read_limits)?;
     load_verified_artifact(verified, options)
@@ -132,7 +155,7 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
 pub fn load_verified_artifact<I: EngineImage>(
     verified: lucet_artifact::VerifiedArtifact<I>,
     options: LoadOptions,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let provenance = Provenance::Verified {
         signer: verified.signer(),
     };
@@ -145,7 +168,7 @@ pub fn load_verified_artifact<I: EngineImage>(
 pub fn load_unverified<S: ArtifactSource + ?Sized>(
     source: &S,
     options: LoadOptions,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let artifact =
         lucet_artifact::read_unverified_into::<SealedImage, S>(source, options.read_limits)?;
     load_unverified_artifact(artifact, options)
@@ -156,7 +179,7 @@ pub fn load_unverified<S: ArtifactSource + ?Sized>(
 pub fn load_unverified_artifact<I: EngineImage>(
     artifact: lucet_artifact::UnverifiedArtifact<I>,
     options: LoadOptions,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     load_image(
         artifact.image,
         artifact.metadata,
@@ -170,12 +193,13 @@ fn load_image<I: EngineImage>(
     metadata: Metadata,
     provenance: Provenance,
     options: LoadOptions,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let settings = check_metadata(&metadata)?;
+    let kind = CodeKind::of(metadata.kind)?;
     let engine = Engine::new(&runner_config(&settings, options)?).map_err(Error::Load)?;
-    let module = image.into_module(&engine)?;
-    Ok(LoadedModule {
-        module,
+    let code = image.into_code(&engine, kind)?;
+    Ok(Loaded {
+        code,
         engine,
         metadata,
         settings,

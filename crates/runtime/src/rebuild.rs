@@ -6,10 +6,10 @@
 //! honest mismatch means a different source, different settings or a
 //! different compiler.
 
-use lucet_artifact::Metadata;
+use lucet_artifact::{ArtifactKind, Metadata};
 
 use crate::Error;
-use crate::compile::{CompileOptions, compile};
+use crate::compile::{CompileOptions, compile, kind_of};
 use crate::settings::{EngineSettings, TargetCpu};
 
 /// The compile options an artifact's metadata records.
@@ -45,7 +45,17 @@ pub enum Rebuild {
 }
 
 /// Recompiles `wasm` with `metadata`'s settings and compares with `image`.
+/// A source of another kind than the artifact records (a core module for a
+/// component, or the reverse) is refused by name before compiling.
 pub fn rebuild(wasm: &[u8], metadata: &Metadata, image: &[u8]) -> Result<Rebuild, Error> {
+    let source_kind = kind_of(wasm);
+    if source_kind != metadata.kind {
+        return Err(Error::InvalidInput(format!(
+            "the source is a {}, but the artifact holds a {}: it cannot rebuild it",
+            describe(source_kind),
+            describe(metadata.kind)
+        )));
+    }
     let rebuilt = compile(wasm, &options_from_metadata(metadata)?)?.image;
     let offset = image
         .iter()
@@ -79,4 +89,12 @@ fn first_differing_section(image: &[u8], rebuilt: &[u8]) -> Option<String> {
             .is_some_and(|other| other.data().ok() == section.data().ok());
         (!same).then(|| name.to_string())
     })
+}
+
+/// A kind as a sentence names it.
+fn describe(kind: ArtifactKind) -> String {
+    match kind {
+        ArtifactKind::Module => "core module".to_string(),
+        other => other.to_string(),
+    }
 }

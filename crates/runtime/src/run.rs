@@ -1,21 +1,29 @@
-//! Running a loaded module as a WASI preview-1 command.
+//! Running a loaded artifact as a WASI command: a core module under WASI
+//! preview 1 (its entry point, `_start` by default), a component under WASI
+//! 0.2 (its `wasi:cli/run`), with the same world, limits and deadline.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wasmtime::{Linker, Store};
+use wasmtime::{Engine, Module, Store};
 use wasmtime_wasi::FsPerms;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::Error;
+use crate::component::run_command;
 use crate::epoch::EpochThread;
 use crate::guest::{
     Deadline, GuestState, GuestStdio, GuestWorld, StartFailure, WasiCalls, guest_linker,
     guest_store,
 };
+use crate::image::LoadedCode;
 use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
-use crate::load::LoadedModule;
+use crate::load::LoadedArtifact;
 use crate::outcome::{Outcome, outcome_of};
+
+/// A command module's entry point, and the only one a component takes (it
+/// runs its `wasi:cli/run` export).
+pub const DEFAULT_ENTRYPOINT: &str = "_start";
 
 /// The guest's WASI world and limits.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +36,9 @@ pub struct WasiOptions {
     pub env: Vec<(String, String)>,
     /// Preopened directories: host path and guest path.
     pub dirs: Vec<(PathBuf, String)>,
-    /// Exported function to call.
+    /// Exported function of a core module to call ([`DEFAULT_ENTRYPOINT`]
+    /// for a command); a component takes no other than that, and runs its
+    /// `wasi:cli/run`.
     pub entrypoint: String,
     /// Bytes of linear memory the guest may have, all its memories together
     /// (`None`: no limit).
@@ -42,7 +52,7 @@ pub struct WasiOptions {
 
 /// Instantiates `loaded` with a fresh WASI context (the process's stdio,
 /// `options`' arguments, environment and directories) and calls its entry
-/// point.
+/// point: a core module's exported function, a component's `wasi:cli/run`.
 ///
 /// The guest runs on a fiber stack sized by [`crate::LoadOptions`] (the wasm
 /// stack plus room for the host calls it makes), driven by a single-threaded
@@ -53,7 +63,7 @@ pub struct WasiOptions {
 ///
 /// The timeout advances `loaded`'s engine's epoch: it is the run's own
 /// engine, which no other store waits on.
-pub fn run(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
+pub fn run(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<Outcome, Error> {
     if let Some(timeout) = options.timeout
         && !loaded.settings.interruptible
     {
@@ -91,7 +101,7 @@ fn wasi_context(options: &WasiOptions) -> Result<WasiP1Ctx, Error> {
     Ok(wasi.build_p1())
 }
 
-async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Outcome, Error> {
+async fn run_on_fiber(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<Outcome, Error> {
     let wasi = wasi_context(options)?;
     let limits = GuestLimiter::new(
         options.max_heap_size,
@@ -104,7 +114,6 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
         None => Deadline::None,
     };
     let mut store = guest_store(&loaded.engine, wasi, limits, deadline);
-    let linker = guest_linker(&loaded.engine, WasiCalls::Async)?;
     // Started before instantiation, so that the timeout covers a start
     // function too.
     let timer = options
@@ -112,7 +121,14 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
         .map(|timeout| EpochThread::once_after(loaded.engine.clone(), timeout))
         .transpose()
         .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
-    let result = instantiate_and_call(&linker, &mut store, loaded, &options.entrypoint).await;
+    let result = match &loaded.code {
+        LoadedCode::Module(module) => {
+            instantiate_and_call(&loaded.engine, module, &mut store, &options.entrypoint).await
+        }
+        LoadedCode::Component(component) => {
+            run_command(component, &mut store, &options.entrypoint).await
+        }
+    };
     drop(timer);
     outcome_of(result?, options.timeout).map_err(Error::Host)
 }
@@ -121,23 +137,38 @@ async fn run_on_fiber(loaded: &LoadedModule, options: &WasiOptions) -> Result<Ou
 /// the start function's when that traps or exits (both are the guest's
 /// outcome, not a host error).
 async fn instantiate_and_call(
-    linker: &Linker<GuestState>,
+    engine: &Engine,
+    module: &Module,
     store: &mut Store<GuestState>,
-    loaded: &LoadedModule,
     entrypoint: &str,
 ) -> Result<wasmtime::Result<()>, Error> {
-    let instance = match linker.instantiate_async(&mut *store, &loaded.module).await {
+    let linker = guest_linker(engine, WasiCalls::Async)?;
+    let instance = match started(
+        linker.instantiate_async(&mut *store, module).await,
+        store.data(),
+    )? {
         Ok(instance) => instance,
-        Err(error) => {
-            return match StartFailure::of(error, store.data()) {
-                StartFailure::GuestEnded(error) => Ok(Err(error)),
-                StartFailure::OverLimit(refusal) => Err(Error::OverLimitAtStart(refusal)),
-                StartFailure::Refused(error) => Err(Error::Instantiate(error)),
-            };
-        }
+        Err(ended) => return Ok(Err(ended)),
     };
     let entry = instance
         .get_typed_func::<(), ()>(&mut *store, entrypoint)
         .map_err(|_| Error::MissingEntrypoint(entrypoint.to_string()))?;
     Ok(entry.call_async(&mut *store, ()).await)
+}
+
+/// How an instantiation in a store holding `state` went: the instance; or
+/// the guest's own end, in a start function (an outcome, not a host error);
+/// or the host's refusal.
+pub(crate) fn started<T>(
+    instantiated: wasmtime::Result<T>,
+    state: &GuestState,
+) -> Result<wasmtime::Result<T>, Error> {
+    match instantiated {
+        Ok(instance) => Ok(Ok(instance)),
+        Err(error) => match StartFailure::of(error, state) {
+            StartFailure::GuestEnded(error) => Ok(Err(error)),
+            StartFailure::OverLimit(refusal) => Err(Error::OverLimitAtStart(refusal)),
+            StartFailure::Refused(error) => Err(Error::Instantiate(error)),
+        },
+    }
 }

@@ -25,7 +25,7 @@ use lucet_signature::PublicKeySet;
 use wasmtime::{Config, Engine};
 
 use crate::Error;
-use crate::image::{EngineImage, SealedImage};
+use crate::image::{CodeKind, EngineImage, LoadedCode, SealedImage};
 use crate::load::{LoadOptions, LoadedModule, Provenance, check_metadata, runner_config};
 use crate::settings::EngineSettings;
 
@@ -99,14 +99,15 @@ fn loading_settings(settings: &EngineSettings) -> String {
     )
 }
 
-/// Reads, verifies and loads a signed artifact into `shared`: like
+/// Reads, verifies and loads a signed core module into `shared`: like
 /// [`load_verified`](crate::load_verified), with the engine given instead of
 /// built for the artifact.
 ///
 /// # Errors
 ///
-/// Everything [`load_verified`](crate::load_verified) refuses, and
-/// [`Error::SettingsMismatch`] for an artifact compiled with other settings.
+/// Everything [`load_verified`](crate::load_verified) refuses,
+/// [`Error::SettingsMismatch`] for an artifact compiled with other settings,
+/// and [`Error::KindNotShared`] for a component.
 pub fn load_verified_into<S: ArtifactSource + ?Sized>(
     shared: &SharedEngine,
     source: &S,
@@ -132,6 +133,11 @@ pub fn load_verified_artifact_into<I: EngineImage>(
     verified: VerifiedArtifact<I>,
 ) -> Result<LoadedModule, Error> {
     let settings = check_metadata(verified.metadata())?;
+    // Before wasmtime sees the image: a shared engine's hosts instantiate
+    // core modules only (lucet-embed's pool has no component instances).
+    if CodeKind::of(verified.metadata().kind)? != CodeKind::Module {
+        return Err(Error::KindNotShared(verified.metadata().kind));
+    }
     if !shared.accepts(&settings) {
         return Err(Error::SettingsMismatch {
             artifact: loading_settings(&settings),
@@ -140,13 +146,64 @@ pub fn load_verified_artifact_into<I: EngineImage>(
     }
     let signer = verified.signer();
     let (image, metadata) = verified.into_image();
-    let module = image.into_module(&shared.engine)?;
+    let LoadedCode::Module(module) = image.into_code(&shared.engine, CodeKind::Module)? else {
+        return Err(Error::KindNotShared(metadata.kind));
+    };
     Ok(LoadedModule {
-        module,
+        code: module,
         engine: shared.engine.clone(),
         metadata,
         settings,
         provenance: Provenance::Verified { signer },
         options: shared.options,
     })
+}
+
+#[cfg(all(test, feature = "compiler"))]
+mod tests {
+    use lucet_signature::{Prehash, PublicKeySet, SecretKey};
+
+    use super::*;
+    use crate::LoadedCode;
+    use crate::compile::{
+        ArtifactLabel, CompileOptions, SourceProvenance, compile, encode_artifact, wasm_binary,
+    };
+
+    /// `wat` compiled with the default settings and signed by `key`.
+    fn signed_artifact(wat: &str, key: &SecretKey) -> Vec<u8> {
+        let wasm = wasm_binary(wat.as_bytes(), true).expect("wat");
+        let options = CompileOptions::default();
+        let compiled = compile(&wasm, &options).expect("compile");
+        let source = SourceProvenance {
+            prehash: Prehash::of(wat.as_bytes()),
+            signer: None,
+        };
+        let label = ArtifactLabel {
+            name: "app".into(),
+            timestamp: 0,
+            comment: None,
+        };
+        encode_artifact(&compiled, &options.settings, &source, label, Some(key)).expect("encode")
+    }
+
+    #[test]
+    fn a_component_loads_as_one_on_its_own_engine_and_is_refused_by_a_shared_one() {
+        let key = SecretKey::generate().expect("key");
+        let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
+        let artifact = signed_artifact("(component)", &key);
+        let loaded = crate::load_verified(artifact.as_slice(), &keys, LoadOptions::default())
+            .expect("a component loads from its sealed memory file");
+        assert!(matches!(loaded.code(), LoadedCode::Component(_)));
+
+        let shared = SharedEngine::new(EngineSettings::default(), LoadOptions::default(), |_| {})
+            .expect("engine");
+        let refused = load_verified_into(&shared, artifact.as_slice(), &keys).expect_err("refused");
+        assert_eq!(
+            refused.to_string(),
+            "artifact holds a component, but a shared engine loads core modules only"
+        );
+        let module = signed_artifact("(module)", &key);
+        let loaded = load_verified_into(&shared, module.as_slice(), &keys).expect("a module");
+        assert_eq!(loaded.metadata().kind, lucet_artifact::ArtifactKind::Module);
+    }
 }

@@ -7,6 +7,7 @@
 mod binding;
 mod catalogue;
 mod compile;
+mod component;
 mod corpus;
 mod files;
 mod interop;

@@ -2,7 +2,7 @@
 //! memory64 programs compile, sign, verify and run with the right output,
 //! under the runner's limits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::util::*;
 
@@ -15,7 +15,7 @@ fn signed(scratch: &Scratch, fixture_name: &str) -> (PathBuf, PathBuf) {
 }
 
 /// `lucet-wasi --signature-pk PUBLIC EXTRA... ARTIFACT`.
-fn run_verified(artifact: &PathBuf, public: &PathBuf, extra: &[&str]) -> Output {
+fn run_verified(artifact: &Path, public: &Path, extra: &[&str]) -> Output {
     let mut command = lucet_wasi(pk(public));
     command.args(extra).arg(artifact);
     run(&mut command)

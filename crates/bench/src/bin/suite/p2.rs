@@ -289,7 +289,7 @@ fn diagnostic_row(label: String, cells: &[(usize, String)]) -> Vec<String> {
 
 /// Times one load and measures its memory with the module still loaded.
 fn timed_load(
-    load: impl FnOnce() -> Result<lucet_runtime::LoadedModule>,
+    load: impl FnOnce() -> Result<lucet_runtime::LoadedArtifact>,
 ) -> Result<(Duration, Option<MemoryUse>)> {
     let ((loaded, elapsed), memory) = memory_use(|| {
         let start = Instant::now();
