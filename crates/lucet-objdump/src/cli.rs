@@ -18,7 +18,8 @@ pub const SECTIONS: &[(&str, &str)] = &[
         "\
 With --json: one object with keys artifact, signed, verified, key_id, metadata
 (an object of the metadata fields, or null), image_size, image_blake2b, imports and
-exports (arrays of {module, name, type} / {name, type}, or null when not listed).
+exports (arrays of {module, name, type} / {name, type}, or null when not listed;
+a component's imports are {name, type}, named by interface, typed by item kind).
 Without --signature-pk, verified is false and nothing in the object is authenticated.",
     ),
     (

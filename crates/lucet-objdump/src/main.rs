@@ -18,6 +18,7 @@ use lucet_runtime::{LoadOptions, LoadedCode};
 use lucet_signature::{KeyId, SignatureBox, escape_for_display};
 use serde_json::json;
 use wasmtime::ExternType;
+use wasmtime::component::types::{ComponentExtern, ComponentItem};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -35,18 +36,29 @@ struct Report {
     metadata: Metadata,
     image_size: usize,
     image_blake2b: String,
-    imports: Option<Vec<(String, String, String)>>,
-    exports: Option<Vec<(String, String)>>,
-    /// Why imports and exports are not listed, when they are not.
-    unlisted: &'static str,
+    /// Listed only once the artifact is loaded: after its signature
+    /// verified, or with `--allow-unverified`.
+    interface: Option<Interface>,
+}
+
+/// What loaded code imports and exports.
+struct Interface {
+    imports: Vec<Item>,
+    exports: Vec<Item>,
+}
+
+/// One import or export and a description of its type.
+struct Item {
+    /// The module a core module's import comes from; components and
+    /// exports name an item by `name` alone.
+    module: Option<String>,
+    name: String,
+    ty: String,
 }
 
 /// Why an unverified artifact's interface is not listed.
 const UNVERIFIED_UNLISTED: &str =
     "not listed for an unverified artifact (give --signature-pk, or --allow-unverified)";
-
-/// Why a component's interface is not listed.
-const COMPONENT_UNLISTED: &str = "not listed for a component artifact: not supported yet";
 
 fn run(args: &Args) -> Result<()> {
     let path = &args.artifact;
@@ -62,7 +74,7 @@ fn run(args: &Args) -> Result<()> {
         if args.allow_unverified {
             let loaded = lucet_runtime::load_unverified_artifact(artifact, LoadOptions::default())
                 .with_context(in_file)?;
-            report.list(loaded.code());
+            report.interface = Some(interface(loaded.code()));
         }
         report
     } else {
@@ -74,7 +86,7 @@ fn run(args: &Args) -> Result<()> {
         let mut report = Report::of(signature, true, artifact.metadata(), artifact.image());
         let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
             .with_context(in_file)?;
-        report.list(loaded.code());
+        report.interface = Some(interface(loaded.code()));
         report
     };
     let text = if args.json {
@@ -108,20 +120,7 @@ impl Report {
             metadata: metadata.clone(),
             image_size: image.len(),
             image_blake2b: hex(metadata.image_blake2b.as_bytes()),
-            imports: None,
-            exports: None,
-            unlisted: UNVERIFIED_UNLISTED,
-        }
-    }
-
-    /// Lists the loaded code's imports and exports: a module's; for a
-    /// component, none yet, and why.
-    fn list(&mut self, code: &LoadedCode) {
-        match code {
-            LoadedCode::Module(module) => {
-                (self.imports, self.exports) = module_interface(module);
-            }
-            LoadedCode::Component(_) => self.unlisted = COMPONENT_UNLISTED,
+            interface: None,
         }
     }
 }
@@ -182,27 +181,55 @@ fn commit_new(staged: lucet_signature::file::StagedFile, path: &Path) -> Result<
     }
 }
 
-type Interface = (
-    Option<Vec<(String, String, String)>>,
-    Option<Vec<(String, String)>>,
-);
+impl Item {
+    fn new(module: Option<&str>, name: &str, ty: String) -> Item {
+        Item {
+            module: module.map(str::to_string),
+            name: name.to_string(),
+            ty,
+        }
+    }
+}
 
-fn module_interface(module: &wasmtime::Module) -> Interface {
-    let imports = module
-        .imports()
-        .map(|i| {
-            (
-                i.module().to_string(),
-                i.name().to_string(),
-                describe(&i.ty()),
-            )
-        })
-        .collect();
-    let exports = module
-        .exports()
-        .map(|e| (e.name().to_string(), describe(&e.ty())))
-        .collect();
-    (Some(imports), Some(exports))
+/// The loaded code's imports and exports: a module's by module and name,
+/// a component's by name (an interface such as `wasi:cli/run@0.2.6`).
+fn interface(code: &LoadedCode) -> Interface {
+    match code {
+        LoadedCode::Module(module) => Interface {
+            imports: module
+                .imports()
+                .map(|i| Item::new(Some(i.module()), i.name(), describe(&i.ty())))
+                .collect(),
+            exports: module
+                .exports()
+                .map(|e| Item::new(None, e.name(), describe(&e.ty())))
+                .collect(),
+        },
+        LoadedCode::Component(component) => {
+            let ty = component.component_type();
+            let engine = component.engine();
+            let item = |(name, item): (&str, ComponentExtern)| {
+                Item::new(None, name, component_item_kind(&item.ty).to_string())
+            };
+            Interface {
+                imports: ty.imports(engine).map(item).collect(),
+                exports: ty.exports(engine).map(item).collect(),
+            }
+        }
+    }
+}
+
+/// A component item's kind, written as in the component text format.
+fn component_item_kind(item: &ComponentItem) -> &'static str {
+    match item {
+        ComponentItem::ComponentInstance(_) => "(instance)",
+        ComponentItem::ComponentFunc(_) => "(func)",
+        ComponentItem::CoreFunc(_) => "(core func)",
+        ComponentItem::Module(_) => "(core module)",
+        ComponentItem::Component(_) => "(component)",
+        ComponentItem::Type(_) => "(type)",
+        ComponentItem::Resource(_) => "(resource)",
+    }
 }
 
 fn describe(ty: &ExternType) -> String {
@@ -307,24 +334,39 @@ fn to_text(path: &Path, report: &Report) -> String {
         line(&format!("{name}:"), &value);
     }
     let label = if report.verified { "" } else { " (UNVERIFIED)" };
-    match (&report.imports, &report.exports) {
-        (Some(imports), Some(exports)) => {
-            out.push_str(&format!("imports{label}:\n"));
-            for (module, name, ty) in imports {
-                out.push_str(&format!(
-                    "  {}::{} {ty}\n",
-                    escape_for_display(module),
-                    escape_for_display(name)
-                ));
-            }
-            out.push_str(&format!("exports{label}:\n"));
-            for (name, ty) in exports {
-                out.push_str(&format!("  {} {ty}\n", escape_for_display(name)));
+    match &report.interface {
+        Some(interface) => {
+            for (heading, items) in [
+                ("imports", &interface.imports),
+                ("exports", &interface.exports),
+            ] {
+                out.push_str(&format!("{heading}{label}:\n"));
+                for item in items {
+                    out.push_str(&format!("  {}\n", item_line(item)));
+                }
             }
         }
-        _ => out.push_str(&format!("imports/exports: {}\n", report.unlisted)),
+        None => out.push_str(&format!("imports/exports: {UNVERIFIED_UNLISTED}\n")),
     }
     out
+}
+
+/// `module::name type`, or `name type`; names escaped for a terminal.
+fn item_line(item: &Item) -> String {
+    let name = escape_for_display(&item.name);
+    match &item.module {
+        Some(module) => format!("{}::{name} {}", escape_for_display(module), item.ty),
+        None => format!("{name} {}", item.ty),
+    }
+}
+
+/// `{module, name, type}`, or `{name, type}` when there is no module.
+fn item_json(item: &Item) -> serde_json::Value {
+    let mut value = json!({"name": item.name, "type": item.ty});
+    if let Some(module) = &item.module {
+        value["module"] = json!(module);
+    }
+    value
 }
 
 fn to_json(path: &Path, report: &Report) -> serde_json::Value {
@@ -340,7 +382,7 @@ fn to_json(path: &Path, report: &Report) -> serde_json::Value {
         "metadata": metadata,
         "image_size": report.image_size,
         "image_blake2b": report.image_blake2b,
-        "imports": report.imports.as_ref().map(|list| list.iter().map(|(module, name, ty)| json!({"module": module, "name": name, "type": ty})).collect::<Vec<_>>()),
-        "exports": report.exports.as_ref().map(|list| list.iter().map(|(name, ty)| json!({"name": name, "type": ty})).collect::<Vec<_>>()),
+        "imports": report.interface.as_ref().map(|i| i.imports.iter().map(item_json).collect::<Vec<_>>()),
+        "exports": report.interface.as_ref().map(|i| i.exports.iter().map(item_json).collect::<Vec<_>>()),
     })
 }

@@ -90,16 +90,31 @@ fn a_hello_component_compiles_signs_verifies_and_runs() {
     assert!(report.contains("verified:       yes"), "{report}");
     assert!(report.contains("kind:           component"), "{report}");
     assert!(
-        report.contains("imports/exports: not listed for a component artifact"),
+        report.contains("\nexports:\n  wasi:cli/run@0.2."),
         "{report}"
     );
+    assert!(report.contains("  wasi:cli/stdout@0.2."), "{report}");
+    assert!(report.contains(" (instance)\n"), "{report}");
     let report = objdump(&artifact, &["--allow-unverified".into()]);
     assert!(report.contains("kind:           component"), "{report}");
+    assert!(report.contains("exports (UNVERIFIED):"), "{report}");
     let json = objdump(
         &artifact,
         &[pk(&public).as_slice(), &["--json".into()]].concat(),
     );
-    assert!(json.contains(r#""kind":"component""#), "{json}");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("one JSON object");
+    assert_eq!(value["metadata"]["kind"], "component");
+    let named = |list: &str, prefix: &str| {
+        value[list].as_array().expect(list).iter().any(|item| {
+            item["name"]
+                .as_str()
+                .is_some_and(|name| name.starts_with(prefix))
+                && item["type"] == "(instance)"
+                && item.get("module").is_none()
+        })
+    };
+    assert!(named("exports", "wasi:cli/run@0.2."), "{json}");
+    assert!(named("imports", "wasi:cli/stdout@0.2."), "{json}");
 }
 
 #[test]
