@@ -2,7 +2,8 @@
 # Installs what the tests use besides the Rust toolchain: the reference
 # Minisign implementations for the interop tests (minisign from Debian,
 # rsign2 pinned from crates.io), util-linux's `script` for pseudo-terminal
-# tests, and groff/man to check the generated man pages. Idempotent:
+# tests, groff/man to check the generated man pages, and npm for the
+# JavaScript component (scripts/build-js-component.sh). Idempotent:
 # installed tools are kept.
 set -euo pipefail
 
@@ -18,6 +19,8 @@ command -v minisign >/dev/null || missing+=(minisign)
 command -v script >/dev/null || missing+=(bsdutils)
 command -v groff >/dev/null || missing+=(groff-base)
 command -v man >/dev/null || missing+=(man-db)
+# npm installs ComponentizeJS for scripts/build-js-component.sh.
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -26,6 +26,9 @@ grep -qx "Hello, world!" <<<"$demo_output"
 
 # The container recipe's build and install steps, offline, with the binaries just built.
 scripts/check-container-recipe.sh --prebuilt
+# A large real component for the end-to-end tests: JavaScript made into a
+# WASI 0.2 component with ComponentizeJS (npm).
+scripts/build-js-component.sh
 LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 
 # A runner built to require signatures refuses to start without a key.

@@ -325,3 +325,24 @@ fn a_component_given_to_the_runner_gets_the_hint_to_compile_it() {
     let text = scratch.write("empty.wat", "(component)");
     run(&mut lucet_wasi([&text])).refused(1, "compile it first with `lucetc");
 }
+
+#[test]
+fn a_large_javascript_component_compiles_signs_verifies_and_runs() {
+    // About 12 MB: the StarlingMonkey JavaScript engine and app.js, made by
+    // scripts/build-js-component.sh (which scripts/test.sh runs first).
+    let source = built(
+        "LUCET_JS_COMPONENT",
+        "../js-component/app.wasm",
+        "run scripts/build-js-component.sh",
+    );
+    let scratch = Scratch::new();
+    let (secret, public) = scratch.raw_key_pair("release");
+    let artifact = scratch.compile(&source, "app", &sk(raw(&secret)));
+    let output = run(lucet_wasi(pk(&public)).arg(&artifact));
+    assert_eq!(
+        output.ok(),
+        "the 1000th prime is 7919 ({\"primes\":1000,\"last\":7919})\n"
+    );
+    let report = objdump(&artifact, &pk(&public));
+    assert!(report.contains("kind:           component"), "{report}");
+}
