@@ -37,12 +37,17 @@ pub enum Error {
     /// or settings, or rejected by wasmtime. Nothing of it was executed.
     #[error(transparent)]
     Refused(#[from] lucet_runtime::Error),
-    /// The module imports something other than WASI preview 1 (the source
-    /// names the import).
-    #[error("module imports what this host does not provide (WASI preview 1 only)")]
+    /// The module imports something other than WASI preview 1, or the
+    /// component something other than WASI 0.2 (the source names the
+    /// import).
+    #[error(
+        "artifact imports what this host does not provide (WASI preview 1 to modules, WASI 0.2 to components)"
+    )]
     Link(#[source] wasmtime::Error),
-    /// The module is not a WASI command.
-    #[error("module is not a WASI command: it exports no function `_start` of type () -> ()")]
+    /// The module or component is not a WASI command.
+    #[error(
+        "artifact is not a WASI command: a module must export a function `_start` of type () -> (), a component `wasi:cli/run`"
+    )]
     NotACommand,
     /// A deadline was asked, but this host's artifacts are compiled without
     /// epoch interruption, so nothing could stop the guest at the deadline.
@@ -54,7 +59,7 @@ pub enum Error {
     /// [`PoolingLimits::max_instances`](crate::PoolingLimits::max_instances).
     /// The source says which pool is full, and its limit.
     #[error("no free instance slot")]
-    PoolExhausted(#[source] PoolConcurrencyLimitError),
+    PoolExhausted(#[source] PoolFull),
     /// The module's initial memories or tables are over the instance's
     /// limits, so it does not start; the message names the setting to raise.
     #[error("module cannot start: {0}; raise {setting}", setting = limit_setting(.0.resource))]
@@ -72,6 +77,21 @@ pub enum Error {
     /// The host's epoch thread could not be started.
     #[error("cannot start a thread")]
     Thread(#[source] std::io::Error),
+}
+
+/// Which part of the pool is full.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolFull {
+    /// As many instances as
+    /// [`PoolingLimits::max_instances`](crate::PoolingLimits::max_instances)
+    /// are running (a component counts once, however many core instances it
+    /// makes).
+    #[error("all instance slots are in use: limit of {0} (PoolingLimits::max_instances)")]
+    Instances(u32),
+    /// wasmtime's pool of memories, tables or core instances is full.
+    #[error(transparent)]
+    Resources(PoolConcurrencyLimitError),
 }
 
 impl Error {

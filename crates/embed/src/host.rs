@@ -1,20 +1,24 @@
 //! The host: one engine, one instance pool, one epoch ticker, and the
-//! verified modules loaded into them.
+//! verified modules and components loaded into them.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
 use lucet_runtime::{
-    EngineSettings, EpochThread, GuestState, LoadOptions, SealedImage, SharedEngine, WasiCalls,
+    EngineSettings, EpochThread, GuestState, LoadOptions, LoadedCode, SealedImage, SharedEngine,
+    WasiCalls,
 };
 use lucet_signature::{KeyId, PublicKeySet};
+use wasmtime::component::{self, Component};
 use wasmtime::{
-    ExternType, InstanceAllocationStrategy, InstancePre, Linker, PoolingAllocationConfig,
+    ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
 };
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
-use crate::error::Error;
+use crate::error::{Error, PoolFull};
 
 /// The name of the entry point every module must export.
 pub(crate) const ENTRYPOINT: &str = "_start";
@@ -27,6 +31,11 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Sizes of the pooling allocator: every slot is reserved when the host is
 /// built, so these bound the host's memory use up front.
 ///
+/// A component counts as one instance, its core modules together as one
+/// module: all their memories against `max_memories_per_module`, all their
+/// tables against `max_tables_per_module` times
+/// `max_core_instances_per_component`.
+///
 /// Virtual address space reserved is about `max_instances ×
 /// max_memories_per_module × (memory_reservation + 2 × memory_guard_size)`
 /// of the host's [`EngineSettings`] (a guard region precedes and follows
@@ -35,8 +44,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// `lucetc --reserved-size`. Resident memory is only what guests touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolingLimits {
-    /// Instances that may exist at once; one more is refused with
-    /// [`Error::PoolExhausted`] until one finishes.
+    /// Instances, of modules and components together, that may exist at
+    /// once; one more is refused with [`Error::PoolExhausted`] until one
+    /// finishes.
     pub max_instances: u32,
     /// Linear memories a module may define.
     pub max_memories_per_module: u32,
@@ -51,8 +61,13 @@ pub struct PoolingLimits {
     /// Elements any table may hold, and all of an instance's tables together.
     pub max_table_elements: usize,
     /// Bytes of instance metadata (wasmtime's `VMContext`, which grows with
-    /// the number of functions, globals and so on of a module).
+    /// the number of functions, globals and so on of a module); for a
+    /// component, of all its core instances and its own together.
     pub max_instance_size: usize,
+    /// Core module instances one component may make: a preview-1 program
+    /// wrapped with the official adapter makes four (the program, the
+    /// adapter and two small shims).
+    pub max_core_instances_per_component: u32,
 }
 
 impl Default for PoolingLimits {
@@ -65,6 +80,7 @@ impl Default for PoolingLimits {
             // wasmtime's defaults for the remaining two.
             max_table_elements: 20_000,
             max_instance_size: 1 << 20,
+            max_core_instances_per_component: 8,
         }
     }
 }
@@ -107,14 +123,28 @@ impl HostConfig {
 }
 
 /// What the host and every module handle share.
-#[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) engine: SharedEngine,
     pub(crate) pooling: PoolingLimits,
+    pub(crate) slots: InstanceSlots,
     keys: PublicKeySet,
     policy: Policy,
     linker: Linker<GuestState>,
+    component_linker: component::Linker<GuestState>,
     _ticker: Option<EpochThread>,
+}
+
+/// By hand: a component linker has no `Debug`, and the linkers say nothing
+/// a reader of a host's state needs.
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("engine", &self.engine)
+            .field("pooling", &self.pooling)
+            .field("keys", &self.keys)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs many verified modules: load each once, instantiate it per request.
@@ -152,24 +182,75 @@ fn pooling_config(config: &HostConfig) -> Result<PoolingAllocationConfig, Error>
         limits.max_memories_per_module,
         "max_memories_per_module",
     )?;
-    let total_tables = pool_total(
-        limits,
-        limits.max_tables_per_module,
-        "max_tables_per_module",
-    )?;
+    // A component's core instances each hold a slot, and may each define
+    // tables (the adapter's shims do); memories, which cost address space,
+    // are shared by them and counted per instance as for a module.
+    let per_component = limits.max_core_instances_per_component.max(1);
+    let total_core_instances =
+        pool_total(limits, per_component, "max_core_instances_per_component")?;
+    let tables_per_component = per_component
+        .checked_mul(limits.max_tables_per_module)
+        .ok_or_else(|| {
+            Error::InvalidConfig(
+                "pooling.max_core_instances_per_component × max_tables_per_module overflows".into(),
+            )
+        })?;
+    let total_tables = pool_total(limits, tables_per_component, "max_tables_per_module")?;
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_core_instances(limits.max_instances)
+    pool.total_core_instances(total_core_instances)
         .total_memories(total_memories)
         .total_tables(total_tables)
-        // Guests are called synchronously: no fiber stacks, no components.
+        // Guests are called synchronously: no fiber stacks.
         .total_stacks(0)
-        .total_component_instances(0)
+        .total_component_instances(limits.max_instances)
+        .max_core_instances_per_component(per_component)
+        .max_memories_per_component(limits.max_memories_per_module)
+        .max_tables_per_component(tables_per_component)
+        .max_component_instance_size(limits.max_instance_size)
         .max_memories_per_module(limits.max_memories_per_module)
         .max_memory_size(max_memory_size)
         .max_tables_per_module(limits.max_tables_per_module)
         .table_elements(limits.max_table_elements)
         .max_core_instance_size(limits.max_instance_size);
     Ok(pool)
+}
+
+/// The count of running instances, module or component alike. wasmtime's
+/// pool counts core instances, of which a component makes several, so it
+/// holds `max_core_instances_per_component` per instance and this bounds
+/// how many run at once to `max_instances`.
+#[derive(Debug)]
+pub(crate) struct InstanceSlots {
+    running: AtomicU32,
+    limit: u32,
+}
+
+/// One instance's slot, given back when dropped.
+pub(crate) struct InstanceSlot<'a>(&'a InstanceSlots);
+
+impl InstanceSlots {
+    fn new(limit: u32) -> InstanceSlots {
+        InstanceSlots {
+            running: AtomicU32::new(0),
+            limit,
+        }
+    }
+
+    /// A slot, or [`PoolFull::Instances`] when all are taken: never waits.
+    pub(crate) fn take(&self) -> Result<InstanceSlot<'_>, Error> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < self.limit).then_some(running + 1)
+            })
+            .map(|_| InstanceSlot(self))
+            .map_err(|_| Error::PoolExhausted(PoolFull::Instances(self.limit)))
+    }
+}
+
+impl Drop for InstanceSlot<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// How many memories or tables the pool holds: `per_module` of them (the
@@ -207,6 +288,8 @@ impl Host {
         // Any proc_exit status is the guest's to report (`Outcome::Exited`).
         let linker =
             lucet_runtime::guest_linker(engine.engine(), WasiCalls::Sync).map_err(Error::Engine)?;
+        let component_linker = lucet_runtime::component_linker(engine.engine(), WasiCalls::Sync)
+            .map_err(Error::Engine)?;
         let ticker = if config.engine.interruptible {
             Some(EpochThread::every(engine.engine().clone(), EPOCH_TICK).map_err(Error::Thread)?)
         } else {
@@ -216,9 +299,11 @@ impl Host {
             shared: Arc::new(Shared {
                 engine,
                 pooling: config.pooling,
+                slots: InstanceSlots::new(config.pooling.max_instances),
                 keys: config.trusted_keys,
                 policy: config.policy,
                 linker,
+                component_linker,
                 _ticker: ticker,
             }),
         })
@@ -235,8 +320,9 @@ impl Host {
     }
 
     /// Reads the artifact at `path` once, verifies it, checks the policy and
-    /// loads it. The module is named after the file's stem (`echo.so` →
-    /// `echo`), which is also the guest's `argv[0]`.
+    /// loads it: a core module or a component, as its signed metadata says.
+    /// It is named after the file's stem (`echo.so` → `echo`), which is also
+    /// the guest's `argv[0]`.
     ///
     /// # Errors
     ///
@@ -288,21 +374,14 @@ impl Host {
             .map_err(lucet_runtime::Error::from)?;
         let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
-        let is_command = matches!(
-            loaded.module().get_export(ENTRYPOINT),
-            Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0
-        );
-        if !is_command {
-            return Err(Error::NotACommand);
-        }
-        let pre = shared
-            .linker
-            .instantiate_pre(loaded.module())
-            .map_err(Error::Link)?;
+        let code = match loaded.code() {
+            LoadedCode::Module(module) => Code::Module(shared.link_module(module)?),
+            LoadedCode::Component(component) => Code::Component(shared.link_component(component)?),
+        };
         Ok(ModuleHandle {
             inner: Arc::new(ModuleInner {
                 name,
-                pre,
+                code,
                 metadata: loaded.metadata().clone(),
                 signer,
                 host: Arc::clone(shared),
@@ -311,16 +390,50 @@ impl Host {
     }
 }
 
+impl Shared {
+    /// A WASI command module (`_start: () -> ()`), linked to WASI preview 1.
+    fn link_module(&self, module: &Module) -> Result<InstancePre<GuestState>, Error> {
+        let is_command = matches!(
+            module.get_export(ENTRYPOINT),
+            Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0
+        );
+        if !is_command {
+            return Err(Error::NotACommand);
+        }
+        self.linker.instantiate_pre(module).map_err(Error::Link)
+    }
+
+    /// A WASI 0.2 command component (`wasi:cli/run`), linked to WASI 0.2.
+    fn link_component(&self, component: &Component) -> Result<CommandPre<GuestState>, Error> {
+        if !lucet_runtime::exports_wasi_cli_run(component) {
+            return Err(Error::NotACommand);
+        }
+        let pre = self
+            .component_linker
+            .instantiate_pre(component)
+            .map_err(Error::Link)?;
+        // Checks the export's type too: `run: func() -> result`.
+        CommandPre::new(pre).map_err(|_| Error::NotACommand)
+    }
+}
+
+/// What a handle instantiates per run: a module linked to WASI preview 1, or
+/// a component's `wasi:cli/run` linked to WASI 0.2.
+pub(crate) enum Code {
+    Module(InstancePre<GuestState>),
+    Component(CommandPre<GuestState>),
+}
+
 pub(crate) struct ModuleInner {
     pub(crate) name: String,
-    pub(crate) pre: InstancePre<GuestState>,
+    pub(crate) code: Code,
     metadata: Metadata,
     signer: KeyId,
     pub(crate) host: Arc<Shared>,
 }
 
-/// A verified module, loaded once: [`run`](ModuleHandle::run) makes a fresh
-/// instance of it each time.
+/// A verified module or component, loaded once: [`run`](ModuleHandle::run)
+/// makes a fresh instance of it each time.
 ///
 /// Cheap to clone; usable from many threads at once. It keeps its host's
 /// engine and pool alive.

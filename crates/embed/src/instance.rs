@@ -1,16 +1,18 @@
-//! Running one instance: a fresh store, WASI context and pool slot per run.
+//! Running one instance of a module or component: a fresh store, WASI
+//! context and pool slot per run.
 
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use lucet_runtime::{
-    Deadline, GuestLimiter, GuestStdio, GuestWorld, Outcome, StartFailure, guest_store,
+    Deadline, GuestLimiter, GuestState, GuestStdio, GuestWorld, Outcome, StartFailure, guest_store,
 };
-use wasmtime::PoolConcurrencyLimitError;
+use wasmtime::{InstancePre, PoolConcurrencyLimitError, Store};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::error::Error;
-use crate::host::{ENTRYPOINT, ModuleHandle};
+use crate::error::{Error, PoolFull};
+use crate::host::{Code, ENTRYPOINT, ModuleHandle};
 
 /// One run's inputs and limits.
 #[derive(Debug, Clone)]
@@ -81,9 +83,11 @@ impl RunOutput {
 }
 
 impl ModuleHandle {
-    /// Runs the module once, in a fresh instance from the pool with its own
-    /// WASI context (`stdin` as input, output captured in memory, no
-    /// preopened directories, no host environment), and calls `_start`.
+    /// Runs the module or component once, in a fresh instance from the pool
+    /// with its own WASI context (`stdin` as input, output captured in
+    /// memory, no preopened directories, no host environment): preview 1 to
+    /// a module, whose `_start` is called, WASI 0.2 to a component, whose
+    /// `wasi:cli/run` is (`run` returning an error is exit status 1).
     ///
     /// The guest runs on the calling thread: on its stack when that has room
     /// for the host's wasm stack plus
@@ -126,6 +130,8 @@ impl ModuleHandle {
     fn run_here(&self, config: &InstanceConfig, stdin: Vec<u8>) -> Result<RunOutput, Error> {
         let started = Instant::now();
         let host = &self.inner.host;
+        // Held until the store is dropped, when the pool has its slots back.
+        let _slot = host.slots.take()?;
         let stdout = MemoryOutputPipe::new(config.max_output);
         let stderr = MemoryOutputPipe::new(config.max_output);
         let world = GuestWorld {
@@ -154,19 +160,9 @@ impl ModuleHandle {
         };
         let mut store = guest_store(host.engine.engine(), wasi, limits, deadline);
 
-        let result = match self.inner.pre.instantiate(&mut store) {
-            Ok(instance) => {
-                let entry = instance
-                    .get_typed_func::<(), ()>(&mut store, ENTRYPOINT)
-                    .map_err(|_| Error::NotACommand)?;
-                entry.call(&mut store, ())
-            }
-            Err(error) => match StartFailure::of(error, store.data()) {
-                // A start function may trap or exit: that is an outcome.
-                StartFailure::GuestEnded(error) => Err(error),
-                StartFailure::OverLimit(refusal) => return Err(Error::OverLimitAtStart(refusal)),
-                StartFailure::Refused(error) => return Err(instantiation_error(error)),
-            },
+        let result = match &self.inner.code {
+            Code::Module(pre) => call_module(pre, &mut store)?,
+            Code::Component(pre) => call_component(pre, &mut store)?,
         };
         let outcome = lucet_runtime::outcome_of(result, config.deadline).map_err(Error::Host)?;
         let elapsed = started.elapsed();
@@ -182,11 +178,52 @@ impl ModuleHandle {
     }
 }
 
+/// Instantiates a command module and calls its `_start`: the call's result,
+/// or the instantiation's when that ends the guest.
+fn call_module(
+    pre: &InstancePre<GuestState>,
+    store: &mut Store<GuestState>,
+) -> Result<wasmtime::Result<()>, Error> {
+    match pre.instantiate(&mut *store) {
+        Ok(instance) => {
+            let entry = instance
+                .get_typed_func::<(), ()>(&mut *store, ENTRYPOINT)
+                .map_err(|_| Error::NotACommand)?;
+            Ok(entry.call(&mut *store, ()))
+        }
+        Err(error) => start_failed(error, store.data()),
+    }
+}
+
+/// Instantiates a command component and calls its `wasi:cli/run`, as
+/// [`call_module`] does `_start`.
+fn call_component(
+    pre: &CommandPre<GuestState>,
+    store: &mut Store<GuestState>,
+) -> Result<wasmtime::Result<()>, Error> {
+    match pre.instantiate(&mut *store) {
+        Ok(command) => Ok(lucet_runtime::command_ended(
+            command.wasi_cli_run().call_run(&mut *store),
+        )),
+        Err(error) => start_failed(error, store.data()),
+    }
+}
+
+/// A failed instantiation: the guest's own end when a start function trapped
+/// or exited (an outcome), else the error.
+fn start_failed(error: wasmtime::Error, state: &GuestState) -> Result<wasmtime::Result<()>, Error> {
+    match StartFailure::of(error, state) {
+        StartFailure::GuestEnded(error) => Ok(Err(error)),
+        StartFailure::OverLimit(refusal) => Err(Error::OverLimitAtStart(refusal)),
+        StartFailure::Refused(error) => Err(instantiation_error(error)),
+    }
+}
+
 /// Why wasmtime refused to instantiate: every slot of the pool in use, or
 /// anything else.
 fn instantiation_error(error: wasmtime::Error) -> Error {
     match error.downcast::<PoolConcurrencyLimitError>() {
-        Ok(full) => Error::PoolExhausted(full),
+        Ok(full) => Error::PoolExhausted(PoolFull::Resources(full)),
         Err(error) => Error::Instantiate(error),
     }
 }

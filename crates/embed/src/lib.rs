@@ -7,9 +7,10 @@
 //! keys, checks the deployment [`Policy`] on the signed metadata and only
 //! then hands the very bytes it verified to wasmtime — once. The resulting
 //! [`ModuleHandle`] is instantiated per request by [`ModuleHandle::run`],
-//! each run with its own WASI preview-1 context (in-memory stdin, captured
-//! stdout and stderr, no file system, no host environment), its own memory
-//! limit and a wall-clock deadline.
+//! each run with its own WASI context (preview 1 for a core module, WASI 0.2
+//! for a component; in-memory stdin, captured stdout and stderr, no file
+//! system, no host environment), its own memory limit and a wall-clock
+//! deadline.
 //!
 //! ```no_run
 //! use std::path::PathBuf;
@@ -60,7 +61,10 @@
 //!   (a thread per run cost 35–55 µs, ten times the run; see
 //!   `BENCHMARKS.md`, P4).
 //! * **Commands.** A module must export `_start: () -> ()` and import only
-//!   WASI preview 1; both are checked at load, not per request.
+//!   WASI preview 1; a component must export `wasi:cli/run` and import only
+//!   WASI 0.2. Both are checked at load, not per request, and which of the
+//!   two an artifact holds is its signed metadata's `kind`, never a guess
+//!   from its bytes.
 //! * **Bounded.** Instances beyond [`PoolingLimits::max_instances`] are
 //!   refused ([`Error::PoolExhausted`]), never queued; output beyond
 //!   [`InstanceConfig::max_output`] fails in the guest.
@@ -71,10 +75,10 @@ mod error;
 mod host;
 mod instance;
 
-pub use error::Error;
+pub use error::{Error, PoolFull};
 pub use host::{EPOCH_TICK, Host, HostConfig, ModuleHandle, PoolingLimits};
 pub use instance::{InstanceConfig, RunOutput};
-pub use lucet_artifact::{Metadata, Policy};
+pub use lucet_artifact::{ArtifactKind, Metadata, Policy};
 pub use lucet_runtime::{
     EngineSettings, GuestTrap, LimitRefusal, LimitedResource, Outcome, TrapKind,
 };

@@ -8,7 +8,7 @@ use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::Error;
-use crate::guest::{GuestState, component_linker};
+use crate::guest::{GuestState, WasiCalls, component_linker};
 use crate::run::{DEFAULT_ENTRYPOINT, started};
 
 /// The interface a command component exports, in any WASI 0.2 release.
@@ -26,10 +26,10 @@ pub(crate) async fn run_command(
     if entrypoint != DEFAULT_ENTRYPOINT {
         return Err(Error::ComponentEntrypoint(entrypoint.to_string()));
     }
-    if !exports_run(component) {
+    if !exports_wasi_cli_run(component) {
         return Err(Error::NotACommand);
     }
-    let linker = component_linker(store.engine())?;
+    let linker = component_linker(store.engine(), WasiCalls::Async)?;
     let pre = linker
         .instantiate_pre(component)
         .map_err(Error::Instantiate)?;
@@ -39,15 +39,24 @@ pub(crate) async fn run_command(
         Ok(command) => command,
         Err(ended) => return Ok(Err(ended)),
     };
-    Ok(match command.wasi_cli_run().call_run(&mut *store).await {
+    Ok(command_ended(
+        command.wasi_cli_run().call_run(&mut *store).await,
+    ))
+}
+
+/// What a call of `wasi:cli/run` returned, as a guest's end: `run`
+/// returning its error is the command failing, status 1, as `exit(err)` is.
+pub fn command_ended(call: wasmtime::Result<Result<(), ()>>) -> wasmtime::Result<()> {
+    match call {
         Ok(Ok(())) => Ok(()),
         Ok(Err(())) => Err(I32Exit(1).into()),
         Err(error) => Err(error),
-    })
+    }
 }
 
-/// Whether `component` exports `wasi:cli/run` (of any 0.2 release).
-fn exports_run(component: &Component) -> bool {
+/// Whether `component` is a WASI 0.2 command: it exports `wasi:cli/run` (of
+/// any 0.2 release). The export's type is checked when it is bound.
+pub fn exports_wasi_cli_run(component: &Component) -> bool {
     component
         .component_type()
         .exports(component.engine())

@@ -92,10 +92,6 @@ pub enum Error {
     /// The artifact holds a kind of code this runtime does not load.
     #[error("artifact holds a {0}, which this runtime does not load: upgrade it")]
     UnsupportedKind(lucet_artifact::ArtifactKind),
-    /// The artifact holds a component, and a [`SharedEngine`](crate::SharedEngine)
-    /// loads core modules only.
-    #[error("artifact holds a {0}, but a shared engine loads core modules only")]
-    KindNotShared(lucet_artifact::ArtifactKind),
     /// A directory to preopen for the guest could not be opened.
     #[error("cannot open the preopened directory {}", path.display())]
     Preopen {

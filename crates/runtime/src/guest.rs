@@ -196,12 +196,19 @@ pub fn guest_linker(engine: &Engine, calls: WasiCalls) -> Result<Linker<GuestSta
     Ok(linker)
 }
 
-/// A linker providing WASI 0.2 to components of `engine`, called with
-/// `call_async` on a fiber (the runner's way). `wasi:cli/exit` ends the run
-/// as [`Outcome::Exited`](crate::Outcome::Exited) with its status.
-pub fn component_linker(engine: &Engine) -> Result<component::Linker<GuestState>, Error> {
+/// A linker providing WASI 0.2 to components of `engine`, whose guests are
+/// called as `calls` says. `wasi:cli/exit` ends the run as
+/// [`Outcome::Exited`](crate::Outcome::Exited) with its status.
+pub fn component_linker(
+    engine: &Engine,
+    calls: WasiCalls,
+) -> Result<component::Linker<GuestState>, Error> {
     let mut linker = component::Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(Error::Instantiate)?;
+    match calls {
+        WasiCalls::Async => wasmtime_wasi::p2::add_to_linker_async(&mut linker),
+        WasiCalls::Sync => wasmtime_wasi::p2::add_to_linker_sync(&mut linker),
+    }
+    .map_err(Error::Instantiate)?;
     Ok(linker)
 }
 

@@ -40,6 +40,7 @@ mod settings;
 mod shared;
 mod units;
 
+pub use component::{command_ended, exports_wasi_cli_run};
 pub use engine::engine_config;
 pub use epoch::EpochThread;
 pub use error::Error;
@@ -50,8 +51,8 @@ pub use guest::{
 pub use image::{EngineImage, LoadedCode, SealedImage};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
-    HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, LoadedModule, Provenance,
-    load_unverified, load_unverified_artifact, load_verified, load_verified_artifact,
+    HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, Provenance, load_unverified,
+    load_unverified_artifact, load_verified, load_verified_artifact,
 };
 pub use outcome::{GuestTrap, MAX_EXIT_STATUS, Outcome, TrapKind, outcome_of};
 pub use run::{DEFAULT_ENTRYPOINT, WasiOptions, run};

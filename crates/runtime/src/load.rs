@@ -30,7 +30,7 @@
 
 use lucet_artifact::{ArtifactSource, Metadata, ReadLimits};
 use lucet_signature::{KeyId, PublicKeySet};
-use wasmtime::{Engine, Module};
+use wasmtime::Engine;
 
 use crate::engine::engine_config;
 use crate::image::{CodeKind, EngineImage, LoadedCode, SealedImage};
@@ -75,8 +75,7 @@ pub enum Provenance {
 
 /// Compiled code ready to instantiate, with the engine it was loaded into
 /// and what its artifact says of it: a [`LoadedArtifact`] (a module or a
-/// component, as its metadata's `kind` says) or, from a shared engine, a
-/// [`LoadedModule`].
+/// component, as its metadata's `kind` says).
 ///
 /// Only the loaders make one, so a [`Provenance::Verified`] in it always
 /// comes from a signature that verified: its fields are private.
@@ -92,9 +91,6 @@ pub struct Loaded<Code> {
 
 /// A loaded artifact: a core module or a component.
 pub type LoadedArtifact = Loaded<LoadedCode>;
-
-/// A loaded core module.
-pub type LoadedModule = Loaded<Module>;
 
 impl<Code> Loaded<Code> {
     /// The compiled code.
@@ -126,13 +122,6 @@ impl<Code> Loaded<Code> {
     /// The limits the engine was built with.
     pub fn options(&self) -> &LoadOptions {
         &self.options
-    }
-}
-
-impl LoadedModule {
-    /// The compiled module.
-    pub fn module(&self) -> &Module {
-        &self.code
     }
 }
 

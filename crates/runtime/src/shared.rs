@@ -25,8 +25,8 @@ use lucet_signature::PublicKeySet;
 use wasmtime::{Config, Engine};
 
 use crate::Error;
-use crate::image::{CodeKind, EngineImage, LoadedCode, SealedImage};
-use crate::load::{LoadOptions, LoadedModule, Provenance, check_metadata, runner_config};
+use crate::image::{CodeKind, EngineImage, SealedImage};
+use crate::load::{LoadOptions, Loaded, LoadedArtifact, Provenance, check_metadata, runner_config};
 use crate::settings::EngineSettings;
 
 /// An engine built once, from fixed settings, to load many artifacts into.
@@ -99,20 +99,20 @@ fn loading_settings(settings: &EngineSettings) -> String {
     )
 }
 
-/// Reads, verifies and loads a signed core module into `shared`: like
+/// Reads, verifies and loads a signed artifact (a core module or a
+/// component, as its metadata's `kind` says) into `shared`: like
 /// [`load_verified`](crate::load_verified), with the engine given instead of
 /// built for the artifact.
 ///
 /// # Errors
 ///
-/// Everything [`load_verified`](crate::load_verified) refuses,
-/// [`Error::SettingsMismatch`] for an artifact compiled with other settings,
-/// and [`Error::KindNotShared`] for a component.
+/// Everything [`load_verified`](crate::load_verified) refuses, and
+/// [`Error::SettingsMismatch`] for an artifact compiled with other settings.
 pub fn load_verified_into<S: ArtifactSource + ?Sized>(
     shared: &SharedEngine,
     source: &S,
     keys: &PublicKeySet,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let verified = lucet_artifact::read_verified_into::<SealedImage, S>(
         source,
         keys,
@@ -131,13 +131,9 @@ pub fn load_verified_into<S: ArtifactSource + ?Sized>(
 pub fn load_verified_artifact_into<I: EngineImage>(
     shared: &SharedEngine,
     verified: VerifiedArtifact<I>,
-) -> Result<LoadedModule, Error> {
+) -> Result<LoadedArtifact, Error> {
     let settings = check_metadata(verified.metadata())?;
-    // Before wasmtime sees the image: a shared engine's hosts instantiate
-    // core modules only (lucet-embed's pool has no component instances).
-    if CodeKind::of(verified.metadata().kind)? != CodeKind::Module {
-        return Err(Error::KindNotShared(verified.metadata().kind));
-    }
+    let kind = CodeKind::of(verified.metadata().kind)?;
     if !shared.accepts(&settings) {
         return Err(Error::SettingsMismatch {
             artifact: loading_settings(&settings),
@@ -146,11 +142,9 @@ pub fn load_verified_artifact_into<I: EngineImage>(
     }
     let signer = verified.signer();
     let (image, metadata) = verified.into_image();
-    let LoadedCode::Module(module) = image.into_code(&shared.engine, CodeKind::Module)? else {
-        return Err(Error::KindNotShared(metadata.kind));
-    };
-    Ok(LoadedModule {
-        code: module,
+    let code = image.into_code(&shared.engine, kind)?;
+    Ok(Loaded {
+        code,
         engine: shared.engine.clone(),
         metadata,
         settings,
@@ -187,23 +181,22 @@ mod tests {
     }
 
     #[test]
-    fn a_component_loads_as_one_on_its_own_engine_and_is_refused_by_a_shared_one() {
+    fn a_shared_engine_loads_modules_and_components_by_their_signed_kind() {
         let key = SecretKey::generate().expect("key");
         let keys = PublicKeySet::new(vec![key.public_key()]).expect("keys");
-        let artifact = signed_artifact("(component)", &key);
-        let loaded = crate::load_verified(artifact.as_slice(), &keys, LoadOptions::default())
-            .expect("a component loads from its sealed memory file");
-        assert!(matches!(loaded.code(), LoadedCode::Component(_)));
-
         let shared = SharedEngine::new(EngineSettings::default(), LoadOptions::default(), |_| {})
             .expect("engine");
-        let refused = load_verified_into(&shared, artifact.as_slice(), &keys).expect_err("refused");
-        assert_eq!(
-            refused.to_string(),
-            "artifact holds a component, but a shared engine loads core modules only"
-        );
+        let component = signed_artifact("(component)", &key);
+        let loaded = load_verified_into(&shared, component.as_slice(), &keys).expect("component");
+        assert!(matches!(loaded.code(), LoadedCode::Component(_)));
+        // From its sealed memory file on an engine of its own, too.
+        let alone = crate::load_verified(component.as_slice(), &keys, LoadOptions::default())
+            .expect("a component loads on its own engine");
+        assert!(matches!(alone.code(), LoadedCode::Component(_)));
+
         let module = signed_artifact("(module)", &key);
         let loaded = load_verified_into(&shared, module.as_slice(), &keys).expect("a module");
+        assert!(matches!(loaded.code(), LoadedCode::Module(_)));
         assert_eq!(loaded.metadata().kind, lucet_artifact::ArtifactKind::Module);
     }
 }

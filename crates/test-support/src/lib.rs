@@ -1,16 +1,19 @@
 //! Helpers shared by the test suites of this workspace (crates/tests e2e,
 //! crates/dist, crates/embed, the tools' own command-line tests): locating
 //! the built tools, running commands and collecting their output, scratch
-//! directories, keys and flags, and what help text must mention.
+//! directories, keys and flags, what help text must mention, and WASI 0.2
+//! components made from preview-1 modules.
 //!
 //! Dev-only: never published, never a dependency of a shipped crate.
 
 mod cli;
+mod component;
 mod process;
 mod scratch;
 mod tools;
 
 pub use cli::{assert_help_mentions, assert_usage_errors};
+pub use component::componentize;
 pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod api;
+mod component;
 mod http;
 mod util;

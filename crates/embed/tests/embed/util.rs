@@ -108,6 +108,24 @@ impl Fixtures {
         self.compiled(name, &source, Build::Signed)
     }
 
+    /// `tests/fixtures/<name>.wat`, a preview-1 command, made into a WASI
+    /// 0.2 component with the official adapter, compiled and signed by the
+    /// trusted key as `<name>-component.so`.
+    pub fn component(&self, name: &str) -> PathBuf {
+        let wat = std::fs::read_to_string(fixture(name)).expect("read the fixture");
+        self.component_from_text(name, &wat)
+    }
+
+    /// `wat`, a preview-1 command module written for one test, made into a
+    /// component and compiled as [`component`](Fixtures::component) does.
+    pub fn component_from_text(&self, name: &str, wat: &str) -> PathBuf {
+        let component = lucet_test_support::componentize(wat.as_bytes()).expect("componentize");
+        let stem = format!("{name}-component");
+        let source = self.dir.path().join(format!("{stem}.wasm"));
+        std::fs::write(&source, component).expect("write the component");
+        self.compiled(&stem, &source, Build::Signed)
+    }
+
     fn compiled(&self, name: &str, source: &Path, build: Build) -> PathBuf {
         let mut cache = self.cache.lock().expect("fixture cache");
         if let Some(path) = cache.get(&(name.to_string(), build)) {

@@ -528,7 +528,7 @@ fn compile(opts: &Options, test: &Test) -> Result<(), String> {
 fn componentize(test: &Test) -> Result<(), String> {
     let module = fs::read(&test.wasm).map_err(|e| format!("{}: {e}", test.wasm.display()))?;
     // wit-component's reasons may span lines; a FAIL report is one line.
-    let component = lucet_tests::componentize(&module)
+    let component = lucet_test_support::componentize(&module)
         .map_err(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))?;
     fs::write(&test.component, component).map_err(|e| format!("{}: {e}", test.component.display()))
 }

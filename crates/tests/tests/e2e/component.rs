@@ -1,7 +1,7 @@
 //! WASI 0.2 components through the signed pipeline: compiled, signed,
 //! verified and run with the same flags, limits, exit statuses and checks
 //! as core modules. The components are preview-1 command modules wrapped
-//! with the official adapter (`lucet_tests::componentize`).
+//! with the official adapter (`lucet_test_support::componentize`).
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +19,7 @@ const GROWS_ONE_MIB: &[u8] = br#"(module
 
 /// `wat`, a preview-1 command module, as a component binary `<stem>.wasm`.
 fn component_source(scratch: &Scratch, stem: &str, wat: &[u8]) -> PathBuf {
-    let component = lucet_tests::componentize(wat).expect("componentize");
+    let component = lucet_test_support::componentize(wat).expect("componentize");
     scratch.write(&format!("{stem}.wasm"), component)
 }
 

@@ -1,5 +1,5 @@
-//! What the end-to-end tests and the conformance runner share: turning a
-//! WASI preview-1 command module into a WASI 0.2 component.
+//! Turning a WASI preview-1 command module into a WASI 0.2 component, for
+//! the e2e tests, the conformance runner and lucet-embed's tests.
 
 /// A preview-1 command module (`_start`, imports from
 /// `wasi_snapshot_preview1`), binary or text, as a `wasi:cli/run` component:
