@@ -118,7 +118,10 @@ for tool in lucetc lucet-wasi lucet-objdump; do
     fi
 done
 command -v man > /dev/null || echo "(man not installed: pages checked with groff only)"
-sed 's/\\-/-/g' "$share/man/man1/lucet-wasi.1" | grep -q "124   --timeout was reached" ||
+# A here-string, not a pipe: with pipefail, `grep -q` quitting at the first
+# match can kill sed with SIGPIPE on a page longer than one write.
+man_text=$(sed 's/\\-/-/g' "$share/man/man1/lucet-wasi.1")
+grep -q "124   --timeout was reached" <<< "$man_text" ||
     fail "lucet-wasi.1 lacks its exit status table"
 
 step "completions"
