@@ -8,11 +8,24 @@ cd "$(dirname "$0")/.."
 # Two builds, not one: cargo unifies features across the packages of one
 # build, and built together with lucetc the runner would carry Cranelift.
 # Built on its own it is the lean runner users get (`compiler: none`).
-cargo build --locked --bin lucetc -p lucetc
-cargo build --locked --bin lucet-wasi -p lucet-wasi
+# `--prebuilt LUCETC LUCET_WASI` runs the pipeline with binaries already
+# built (the test run builds both, and a third build of lucetc alone would
+# only cost it minutes).
 bin=target/debug
-if ! $bin/lucet-wasi --version | grep -q "compiler: none"; then
-    echo "target/debug/lucet-wasi carries a compiler: build it on its own (cargo build -p lucet-wasi)" >&2
+lucetc=$bin/lucetc
+lucet_wasi=$bin/lucet-wasi
+if [[ ${1:-} == --prebuilt && $# == 3 ]]; then
+    lucetc=$2
+    lucet_wasi=$3
+elif [[ $# != 0 ]]; then
+    echo "usage: scripts/demo.sh [--prebuilt LUCETC LUCET_WASI]" >&2
+    exit 2
+else
+    cargo build --locked --bin lucetc -p lucetc
+    cargo build --locked --bin lucet-wasi -p lucet-wasi
+fi
+if ! "$lucet_wasi" --version | grep -q "compiler: none"; then
+    echo "$lucet_wasi carries a compiler: build it on its own (cargo build -p lucet-wasi)" >&2
     exit 1
 fi
 work=$(mktemp -d)
@@ -21,21 +34,21 @@ trap 'rm -rf "$work"' EXIT
 step() { printf '\n==> %s\n' "$*"; }
 
 step "A key pair for compiled code (raw: = no password, as automation uses)"
-$bin/lucetc --signature-keygen --signature-sk "raw:$work/lucet.key" --signature-pk "$work/lucet.pub"
+"$lucetc" --signature-keygen --signature-sk "raw:$work/lucet.key" --signature-pk "$work/lucet.pub"
 
 step "Compile hello.wat only if the publisher's signature verifies; sign the artifact"
-$bin/lucetc examples/hello/hello.wat \
+"$lucetc" examples/hello/hello.wat \
     --signature-pk examples/hello/publisher.pub \
     --signature-sk "raw:$work/lucet.key" \
     -o "$work/hello.so"
 
 step "Run it only if its embedded signature verifies"
-$bin/lucet-wasi --signature-pk "$work/lucet.pub" "$work/hello.so"
+"$lucet_wasi" --signature-pk "$work/lucet.pub" "$work/hello.so"
 
 step "A single flipped byte, and the runner refuses it"
 cp "$work/hello.so" "$work/tampered.so"
 printf '\x01' | dd of="$work/tampered.so" bs=1 seek=4096 conv=notrunc status=none
-if $bin/lucet-wasi --signature-pk "$work/lucet.pub" "$work/tampered.so"; then
+if "$lucet_wasi" --signature-pk "$work/lucet.pub" "$work/tampered.so"; then
     echo "tampered artifact ran: this is a bug" >&2
     exit 1
 fi
