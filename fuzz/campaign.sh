@@ -23,7 +23,7 @@ read -r -a extra <<<"${FUZZ_ARGS:-}"
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else
-    targets=(signature public_key secret_key artifact metadata)
+    targets=(signature public_key secret_key artifact metadata component)
 fi
 
 # Longest input worth trying per target: a little over what each parser

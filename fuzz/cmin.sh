@@ -16,7 +16,7 @@ SANITIZER=${SANITIZER:-address}
 if [[ $# -gt 0 ]]; then
     targets=("$@")
 else
-    targets=(signature public_key secret_key artifact metadata)
+    targets=(signature public_key secret_key artifact metadata component)
 fi
 
 fuzz() {

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::{env, fs};
 
-use lucet_artifact::{Metadata, read_unverified, read_verified};
-use lucet_fuzz::{artifact_keys, fixtures, signature_keys};
+use lucet_artifact::{ArtifactKind, Metadata, read_unverified, read_verified};
+use lucet_fuzz::{artifact_keys, fixtures, signature_keys, validated_kind, wasm_of_source};
 use lucet_signature::{Algorithm, Legacy, Prehash, PublicKey, SecretKeyFile, SignatureBox};
 
 /// `Ok`, or the name of the error variant.
@@ -65,8 +65,31 @@ fn outcomes(target: &str, data: &[u8]) -> Vec<String> {
             Ok(line) => vec![format!("parse {}", outcome(&Metadata::parse(line)))],
             Err(_) => vec!["not UTF-8".to_string()],
         },
+        "component" => component_outcomes(data),
         other => panic!("unknown target {other}"),
     }
+}
+
+/// Binary or text (and whether `wat` took it), what the header says, and
+/// what the validator made of it.
+fn component_outcomes(data: &[u8]) -> Vec<String> {
+    let form = if data.starts_with(b"\0asm") {
+        "binary"
+    } else {
+        "text"
+    };
+    let Some(wasm) = wasm_of_source(data) else {
+        return vec![format!("{form}: wat refuses it")];
+    };
+    let header = match ArtifactKind::of_wasm(&wasm) {
+        ArtifactKind::Component => "component",
+        _ => "module",
+    };
+    let validated = match validated_kind(&wasm) {
+        Some(kind) => format!("valid {kind}"),
+        None => "invalid".to_string(),
+    };
+    vec![format!("{form}, header says {header}: {validated}")]
 }
 
 fn main() -> std::io::Result<()> {

@@ -13,16 +13,18 @@
 
 #![forbid(unsafe_code)]
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use lucet_artifact::{
-    FOOTER_LEN, Footer, Metadata, ReadLimits, encode_signed, encode_unsigned, read_unverified,
-    read_verified,
+    ArtifactKind, FOOTER_LEN, Footer, Metadata, ReadLimits, encode_signed, encode_unsigned,
+    read_unverified, read_verified,
 };
 use lucet_signature::{
     Algorithm, Error, KdfParams, KeyId, Legacy, Prehash, PublicKey, PublicKeySet, SecretKey,
     SecretKeyFile, SignatureBox,
 };
+use wasmparser::{Chunk, Encoding, Parser, Payload, Validator, WasmFeatures};
 
 pub mod seeds;
 
@@ -379,6 +381,73 @@ fn check_metadata_value(metadata: &Metadata) -> String {
     line
 }
 
+/// The proposals lucetc's engine enables (`crates/runtime/src/engine.rs`):
+/// WebAssembly 3.0 but threads, wide arithmetic, and the component model.
+/// What the validator accepts under them is what lucetc goes on to compile.
+pub const WASM_FEATURES: WasmFeatures = WasmFeatures::WASM3
+    .union(WasmFeatures::WIDE_ARITHMETIC)
+    .union(WasmFeatures::COMPONENT_MODEL)
+    .difference(WasmFeatures::THREADS);
+
+/// lucetc's input, as it reads it: a binary (`\0asm` first) as is, anything
+/// else as WebAssembly text through `wat`; `None` for text `wat` refuses.
+pub fn wasm_of_source(data: &[u8]) -> Option<Cow<'_, [u8]>> {
+    if data.starts_with(b"\0asm") {
+        return Some(Cow::Borrowed(data));
+    }
+    wat::parse_bytes(data).ok()
+}
+
+/// What the validator (wasmparser, as wasmtime 48 runs it, with
+/// [`WASM_FEATURES`]) reads `wasm` as, if it is valid.
+pub fn validated_kind(wasm: &[u8]) -> Option<ArtifactKind> {
+    Validator::new_with_features(WASM_FEATURES)
+        .validate_all(wasm)
+        .ok()?;
+    match Parser::new(0).parse(wasm, true) {
+        Ok(Chunk::Parsed {
+            payload: Payload::Version { encoding, .. },
+            ..
+        }) => Some(match encoding {
+            Encoding::Component => ArtifactKind::Component,
+            Encoding::Module => ArtifactKind::Module,
+        }),
+        other => panic!("a valid binary whose header does not parse: {other:?}"),
+    }
+}
+
+/// Module or component: lucetc compiles a source with `precompile_component`
+/// when `ArtifactKind::of_wasm` says component and with `precompile_module`
+/// otherwise, and records that kind in the artifact's signed metadata.
+///
+/// On any bytes, read as lucetc reads a source ([`wasm_of_source`]):
+///
+/// * `ArtifactKind::of_wasm` never panics, and agrees with wasmparser's own
+///   header tests: what `Parser::is_component` calls a component is one,
+///   what `Parser::is_core_wasm` calls core wasm is a module;
+/// * on every binary the validator accepts, it is the kind the validator
+///   read: a valid component never goes to `precompile_module`, nor a valid
+///   module to `precompile_component`, so no valid input is refused (or
+///   recorded) as the other kind.
+pub fn check_component(data: &[u8]) {
+    let Some(wasm) = wasm_of_source(data) else {
+        return;
+    };
+    let ours = ArtifactKind::of_wasm(&wasm);
+    if Parser::is_component(&wasm) {
+        assert_eq!(ours, ArtifactKind::Component, "wasmparser's header test");
+    }
+    if Parser::is_core_wasm(&wasm) {
+        assert_eq!(ours, ArtifactKind::Module, "wasmparser's header test");
+    }
+    if let Some(validated) = validated_kind(&wasm) {
+        assert_eq!(
+            ours, validated,
+            "a valid binary classified as the other kind"
+        );
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
@@ -401,6 +470,7 @@ mod tests {
                 "secret_key" => check_secret_key,
                 "artifact" => check_artifact,
                 "metadata" => check_metadata,
+                "component" => check_component,
                 other => panic!("unknown target {other}"),
             };
             check(&seed.bytes);
@@ -455,6 +525,60 @@ mod tests {
         for seed in of("secret_key") {
             SecretKeyFile::parse(&seed.bytes).unwrap();
         }
+        // Every component seed is valid, as text and as a binary, and both
+        // kinds are there.
+        let (mut components, mut modules) = (0, 0);
+        for seed in of("component") {
+            let wasm = wasm_of_source(&seed.bytes).unwrap();
+            match validated_kind(&wasm) {
+                Some(ArtifactKind::Component) => components += 1,
+                Some(_) => modules += 1,
+                None => panic!("{} is not valid", seed.name),
+            }
+        }
+        assert!(components >= 8 && modules >= 8, "{components} {modules}");
+    }
+
+    #[test]
+    fn component_classification_at_the_edges_of_the_header() {
+        let cases: [(&[u8], ArtifactKind, Option<ArtifactKind>); 7] = [
+            (
+                b"\0asm\x0d\0\x01\0",
+                ArtifactKind::Component,
+                Some(ArtifactKind::Component),
+            ),
+            (
+                b"\0asm\x01\0\0\0",
+                ArtifactKind::Module,
+                Some(ArtifactKind::Module),
+            ),
+            // A component layer with a version this build does not know:
+            // precompile_component refuses it, naming the version.
+            (b"\0asm\x0e\0\x01\0", ArtifactKind::Component, None),
+            (b"\0asm\x0d\0\x02\0", ArtifactKind::Module, None),
+            (b"\0asm\x0d\0\x01", ArtifactKind::Module, None),
+            (
+                b"(component)",
+                ArtifactKind::Component,
+                Some(ArtifactKind::Component),
+            ),
+            (
+                b"(module (memory i64 1))",
+                ArtifactKind::Module,
+                Some(ArtifactKind::Module),
+            ),
+        ];
+        for (source, ours, validated) in cases {
+            let wasm = wasm_of_source(source).unwrap();
+            assert_eq!(ArtifactKind::of_wasm(&wasm), ours, "{source:?}");
+            assert_eq!(validated_kind(&wasm), validated, "{source:?}");
+            check_component(source);
+        }
+        // Text wat refuses, and proposals the engine leaves off, are not
+        // valid inputs.
+        assert!(wasm_of_source(b"(component oops)").is_none());
+        let shared = wasm_of_source(b"(module (memory 1 1 shared))").unwrap();
+        assert_eq!(validated_kind(&shared), None);
     }
 
     #[test]

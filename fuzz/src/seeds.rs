@@ -10,6 +10,10 @@
 //! with `encode_signed` / `encode_unsigned` over a small fake engine image,
 //! so mutations start from inputs that pass the footer, block, canonical
 //! form and key selection checks and reach hashing and verification.
+//!
+//! The component seeds are WebAssembly text, components and WebAssembly 3.0
+//! modules, each also assembled with `wat`, so mutation starts from both
+//! forms lucetc reads, valid under the engine's features.
 
 use lucet_artifact::{
     Footer, Kind, MAGIC, Metadata, SIGNATURE_UNTRUSTED_COMMENT, encode_signed, encode_unsigned,
@@ -77,6 +81,7 @@ pub fn all() -> Vec<Seed> {
     let mut seeds = signature_seeds(key);
     seeds.extend(key_seeds(key));
     seeds.extend(artifact_seeds(key));
+    seeds.extend(component_seeds());
     seeds.extend(regressions());
     seeds
 }
@@ -169,6 +174,111 @@ fn artifact_seeds(key: &SecretKey) -> Vec<Seed> {
             seeds.push(seed("metadata", &format!("line-{name}"), line));
         }
     }
+    seeds
+}
+
+/// The smallest command component: `wasi:cli/run` returns success at once.
+const COMMAND_COMPONENT: &str = r#"(component
+  (core module $command
+    (func (export "run") (result i32) (i32.const 0)))
+  (core instance $command (instantiate $command))
+  (func $run (result (result)) (canon lift (core func $command "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.12" (instance $cli)))
+"#;
+
+/// A command component shaped like the preview-1 adapter's output, in
+/// small: WASI interfaces imported as instances with a resource type, an
+/// outer alias of it, `canon lower` with memory and realloc options, a
+/// resource drop, and nested core instances.
+const WASI_COMPONENT: &str = r#"(component
+  (import "wasi:io/streams@0.2.0" (instance $streams
+    (export "output-stream" (type $os (sub resource)))
+    (export "[method]output-stream.blocking-write-and-flush"
+      (func (param "self" (borrow $os)) (param "contents" (list u8)) (result (result))))))
+  (alias export $streams "output-stream" (type $output-stream))
+  (import "wasi:cli/stdout@0.2.0" (instance $stdout
+    (alias outer 1 $output-stream (type $os))
+    (export "output-stream" (type $out (eq $os)))
+    (export "get-stdout" (func (result (own $out))))))
+  (core module $libc
+    (memory (export "memory") 1)
+    (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024)))
+  (core instance $libc (instantiate $libc))
+  (core func $get-stdout (canon lower (func $stdout "get-stdout")))
+  (core func $write (canon lower
+    (func $streams "[method]output-stream.blocking-write-and-flush")
+    (memory (core memory $libc "memory"))
+    (realloc (core func $libc "realloc"))))
+  (core func $drop (canon resource.drop $output-stream))
+  (core module $command
+    (import "wasi" "get-stdout" (func $get (result i32)))
+    (import "wasi" "write" (func $write (param i32 i32 i32) (result i32)))
+    (import "wasi" "drop" (func $drop (param i32)))
+    (import "libc" "memory" (memory 1))
+    (data (i32.const 16) "Hello, world!\n")
+    (func (export "run") (result i32) (local $out i32) (local $failed i32)
+      (local.set $out (call $get))
+      (local.set $failed (call $write (local.get $out) (i32.const 16) (i32.const 14)))
+      (call $drop (local.get $out))
+      (local.get $failed)))
+  (core instance $wasi
+    (export "get-stdout" (func $get-stdout))
+    (export "write" (func $write))
+    (export "drop" (func $drop)))
+  (core instance $command (instantiate $command
+    (with "wasi" (instance $wasi))
+    (with "libc" (instance $libc))))
+  (func $run (result (result)) (canon lift (core func $command "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.0" (instance $cli)))
+"#;
+
+/// component: WebAssembly text, each also assembled: components (the
+/// smallest, one shaped like the adapter's, one nesting a component and a
+/// GC module) and core modules (the hello example and the WebAssembly 3.0
+/// test fixtures: GC, exception handling, memory64); and bare headers.
+fn component_seeds() -> Vec<Seed> {
+    let texts: [(&str, &[u8]); 8] = [
+        ("empty-component", b"(component)"),
+        ("command-component", COMMAND_COMPONENT.as_bytes()),
+        ("wasi-component", WASI_COMPONENT.as_bytes()),
+        (
+            "nested-component",
+            br#"(component
+  (component $inner
+    (core module $gc
+      (type $pair (struct (field i32) (field (mut i64))))
+      (func (export "f") (result i32)
+        (struct.get $pair 0 (struct.new $pair (i32.const 7) (i64.const 8)))))
+    (core instance (instantiate $gc)))
+  (instance (instantiate $inner)))
+"#,
+        ),
+        ("hello", include_bytes!("../../examples/hello/hello.wat")),
+        ("gc", include_bytes!("../../crates/tests/fixtures/gc.wat")),
+        (
+            "exceptions",
+            include_bytes!("../../crates/tests/fixtures/exceptions.wat"),
+        ),
+        (
+            "memory64",
+            include_bytes!("../../crates/tests/fixtures/memory64.wat"),
+        ),
+    ];
+    let mut seeds = Vec::new();
+    for (name, text) in texts {
+        let binary =
+            wat::parse_bytes(text).unwrap_or_else(|e| panic!("seed {name} does not assemble: {e}"));
+        seeds.push(seed(
+            "component",
+            &format!("{name}.wasm"),
+            binary.into_owned(),
+        ));
+        seeds.push(seed("component", &format!("{name}.wat"), text));
+    }
+    seeds.push(seed("component", "header-component", *b"\0asm\x0d\0\x01\0"));
+    seeds.push(seed("component", "header-module", *b"\0asm\x01\0\0\0"));
     seeds
 }
 

@@ -35,6 +35,20 @@ impl ArtifactKind {
     /// Every kind this build reads and writes.
     const ALL: [ArtifactKind; 2] = [ArtifactKind::Module, ArtifactKind::Component];
 
+    /// What the WebAssembly binary `wasm` holds, from its header alone: the
+    /// `\0asm` magic, then a 16-bit version and a 16-bit layer field, and a
+    /// layer of 1 makes a component. Anything else is a module here, left to
+    /// the validator to refuse: this only picks which one refuses it.
+    pub fn of_wasm(wasm: &[u8]) -> ArtifactKind {
+        const COMPONENT_LAYER: [u8; 2] = [1, 0];
+        match wasm.get(6..8) {
+            Some(layer) if wasm.starts_with(b"\0asm") && layer == COMPONENT_LAYER => {
+                ArtifactKind::Component
+            }
+            _ => ArtifactKind::Module,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             ArtifactKind::Module => "module",
@@ -500,6 +514,27 @@ mod tests {
             .to_string();
         assert!(message.contains("`world`"), "{message}");
         assert!(message.contains("upgrade"), "{message}");
+    }
+
+    #[test]
+    fn a_wasm_header_s_layer_field_tells_a_component_from_a_module() {
+        let of = ArtifactKind::of_wasm;
+        assert_eq!(of(b"\0asm\x01\0\0\0"), ArtifactKind::Module);
+        assert_eq!(of(b"\0asm\x0d\0\x01\0"), ArtifactKind::Component);
+        // The layer decides, whatever the version says (the validator
+        // refuses a version it does not know, with its own message).
+        assert_eq!(of(b"\0asm\x0e\0\x01\0\x01"), ArtifactKind::Component);
+        for module in [
+            &b""[..],
+            b"\0asm",
+            b"\0asm\x0d\0\x01",
+            b"\0asm\x0d\0\x02\0",
+            b"\0asm\x0d\0\0\x01",
+            b"\0ASM\x0d\0\x01\0",
+            b"(component)",
+        ] {
+            assert_eq!(of(module), ArtifactKind::Module, "{module:?}");
+        }
     }
 
     #[test]

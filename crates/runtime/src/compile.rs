@@ -56,19 +56,6 @@ pub fn wasm_binary(source: &[u8], translate_wat: bool) -> Result<Cow<'_, [u8]>, 
     })
 }
 
-/// Whether the WebAssembly binary `wasm` is a core module or a component,
-/// from its header's layer field (0 for a core module, 1 for a component).
-/// Anything else is left to wasmtime's validator, as a module.
-pub fn kind_of(wasm: &[u8]) -> ArtifactKind {
-    const COMPONENT_LAYER: [u8; 2] = [1, 0];
-    match wasm.get(6..8) {
-        Some(layer) if wasm.starts_with(b"\0asm") && layer == COMPONENT_LAYER => {
-            ArtifactKind::Component
-        }
-        _ => ArtifactKind::Module,
-    }
-}
-
 /// Refuses, by name, a target whose Cranelift backend this build left out:
 /// the `compiler` feature builds the x86-64 and aarch64 backends only (the
 /// others double the build time), and wasmtime's own message for the rest
@@ -83,7 +70,7 @@ fn check_backend_built(arch: &str, target: &str) -> Result<(), Error> {
 }
 
 /// Compiles a WebAssembly binary, a core module or a component
-/// ([`kind_of`]), to an engine image.
+/// ([`ArtifactKind::of_wasm`]), to an engine image.
 pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, Error> {
     let host = host_triple();
     let target = options.target.clone().unwrap_or_else(|| host.clone());
@@ -119,7 +106,7 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<CompiledImage, E
         }
     }
     let engine = Engine::new(&config).map_err(Error::Engine)?;
-    let kind = kind_of(wasm);
+    let kind = ArtifactKind::of_wasm(wasm);
     let image = match kind {
         ArtifactKind::Component => engine.precompile_component(wasm),
         _ => engine.precompile_module(wasm),
@@ -211,10 +198,9 @@ mod tests {
     #[test]
     fn components_are_told_from_modules_by_their_header() {
         let module = wasm_binary(b"(module)", true).expect("module");
-        assert_eq!(kind_of(&module), ArtifactKind::Module);
+        assert_eq!(ArtifactKind::of_wasm(&module), ArtifactKind::Module);
         let component = wasm_binary(b"(component)", true).expect("component");
-        assert_eq!(kind_of(&component), ArtifactKind::Component);
-        assert_eq!(kind_of(b"\0asm"), ArtifactKind::Module);
+        assert_eq!(ArtifactKind::of_wasm(&component), ArtifactKind::Component);
         let compiled = compile(&component, &CompileOptions::default()).expect("compile");
         assert_eq!(compiled.kind, ArtifactKind::Component);
     }

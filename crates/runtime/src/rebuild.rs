@@ -9,7 +9,7 @@
 use lucet_artifact::{ArtifactKind, Metadata};
 
 use crate::Error;
-use crate::compile::{CompileOptions, compile, kind_of};
+use crate::compile::{CompileOptions, compile};
 use crate::settings::{EngineSettings, TargetCpu};
 
 /// The compile options an artifact's metadata records.
@@ -48,7 +48,7 @@ pub enum Rebuild {
 /// A source of another kind than the artifact records (a core module for a
 /// component, or the reverse) is refused by name before compiling.
 pub fn rebuild(wasm: &[u8], metadata: &Metadata, image: &[u8]) -> Result<Rebuild, Error> {
-    let source_kind = kind_of(wasm);
+    let source_kind = ArtifactKind::of_wasm(wasm);
     if source_kind != metadata.kind {
         return Err(Error::InvalidInput(format!(
             "the source is a {}, but the artifact holds a {}: it cannot rebuild it",
