@@ -1,6 +1,6 @@
-//! The malformed-input catalogue: every kind of bad key, signature, artifact
-//! and flag the tools can be handed, each with the one-line error it must
-//! produce and its exit status. The cases are data, in `catalogue/*.toml`
+//! The malformed-input catalogue: every kind of bad key, signature,
+//! artifact, WebAssembly module, component and flag the tools can be handed,
+//! each with the one-line error it must produce and its exit status. The cases are data, in `catalogue/*.toml`
 //! (catalogue/README.md says how to read and add one); this file sets up
 //! the files they share and runs them. docs/SECURITY.md lists the same
 //! table; a test keeps the two in step.
@@ -19,11 +19,13 @@ use recipes::FileRecipe;
 
 /// The catalogue files, in the order their cases run and their rows print.
 /// The password prompt case comes last, where docs/SECURITY.md lists it.
-const GROUPS: [&str; 6] = [
+const GROUPS: [&str; 8] = [
     "public-keys",
     "secret-keys",
     "minisig",
     "artifacts",
+    "wasm3",
+    "components",
     "flags",
     "password-prompts",
 ];
@@ -97,10 +99,23 @@ fn good_key() -> SecretKey {
     fixed_key(7)
 }
 
+/// A WASI 0.2 command component whose `wasi:cli/run` returns success at
+/// once: the smallest component lucet-wasi runs.
+const COMMAND_COMPONENT: &str = r#"(component
+  (core module $command
+    (func (export "run") (result i32) (i32.const 0)))
+  (core instance $command (instantiate $command))
+  (func $run (result (result)) (canon lift (core func $command "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.12" (instance $cli)))
+"#;
+
 /// The files every case may use, in one scratch directory:
 /// - `good.pub`, `good.key`: the trusted key pair, unencrypted;
 /// - `src.wat`: the hello-world source; `hello.wasm`: it, assembled;
 /// - `good.so`: it, compiled and signed by `good.key`; `unsigned.so`: unsigned;
+/// - `cmd.wat`: [`COMMAND_COMPONENT`]; `cmd.wasm`: it, assembled; `cmd.so`:
+///   it, compiled and signed by `good.key`;
 /// - `untrusted.pub`: another key's public half;
 /// - `spare.key`, `spare-protected.key`: a third key, unencrypted and
 ///   protected by the password `right`.
@@ -114,6 +129,9 @@ fn world() -> Scratch {
     scratch.write("hello.wasm", wat::parse_bytes(&source).expect("wat"));
     scratch.compile(&hello_wat(), "good", &sk(raw(&secret)));
     scratch.compile(&hello_wat(), "unsigned", &[]);
+    let command = scratch.write("cmd.wat", COMMAND_COMPONENT);
+    scratch.write("cmd.wasm", wat::parse_str(COMMAND_COMPONENT).expect("wat"));
+    scratch.compile(&command, "cmd", &sk(raw(&secret)));
     scratch.write("untrusted.pub", fixed_key(8).public_key().to_box());
     let spare = fixed_key(9);
     scratch.write("spare.key", spare.to_unencrypted_box());
@@ -125,14 +143,12 @@ fn world() -> Scratch {
 }
 
 impl Case {
-    /// Makes the case's files (signatures last: they read what they sign)
-    /// and returns its command.
+    /// Makes the case's files (artifacts and signatures last: they read
+    /// what they compile or sign) and returns its command.
     fn prepare(&self, scratch: &Scratch) -> Result<Command, String> {
-        let (signatures, others): (Vec<_>, Vec<_>) = self
-            .files
-            .iter()
-            .partition(|(_, recipe)| recipe.is_signature());
-        for (name, recipe) in others.into_iter().chain(signatures) {
+        let mut files: Vec<_> = self.files.iter().collect();
+        files.sort_by_key(|(_, recipe)| recipe.stage());
+        for (name, recipe) in files {
             let path = scratch.path(name);
             if path.exists() {
                 return Err(format!(
@@ -179,13 +195,15 @@ fn expand(word: &str, scratch: &Scratch) -> Result<String, String> {
 }
 
 /// The tool's error lines: status lines such as "Deriving a key..." may
-/// precede the one error.
+/// precede the one error, and so may a notice (`lucet-wasi: notice: running
+/// ... unverified`), which says how the tool runs, not what is wrong.
 fn error_lines<'a>(case: &Case, output: &'a Output) -> Vec<&'a str> {
     let prefix = format!("{}: ", case.tool());
+    let notice = format!("{prefix}notice: ");
     output
         .stderr
         .lines()
-        .filter(|line| line.starts_with(&prefix))
+        .filter(|line| line.starts_with(&prefix) && !line.starts_with(&notice))
         .collect()
 }
 

@@ -5,14 +5,15 @@
 use lucet_signature::Prehash;
 use serde::Deserialize;
 
-use crate::util::Scratch;
+use crate::util::{Scratch, lucetc, run};
 
 /// The trusted comment of a `signature_of` signature unless the case gives
 /// one: the word the minisig cases replace to break it.
 const DEFAULT_TRUSTED_COMMENT: &str = "catalogue";
 
 /// One input file of a case: the bytes it starts from (exactly one of
-/// `from`, `contents`, `signature_of`), then its `edits`, in order.
+/// `from`, `contents`, `compiled_from`, `signature_of`), then its `edits`,
+/// in order.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileRecipe {
@@ -20,6 +21,8 @@ pub struct FileRecipe {
     from: Option<String>,
     /// Start from these bytes.
     contents: Option<Bytes>,
+    /// Start from the unsigned artifact lucetc compiles this file to.
+    compiled_from: Option<String>,
     /// Start from a minisign signature of this file, made by the good key.
     signature_of: Option<String>,
     /// The trusted comment of the `signature_of` signature.
@@ -34,9 +37,15 @@ pub struct FileRecipe {
 }
 
 impl FileRecipe {
-    /// Whether the file is a signature of another file, which must be made first.
-    pub fn is_signature(&self) -> bool {
-        self.signature_of.is_some()
+    /// When the file is made among its case's files: first those made from
+    /// nothing or from the world (0), then artifacts (1), which may compile
+    /// one of those, then signatures (2), which may sign either.
+    pub fn stage(&self) -> u8 {
+        match (&self.compiled_from, &self.signature_of) {
+            (_, Some(_)) => 2,
+            (Some(_), None) => 1,
+            (None, None) => 0,
+        }
     }
 
     /// The file's bytes; `scratch` holds the files it is made from.
@@ -60,19 +69,44 @@ impl FileRecipe {
         if self.trusted_comment.is_some() && self.signature_of.is_none() {
             return Err("`trusted_comment` belongs with `signature_of`".into());
         }
-        match (&self.from, &self.contents, &self.signature_of) {
-            (Some(from), None, None) => read(from),
-            (None, Some(contents), None) => Ok(contents.to_vec()),
-            (None, None, Some(signed)) => {
+        let starts = (
+            &self.from,
+            &self.contents,
+            &self.compiled_from,
+            &self.signature_of,
+        );
+        match starts {
+            (Some(from), None, None, None) => read(from),
+            (None, Some(contents), None, None) => Ok(contents.to_vec()),
+            (None, None, Some(source), None) => compile(scratch, source),
+            (None, None, None, Some(signed)) => {
                 let trusted_comment = self
                     .trusted_comment
                     .as_deref()
                     .unwrap_or(DEFAULT_TRUSTED_COMMENT);
                 sign(&read(signed)?, trusted_comment)
             }
-            _ => Err("give exactly one of `from`, `contents` and `signature_of`".into()),
+            _ => Err(
+                "give exactly one of `from`, `contents`, `compiled_from` and `signature_of`".into(),
+            ),
         }
     }
+}
+
+/// The unsigned artifact lucetc makes of `source`, a file in `scratch`.
+fn compile(scratch: &Scratch, source: &str) -> Result<Vec<u8>, String> {
+    // Compiled elsewhere, so no stray output is left in the shared world.
+    let out = tempfile::tempdir().map_err(|e| format!("cannot make a directory: {e}"))?;
+    let artifact = out.path().join("compiled.so");
+    let output = run(&mut lucetc([
+        scratch.path(source).as_os_str(),
+        "-o".as_ref(),
+        artifact.as_os_str(),
+    ]));
+    if output.status != 0 {
+        return Err(format!("lucetc cannot compile {source}: {}", output.stderr));
+    }
+    std::fs::read(&artifact).map_err(|e| format!("cannot read the artifact of {source}: {e}"))
 }
 
 /// A minisign signature of `data` by the good key, as `.minisig` text.
