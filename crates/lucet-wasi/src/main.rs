@@ -19,13 +19,13 @@ use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(usage) = args.check() {
+        usage.exit();
+    }
     lucet_cli::exit("lucet-wasi", run(args), advice::advice)
 }
 
 fn run(args: Args) -> Result<u8> {
-    if args.signature_verify && args.trust.signature_pk.is_empty() {
-        bail!("--signature-verify needs --signature-pk KEY: there is nothing to verify against");
-    }
     if cfg!(feature = "require-signatures") && args.trust.signature_pk.is_empty() {
         bail!(
             "this lucet-wasi only runs verified artifacts: give --signature-pk KEY or set LUCET_SIGNATURE_PK"
@@ -36,28 +36,29 @@ fn run(args: Args) -> Result<u8> {
         required_source_keys: args.require_source_key.clone(),
         min_timestamp: args.min_timestamp,
     };
-    if !policy.is_empty() && args.trust.signature_pk.is_empty() {
-        bail!(
-            "--expect-name, --require-source-key and --min-timestamp check signed metadata: give --signature-pk KEY too"
-        );
-    }
     let options = wasi_options(&args)?;
     let mut load_options = LoadOptions::default();
     load_options.read_limits.max_image_len = args.max_artifact_size;
     if let Some(size) = args.stack_size {
-        load_options.max_wasm_stack = usize::try_from(size)
-            .ok()
-            .filter(|s| (64 << 10..=1 << 30).contains(s))
-            .context("--stack-size must be between 64K and 1G")?;
+        load_options.max_wasm_stack = size;
     }
 
-    let file = lucet_signature::file::open_regular_file(&args.module)
-        .with_context(|| format!("cannot open {}", args.module.display()))?;
-    let explain = |error: lucet_runtime::Error| match source_file_hint(&file, &args.module) {
+    let module = args.module();
+    let file = lucet_signature::file::open_regular_file(module)
+        .with_context(|| format!("cannot open {}", module.display()))?;
+    let explain = |error: lucet_runtime::Error| match source_file_hint(&file, module) {
         Some(hint) => anyhow::anyhow!(hint),
-        None => anyhow::Error::new(error).context(args.module.display().to_string()),
+        None => anyhow::Error::new(error).context(module.display().to_string()),
     };
     let loaded = if args.trust.signature_pk.is_empty() {
+        if !args.allow_unverified {
+            // As loud as it is cheap to silence: the user may not know that
+            // no key is configured.
+            eprintln!(
+                "lucet-wasi: notice: running {} unverified: no --signature-pk or LUCET_SIGNATURE_PK is given (--allow-unverified silences this notice)",
+                module.display()
+            );
+        }
         lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
     } else {
         let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
@@ -71,7 +72,7 @@ fn run(args: Args) -> Result<u8> {
         // before wasmtime sees the image.
         policy
             .check(verified.metadata())
-            .with_context(|| args.module.display().to_string())?;
+            .with_context(|| module.display().to_string())?;
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
 
@@ -135,12 +136,21 @@ fn source_file_hint(file: &std::fs::File, path: &Path) -> Option<String> {
 }
 
 fn wasi_options(args: &Args) -> Result<WasiOptions> {
-    let program_name = args
-        .module
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut env = Vec::new();
+    let program_name = match &args.argv0 {
+        Some(name) => name.clone(),
+        None => args
+            .module()
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let mut env: Vec<(String, String)> = Vec::new();
+    if args.inherit_env {
+        // Variables that are not UTF-8 cannot be given to a guest.
+        env.extend(std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }));
+    }
     for spec in &args.envs {
         let (name, value) = match spec.split_once('=') {
             Some((name, value)) => (name.to_string(), value.to_string()),
@@ -154,6 +164,8 @@ fn wasi_options(args: &Args) -> Result<WasiOptions> {
         if name.is_empty() {
             bail!("--env {spec}: the variable name is empty");
         }
+        // A later --env of the same name wins, over an inherited one too.
+        env.retain(|(existing, _)| *existing != name);
         env.push((name, value));
     }
     let mut dirs = Vec::new();
@@ -169,7 +181,7 @@ fn wasi_options(args: &Args) -> Result<WasiOptions> {
     }
     Ok(WasiOptions {
         program_name,
-        args: args.args.clone(),
+        args: args.guest_args().to_vec(),
         env,
         dirs,
         entrypoint: args.entrypoint.clone(),

@@ -18,7 +18,10 @@ pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };
 pub use scratch::Scratch;
-pub use tools::{built, external, lucet_objdump, lucet_wasi, lucetc, on_path, target_dir, tool};
+pub use tools::{
+    built, external, lucet_objdump, lucet_wasi, lucet_wasi_noticing, lucetc, on_path, target_dir,
+    tool,
+};
 
 use std::path::Path;
 

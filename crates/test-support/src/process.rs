@@ -47,6 +47,19 @@ impl Output {
         );
     }
 
+    /// Asserts a usage error: status 2, `needle` in clap's `error:` line
+    /// (the first), and no output.
+    #[track_caller]
+    pub fn usage_error(&self, needle: &str) {
+        assert_eq!(self.status, 2, "unexpected status: {self:#?}");
+        let first = self.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("error: ") && first.contains(needle),
+            "the usage error lacks {needle:?}: {self:#?}"
+        );
+        assert!(self.stdout.is_empty(), "stdout is not empty: {self:#?}");
+    }
+
     /// A trap: status 134, `needle` in the trap's line or its wasm
     /// backtrace (several lines), and nothing on stdout.
     #[track_caller]

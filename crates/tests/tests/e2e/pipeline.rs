@@ -268,7 +268,7 @@ fn lucet_wasi_refuses_every_unverifiable_artifact() {
         "--signature-verify".into(),
         arg(&artifact),
     ]))
-    .refused(1, "--signature-pk");
+    .usage_error("--signature-pk");
     // A malformed key is refused before anything runs.
     let bad_key = scratch.write("bad.pub", "untrusted comment: x\nRWQ=\n");
     verify(&artifact, &bad_key).refused(1, "bad.pub");

@@ -246,7 +246,8 @@ fn load_policy_requires_source_keys_and_freshness() {
     assert_eq!(with(&["--min-timestamp", "1000"]).ok(), HELLO);
     with(&["--min-timestamp", "99999999999"]).refused(1, "rollback refused");
     // Policy flags check signed metadata, so they need a key.
-    runs_with(&artifact, &["--min-timestamp".into(), "1".into()]).refused(1, "give --signature-pk");
+    runs_with(&artifact, &["--min-timestamp".into(), "1".into()])
+        .usage_error("give --signature-pk");
     // An artifact whose source was never verified names no source key.
     let unverified_source = scratch.compile(&hello_wat(), "nosource", &sk(raw(&secret)));
     let mut args = pk.to_vec();

@@ -31,6 +31,52 @@ fn args_and_env_reach_the_guest_and_nothing_else_does() {
 }
 
 #[test]
+fn everything_after_the_module_is_the_guest_s_as_with_wasmtime_run() {
+    let scratch = Scratch::new();
+    let artifact = compiled(&scratch, "echo");
+    // Flags of lucet-wasi's own, after MODULE, are the guest's arguments.
+    let mut command = lucet_wasi(["--argv0", "echo"]);
+    command
+        .arg(&artifact)
+        .args(["--env", "X=1", "-v", "--", "--timeout"]);
+    assert_eq!(
+        run(&mut command).ok(),
+        "echo\n--env\nX=1\n-v\n--\n--timeout\n"
+    );
+}
+
+#[test]
+fn inherit_env_passes_the_whole_environment_and_env_overrides_it() {
+    let scratch = Scratch::new();
+    let artifact = compiled(&scratch, "echo");
+    let mut command = lucet_wasi(["--inherit-env", "--env", "OVERRIDDEN=by flag"]);
+    command
+        .arg(&artifact)
+        .env_clear()
+        .env("INHERITED", "yes")
+        .env("OVERRIDDEN", "by host");
+    assert_eq!(
+        run(&mut command).ok(),
+        "echo.so\nINHERITED=yes\nOVERRIDDEN=by flag\n"
+    );
+}
+
+#[test]
+fn an_unverified_run_says_so_unless_allowed_explicitly() {
+    let scratch = Scratch::new();
+    let artifact = compiled(&scratch, "echo");
+    let output = run(lucet_wasi_noticing([&artifact]).env_remove("LUCET_SIGNATURE_PK"));
+    assert_eq!(output.ok(), "echo.so\n");
+    assert_eq!(output.stderr.lines().count(), 1, "{output:#?}");
+    output.says("notice: running");
+    output.says("unverified");
+    output.says("--allow-unverified");
+    let output = run(&mut lucet_wasi([&artifact]));
+    assert_eq!(output.ok(), "echo.so\n");
+    assert!(output.stderr.is_empty(), "{output:#?}");
+}
+
+#[test]
 fn env_passthrough_of_an_unset_variable_is_an_error() {
     let scratch = Scratch::new();
     let artifact = compiled(&scratch, "echo");
@@ -245,7 +291,7 @@ fn malformed_limits_are_usage_errors() {
         "1K".into(),
         arg(&artifact),
     ]))
-    .refused(1, "--stack-size");
+    .usage_error("outside 64K to 1G");
 }
 
 /// Rewrites one field of an unsigned artifact's metadata block, fixing up the footer.
