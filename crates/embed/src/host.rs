@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
 use lucet_runtime::{
-    EngineSettings, EpochThread, GuestState, LoadOptions, LoadedCode, SealedImage, SharedEngine,
-    WasiCalls,
+    CommandExport, EngineSettings, EpochThread, GuestState, LoadOptions, LoadedCode, SealedImage,
+    SharedEngine, WasiCalls,
 };
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::component::{self, Component};
@@ -405,8 +405,12 @@ impl Shared {
 
     /// A WASI 0.2 command component (`wasi:cli/run`), linked to WASI 0.2.
     fn link_component(&self, component: &Component) -> Result<CommandPre<GuestState>, Error> {
-        if !lucet_runtime::exports_wasi_cli_run(component) {
-            return Err(Error::NotACommand);
+        match lucet_runtime::command_export(component) {
+            CommandExport::Run => {}
+            CommandExport::Missing => return Err(Error::NotACommand),
+            CommandExport::OtherType => {
+                return Err(Error::Refused(lucet_runtime::Error::RunOfAnotherType));
+            }
         }
         let pre = self
             .component_linker

@@ -46,9 +46,21 @@ fn run(args: Args) -> Result<u8> {
     let module = args.module();
     let file = lucet_signature::file::open_regular_file(module)
         .with_context(|| format!("cannot open {}", module.display()))?;
-    let explain = |error: lucet_runtime::Error| match source_file_hint(&file, module) {
-        Some(hint) => anyhow::anyhow!(hint),
-        None => anyhow::Error::new(error).context(module.display().to_string()),
+    let explain = |error: lucet_runtime::Error| {
+        // Only a file without a lucet footer may be something else entirely.
+        let no_footer = matches!(
+            error,
+            lucet_runtime::Error::Artifact(
+                lucet_artifact::Error::BadMagic | lucet_artifact::Error::TooShort { .. }
+            )
+        );
+        match no_footer
+            .then(|| source_file_hint(&file, module, &error))
+            .flatten()
+        {
+            Some(hint) => anyhow::anyhow!(hint),
+            None => anyhow::Error::new(error).context(module.display().to_string()),
+        }
     };
     let loaded = if args.trust.signature_pk.is_empty() {
         if !args.allow_unverified {
@@ -76,7 +88,8 @@ fn run(args: Args) -> Result<u8> {
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
 
-    let outcome = lucet_runtime::run(&loaded, &options)?;
+    let outcome =
+        lucet_runtime::run(&loaded, &options).with_context(|| module.display().to_string())?;
     // The guest wrote through our stdout: it leaves before our own message.
     let _ = std::io::stdout().flush();
     Ok(exit_status(outcome))
@@ -116,23 +129,38 @@ fn exit_status(outcome: Outcome) -> u8 {
     }
 }
 
-/// When the file is WebAssembly rather than an artifact, says how to compile it.
-/// Reads at most its first bytes, only after loading has already failed.
-fn source_file_hint(file: &std::fs::File, path: &Path) -> Option<String> {
+/// When a file without a lucet footer is WebAssembly, says how to compile
+/// it; when it is a native image (a corrupted artifact, or a wasmtime
+/// `.cwasm`, which the header alone cannot tell apart), adds that advice to
+/// `error`. Reads at most its first bytes, only after loading has failed.
+fn source_file_hint(
+    file: &std::fs::File,
+    path: &Path,
+    error: &lucet_runtime::Error,
+) -> Option<String> {
     let mut head = [0u8; 64];
     let len = std::os::unix::fs::FileExt::read_at(file, &mut head, 0).unwrap_or(0);
     let head = head.get(..len).unwrap_or_default();
     let text = String::from_utf8_lossy(head);
     let text = text.trim_start();
     let looks_like_wat = text.starts_with('(') || text.starts_with(";;");
-    (head.starts_with(b"\0asm") || looks_like_wat).then(|| {
-        format!(
+    let path_so = path.with_extension("so");
+    if head.starts_with(b"\0asm") || looks_like_wat {
+        Some(format!(
             "{} is WebAssembly, not a lucet artifact: compile it first with `lucetc {} -o {}`",
             path.display(),
             path.display(),
-            path.with_extension("so").display()
-        )
-    })
+            path_so.display()
+        ))
+    } else if head.starts_with(b"\x7fELF") {
+        Some(format!(
+            "{}: {error}; if it is a wasmtime .cwasm, compile its WebAssembly with `lucetc APP.wasm -o {}` instead",
+            path.display(),
+            path_so.display()
+        ))
+    } else {
+        None
+    }
 }
 
 fn wasi_options(args: &Args) -> Result<WasiOptions> {

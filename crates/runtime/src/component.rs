@@ -3,7 +3,8 @@
 //! module runs in.
 
 use wasmtime::Store;
-use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, Type};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::p2::bindings::CommandPre;
 
@@ -26,8 +27,10 @@ pub(crate) async fn run_command(
     if entrypoint != DEFAULT_ENTRYPOINT {
         return Err(Error::ComponentEntrypoint(entrypoint.to_string()));
     }
-    if !exports_wasi_cli_run(component) {
-        return Err(Error::NotACommand);
+    match command_export(component) {
+        CommandExport::Run => {}
+        CommandExport::Missing => return Err(Error::NotACommand),
+        CommandExport::OtherType => return Err(Error::RunOfAnotherType),
     }
     let linker = component_linker(store.engine(), WasiCalls::Async)?;
     let pre = linker
@@ -54,11 +57,46 @@ pub fn command_ended(call: wasmtime::Result<Result<(), ()>>) -> wasmtime::Result
     }
 }
 
-/// Whether `component` is a WASI 0.2 command: it exports `wasi:cli/run` (of
-/// any 0.2 release). The export's type is checked when it is bound.
-pub fn exports_wasi_cli_run(component: &Component) -> bool {
-    component
-        .component_type()
-        .exports(component.engine())
-        .any(|(name, _)| name.starts_with(RUN_INTERFACE))
+/// What a component exports as a WASI 0.2 command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandExport {
+    /// `wasi:cli/run` (of any 0.2 release) with `run: func() -> result`.
+    Run,
+    /// No `wasi:cli/run`: not a command.
+    Missing,
+    /// A `wasi:cli/run` whose `run` is missing or of another type.
+    OtherType,
+}
+
+/// Whether `component` is a WASI 0.2 command, from its type alone (before
+/// anything is linked or instantiated).
+pub fn command_export(component: &Component) -> CommandExport {
+    let engine = component.engine();
+    let ty = component.component_type();
+    let Some((_, export)) = ty
+        .exports(engine)
+        .find(|(name, _)| name.starts_with(RUN_INTERFACE))
+    else {
+        return CommandExport::Missing;
+    };
+    let run = match export.ty {
+        ComponentItem::ComponentInstance(instance) => {
+            instance.get_export(engine, "run").map(|run| run.ty)
+        }
+        _ => None,
+    };
+    let is_command = match run {
+        Some(ComponentItem::ComponentFunc(func)) => {
+            let results: Vec<Type> = func.results().collect();
+            func.params().len() == 0
+                && matches!(results.as_slice(), [Type::Result(result)]
+                    if result.ok().is_none() && result.err().is_none())
+        }
+        _ => false,
+    };
+    if is_command {
+        CommandExport::Run
+    } else {
+        CommandExport::OtherType
+    }
 }

@@ -101,9 +101,9 @@ pub enum Error {
         #[source]
         source: wasmtime::Error,
     },
-    /// The module could not be instantiated (an import that is not WASI
-    /// preview 1, for instance).
-    #[error("cannot instantiate module")]
+    /// The module or component could not be instantiated (an import that
+    /// is not WASI, for instance).
+    #[error("cannot instantiate")]
     Instantiate(#[source] wasmtime::Error),
     /// The module's initial memories or tables are over the runner's limits.
     #[error("module cannot start: {0}")]
@@ -114,6 +114,12 @@ pub enum Error {
     /// The component does not export `wasi:cli/run`: it is not a command.
     #[error("component does not export wasi:cli/run, so it is not a command this runner can start")]
     NotACommand,
+    /// The component exports `wasi:cli/run`, but its `run` is not the
+    /// command's `func() -> result`.
+    #[error(
+        "component exports wasi:cli/run, but its `run` is not `func() -> result` (a WASI 0.2 command's)"
+    )]
+    RunOfAnotherType,
     /// An entry point other than `_start` was asked of a component, which
     /// runs its `wasi:cli/run` export.
     #[error("a component runs its wasi:cli/run export; it has no entry point `{0}` to call")]

@@ -40,7 +40,7 @@ mod settings;
 mod shared;
 mod units;
 
-pub use component::{command_ended, exports_wasi_cli_run};
+pub use component::{CommandExport, command_ended, command_export};
 pub use engine::engine_config;
 pub use epoch::EpochThread;
 pub use error::Error;
