@@ -6,7 +6,8 @@
 #
 #   scripts/bench.sh              full run (about a quarter of an hour), rewrites BENCHMARKS.md
 #   scripts/bench.sh --no-write   full run, prints only
-#   scripts/bench.sh --suite-only P2-P6 only (verify-throughput's block is kept)
+#   scripts/bench.sh --suite-only P2-P7 only (verify-throughput's block is kept)
+#   scripts/bench.sh --p7-only    P7 only (every other block is kept)
 #
 # CI runs the smoke mode instead (seconds, no peers): see scripts/test.sh.
 set -euo pipefail
@@ -14,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 write=1
 p1=1
+p2_p6=1
 for arg in "$@"; do
     case $arg in
         --no-write) write=0 ;;
         --suite-only) p1=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only]" >&2; exit 2 ;;
+        --p7-only) p1=0 p2_p6=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -49,19 +52,27 @@ fi
 
 p1_out=$(mktemp)
 suite=$(mktemp)
-trap 'rm -f "$p1_out" "$suite"' EXIT
+suite_p7=$(mktemp)
+trap 'rm -f "$p1_out" "$suite" "$suite_p7"' EXIT
+
+run_suite() { # rows
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores."
+    target/release/suite --markdown --reps 3 --rows "$1" \
+        --lucetc target/release/lucetc \
+        --lucet-wasi target/runtime-only-release/lucet-wasi \
+        "${peers[@]}"
+}
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 if [[ $p1 == 1 ]]; then
     target/release/verify-throughput --size-mb 256 --reps 7 --explore --markdown | tee "$p1_out"
 fi
-{
-    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores."
-    target/release/suite --markdown --reps 3 \
-        --lucetc target/release/lucetc \
-        --lucet-wasi target/runtime-only-release/lucet-wasi \
-        "${peers[@]}"
-} | tee "$suite"
+# P7 (WebAssembly 3.0 and components) has a block of its own, so that it
+# can be rerun alone (--p7-only).
+if [[ $p2_p6 == 1 ]]; then
+    run_suite P2,P3,P4,P5,P6 | tee "$suite"
+fi
+run_suite P7 | tee "$suite_p7"
 
 if [[ $write == 1 ]]; then
     # Replace what lies between each pair of markers with the new output;
@@ -77,6 +88,9 @@ if [[ $write == 1 ]]; then
     if [[ $p1 == 1 ]]; then
         replace verify-throughput "$p1_out"
     fi
-    replace suite "$suite"
+    if [[ $p2_p6 == 1 ]]; then
+        replace suite "$suite"
+    fi
+    replace suite-p7 "$suite_p7"
     echo "BENCHMARKS.md: generated blocks rewritten ($(date -u '+%Y-%m-%d %H:%M UTC'))" >&2
 fi

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use lucet_bench::fixture::{BenchKey, CompiledArtifact, compile_artifact};
+use lucet_embed::PoolingLimits;
 use lucet_runtime::EngineSettings;
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// The runtime's epoch deadline that is never reached: bare wasmtime is
 /// timed with exactly the runner's store settings.
@@ -19,6 +20,11 @@ pub const TRIVIAL_WAT: &str = r#"(module (memory (export "memory") 1) (func (exp
 /// The project's hello world (one `fd_write`).
 pub const HELLO_WAT: &str = include_str!("../../../../../examples/hello/hello.wat");
 pub const HELLO_OUT: &[u8] = b"Hello, world!\n";
+
+/// The end-to-end tests' wasm-GC program: it allocates far beyond any GC
+/// heap, so the collector runs (about 0.2 s).
+pub const GC_WAT: &str = include_str!("../../../../tests/fixtures/gc.wat");
+pub const GC_OUT: &[u8] = b"gc: 66667666670000041\n";
 
 /// wasmtime 48 has its own error type: turn it into anyhow's, with context.
 pub trait WasmtimeContext<T> {
@@ -54,6 +60,11 @@ impl Fixture {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// lucetc's `--signature-sk` argument for the secret key file.
+    pub fn secret_arg(&self) -> String {
+        format!("raw:{}", self.secret_path.display())
     }
 
     /// Compiles `wasm` in process as lucetc does, signed by the key or not;
@@ -94,4 +105,43 @@ pub fn bare_precompile(wasm: &[u8], interruptible: bool) -> Result<Vec<u8>> {
         .parallel_compilation(true);
     let engine = Engine::new(&config).wt("bare engine")?;
     engine.precompile_module(wasm).wt("bare precompile")
+}
+
+/// The pool `lucet_embed::Host` builds from `limits` (`pooling_config` in
+/// lucet-embed's `host.rs`, mirrored here: keep the two alike), for the
+/// bare wasmtime peers of P4 and P7.
+pub fn embed_like_pool(limits: &PoolingLimits) -> Result<PoolingAllocationConfig> {
+    let instances = limits.max_instances;
+    let per_component = limits.max_core_instances_per_component.max(1);
+    let tables_per_component = per_component
+        .checked_mul(limits.max_tables_per_module)
+        .context("tables per component overflow")?;
+    let total = |per: u32| instances.checked_mul(per).context("pool size overflows");
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(total(per_component)?)
+        .total_memories(total(limits.max_memories_per_module)?)
+        .total_tables(total(tables_per_component)?)
+        .total_stacks(0)
+        .total_component_instances(instances)
+        .max_core_instances_per_component(per_component)
+        .max_memories_per_component(limits.max_memories_per_module)
+        .max_tables_per_component(tables_per_component)
+        .max_component_instance_size(limits.max_instance_size)
+        .max_memories_per_module(limits.max_memories_per_module)
+        .max_memory_size(usize::try_from(limits.max_memory_size)?)
+        .max_tables_per_module(limits.max_tables_per_module)
+        .table_elements(limits.max_table_elements)
+        .max_core_instance_size(limits.max_instance_size);
+    Ok(pool)
+}
+
+/// The engine of a default `lucet_embed::Host`, built bare: lucet's engine
+/// settings, lucetc's default opt level and the same pool.
+pub fn embed_like_engine() -> Result<Engine> {
+    let pool = embed_like_pool(&PoolingLimits::default())?;
+    let mut config = lucet_like_config(EngineSettings::default().interruptible)?;
+    config
+        .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).wt("bare engine")
 }

@@ -1,4 +1,4 @@
-//! `suite`: the performance suite (rows P2–P6 of BENCHMARKS.md), each row
+//! `suite`: the performance suite (rows P2–P7 of BENCHMARKS.md), each row
 //! measured side by side with its peer in the same run.
 //!
 //! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
@@ -18,8 +18,19 @@
 //!   larger ones (`LARGER_INPUTS`) in a scratch directory, against `wasmtime
 //!   run --allow-precompiled` at the same opt level, with epoch interruption
 //!   (our default) and without (`lucetc --no-interruption`).
+//! * **P7 WebAssembly 3.0 and components**, in three parts: the end-to-end
+//!   tests' wasm-GC program (`gc.wat`, which allocates far beyond its heap so
+//!   the collector runs) as a whole process, `lucetc` + `lucet-wasi
+//!   --signature-pk` against `wasmtime compile` + `wasmtime run
+//!   --allow-precompiled`, both at opt level s with the copying collector,
+//!   with epoch interruption and without; hello world made a WASI 0.2
+//!   component with the official preview-1 adapter, as a whole process the
+//!   same two ways at each tool's defaults (the core module alongside, as a
+//!   diagnostic); and `ModuleHandle::run` of that component (instantiate from
+//!   the pool, `wasi:cli/run`, drop) against bare wasmtime with the same
+//!   engine and pool, a `CommandPre` and a WASI 0.2 context per iteration.
 //!
-//! Each row has a module of its own (`p2` … `p6`); the tables and timing
+//! Each row has a module of its own (`p2` … `p7`); the tables and timing
 //! helpers are in the library (`lucet_bench::report`), keys and in-process
 //! compilation too (`lucet_bench::fixture`), and `--smoke`, `--markdown`,
 //! `--reps` and what `main` does with them are defined once for every
@@ -41,6 +52,7 @@ mod p3;
 mod p4;
 mod p5;
 mod p6;
+mod p7;
 mod process;
 
 use std::env;
@@ -81,6 +93,10 @@ fn run(opts: &Options) -> Result<()> {
     }
     if opts.wants("P3") || opts.wants("P6") {
         p3_p6(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P7") {
+        p7::p7(opts, &fx, &tools, &mut report)?;
         report.flush();
     }
     report.line(&format!("load average {} after", load_average()));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use lucet_bench::args::{Common, Harness};
 
-/// The performance suite (rows P2–P6 of BENCHMARKS.md), each row measured
+/// The performance suite (rows P2–P7 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
 #[derive(Parser, Debug)]
 #[command(
@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(flatten)]
     common: Common,
     /// Rows to run, comma-separated (default: all)
-    #[arg(long, value_name = "P2,P3,P4,P5,P6")]
+    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7")]
     rows: Option<String>,
     /// lucetc binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
@@ -45,6 +45,9 @@ pub struct Cli {
     programs: Option<usize>,
 }
 
+/// The rows of the suite, all run by default.
+const ROWS: [&str; 6] = ["P2", "P3", "P4", "P5", "P6", "P7"];
+
 #[derive(Debug)]
 pub struct Options {
     /// `--smoke`, `--markdown`, `--reps`; with `--smoke`, one repetition.
@@ -66,10 +69,17 @@ impl Harness for Options {
     fn from_cli(cli: Cli) -> Result<Options, String> {
         let mut common = cli.common;
         common.check_reps()?;
-        let rows = match &cli.rows {
+        let rows: Vec<String> = match &cli.rows {
             Some(list) => list.split(',').map(|r| r.trim().to_uppercase()).collect(),
-            None => ["P2", "P3", "P4", "P5", "P6"].map(String::from).to_vec(),
+            None => ROWS.map(String::from).to_vec(),
         };
+        // A misspelt row would silently measure nothing.
+        if let Some(row) = rows.iter().find(|r| !ROWS.contains(&r.as_str())) {
+            return Err(format!(
+                "--rows: unknown row `{row}` (rows are {})",
+                ROWS.join(", ")
+            ));
+        }
         let mut programs = cli.programs;
         if common.smoke {
             common.reps = 1;
@@ -122,12 +132,15 @@ mod tests {
     fn options() {
         let opts = parse::<Options>(NO_ARGS).unwrap();
         assert_eq!(opts.common.reps, 5);
-        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6"]);
+        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7"]);
         assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
         let opts =
             parse::<Options>(["--rows", "p3, P6", "--reps", "3", "--programs", "4"]).unwrap();
         assert!(opts.wants("P3") && opts.wants("P6") && !opts.wants("P2"));
         assert_eq!((opts.common.reps, opts.programs), (3, Some(4)));
+        let opts = parse::<Options>(["--rows", "p7"]).unwrap();
+        assert!(opts.wants("P7") && !opts.wants("P4"));
+        assert!(parse::<Options>(["--rows", "P8"]).is_err());
         let opts = parse::<Options>(["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
         assert_eq!((opts.common.reps, opts.programs), (1, Some(1)));
         let opts = parse::<Options>(["--lucetc", "a", "--lucet-wasi", "b", "--markdown"]).unwrap();

@@ -102,11 +102,6 @@ impl P3Row {
     }
 }
 
-/// The raw secret key argument of lucetc.
-fn secret_arg(fx: &Fixture) -> String {
-    format!("raw:{}", fx.secret_path.display())
-}
-
 /// Times lucetc (signing, as deployed), the bare precompile in process and
 /// as a process, and wasmtime compile, interleaved, `reps` times after one
 /// untimed round. Leaves lucetc's and wasmtime's outputs in `compiled`.
@@ -151,7 +146,7 @@ fn commands(
     fx: &Fixture,
     tools: &Tools,
 ) -> Result<Vec<Cmd>> {
-    let secret = secret_arg(fx);
+    let secret = fx.secret_arg();
     let lucetc_cmd = Cmd::new(
         lucetc,
         &[
@@ -230,7 +225,7 @@ pub fn compile_plain(
     fx: &Fixture,
     tools: &Tools,
 ) -> Result<()> {
-    let secret = secret_arg(fx);
+    let secret = fx.secret_arg();
     Cmd::new(
         lucetc,
         &[

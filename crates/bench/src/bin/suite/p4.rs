@@ -8,16 +8,13 @@ use anyhow::{Context, Result, ensure};
 use lucet_bench::report::{Report, median_of, percentile, ratio, us, yes_no};
 use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle};
 use lucet_runtime::EngineSettings;
-use wasmtime::{
-    Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
-    Store, StoreLimits, StoreLimitsBuilder,
-};
+use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 use crate::fixture::{
-    Fixture, HELLO_OUT, HELLO_WAT, NO_DEADLINE, TRIVIAL_WAT, WasmtimeContext, lucet_like_config,
+    Fixture, HELLO_OUT, HELLO_WAT, NO_DEADLINE, TRIVIAL_WAT, WasmtimeContext, embed_like_engine,
     wat,
 };
 use crate::options::Options;
@@ -27,8 +24,8 @@ struct BareState {
     limits: StoreLimits,
 }
 
-/// Bare wasmtime with the pool `lucet_embed::PoolingLimits::default()`
-/// describes and lucetc's default engine settings.
+/// Bare wasmtime with the pool a default `lucet_embed::Host` reserves and
+/// lucetc's default engine settings.
 struct Bare {
     engine: Engine,
     linker: Linker<BareState>,
@@ -36,24 +33,7 @@ struct Bare {
 
 impl Bare {
     fn new() -> Result<Bare> {
-        let settings = EngineSettings::default();
-        let limits = lucet_embed::PoolingLimits::default();
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_core_instances(limits.max_instances)
-            .total_memories(limits.max_instances * limits.max_memories_per_module)
-            .total_tables(limits.max_instances * limits.max_tables_per_module)
-            .total_stacks(0)
-            .total_component_instances(0)
-            .max_memories_per_module(limits.max_memories_per_module)
-            .max_memory_size(usize::try_from(limits.max_memory_size)?)
-            .max_tables_per_module(limits.max_tables_per_module)
-            .table_elements(limits.max_table_elements)
-            .max_core_instance_size(limits.max_instance_size);
-        let mut config = lucet_like_config(settings.interruptible)?;
-        config
-            .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).wt("bare engine")?;
+        let engine = embed_like_engine()?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut BareState| &mut s.wasi)
             .wt("bare linker")?;
@@ -98,7 +78,9 @@ fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
     Ok(stdout.contents().to_vec())
 }
 
-fn embed_cycle(handle: &ModuleHandle) -> Result<(Vec<u8>, Duration)> {
+/// One `ModuleHandle::run` with a default `InstanceConfig`: stdout and
+/// `RunOutput::elapsed`.
+pub fn embed_cycle(handle: &ModuleHandle) -> Result<(Vec<u8>, Duration)> {
     let output = handle
         .run(InstanceConfig::default())
         .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
@@ -107,7 +89,7 @@ fn embed_cycle(handle: &ModuleHandle) -> Result<(Vec<u8>, Duration)> {
 }
 
 /// The times of one timed iteration.
-struct Cycle {
+pub struct Cycle {
     /// `ModuleHandle::run`, as the caller sees it.
     embed: Duration,
     /// `RunOutput::elapsed`: instantiation to the end of the run.
@@ -115,12 +97,10 @@ struct Cycle {
     bare: Duration,
 }
 
-/// One module of P4, ready to run both ways.
-struct Subject<'a> {
-    name: &'static str,
-    expected: &'a [u8],
-    handle: ModuleHandle,
-    pre: InstancePre<BareState>,
+/// The medians of a row's cycles.
+pub struct CycleMedians {
+    pub embed: Duration,
+    pub bare: Duration,
 }
 
 pub fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
@@ -140,16 +120,17 @@ pub fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
         let handle = host
             .load_verified_bytes(name, &artifact)
             .map_err(|e| anyhow::anyhow!("{}", e.report()))?;
-        let subject = Subject {
+        let pre = bare.pre(&wasm)?;
+        let cycles = measure(
             name,
             expected,
-            handle,
-            pre: bare.pre(&wasm)?,
-        };
-        let cycles = measure(&subject, iters)?;
-        let (table, verdict) = summarize(name, &cycles)?;
+            iters,
+            || embed_cycle(&handle),
+            || bare_cycle(&pre, name),
+        )?;
+        let (table, m) = summarize(name, &cycles, "bare wasmtime 48 pooling")?;
         rows.extend(table);
-        verdicts.push(verdict);
+        verdicts.push(verdict(name, &m));
     }
     report.line(&format!("{iters} iterations per row, interleaved."));
     report.table(&["path", "median µs", "p99 µs", "ratio to bare"], &rows);
@@ -159,33 +140,40 @@ pub fn p4(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// Times `s` both ways, `iters` times.
-fn measure(s: &Subject, iters: usize) -> Result<Vec<Cycle>> {
-    let name = s.name;
+/// Times `embed` and `bare` (each returning the guest's stdout, `embed`
+/// also `RunOutput::elapsed`), `iters` times; every output must be
+/// `expected`.
+pub fn measure(
+    name: &str,
+    expected: &[u8],
+    iters: usize,
+    mut embed: impl FnMut() -> Result<(Vec<u8>, Duration)>,
+    mut bare: impl FnMut() -> Result<Vec<u8>>,
+) -> Result<Vec<Cycle>> {
     let mut cycles = Vec::with_capacity(iters);
+    let mut timed_embed = || -> Result<(Duration, Duration)> {
+        let start = Instant::now();
+        let (out, inner) = embed()?;
+        let elapsed = start.elapsed();
+        ensure!(out == expected, "{name}: lucet-embed output {out:?}");
+        Ok((elapsed, inner))
+    };
+    let mut timed_bare = || -> Result<Duration> {
+        let start = Instant::now();
+        let out = bare()?;
+        let elapsed = start.elapsed();
+        ensure!(out == expected, "{name}: bare output {out:?}");
+        Ok(elapsed)
+    };
     // Untimed warm-up of every path, then interleaved iterations, each
     // path going first every other time (the second runs with the
     // caches the first warmed).
     for i in 0..=iters {
-        let embed = || -> Result<(Duration, Duration)> {
-            let start = Instant::now();
-            let (out, inner) = embed_cycle(&s.handle)?;
-            let elapsed = start.elapsed();
-            ensure!(out == s.expected, "{name}: lucet-embed output {out:?}");
-            Ok((elapsed, inner))
-        };
-        let bare = || -> Result<Duration> {
-            let start = Instant::now();
-            let out = bare_cycle(&s.pre, name)?;
-            let elapsed = start.elapsed();
-            ensure!(out == s.expected, "{name}: bare output {out:?}");
-            Ok(elapsed)
-        };
         let ((embed, inner), bare) = if i % 2 == 0 {
-            (embed()?, bare()?)
+            (timed_embed()?, timed_bare()?)
         } else {
-            let elapsed_bare = bare()?;
-            (embed()?, elapsed_bare)
+            let elapsed_bare = timed_bare()?;
+            (timed_embed()?, elapsed_bare)
         };
         if i > 0 {
             cycles.push(Cycle { embed, inner, bare });
@@ -194,8 +182,13 @@ fn measure(s: &Subject, iters: usize) -> Result<Vec<Cycle>> {
     Ok(cycles)
 }
 
-/// P4's three table rows of one module, and its verdict.
-fn summarize(name: &str, cycles: &[Cycle]) -> Result<(Vec<Vec<String>>, String)> {
+/// The three table rows of one module's `cycles` (the bare one named
+/// `bare_label`), and their medians.
+pub fn summarize(
+    name: &str,
+    cycles: &[Cycle],
+    bare_label: &str,
+) -> Result<(Vec<Vec<String>>, CycleMedians)> {
     let column = |f: fn(&Cycle) -> Duration| cycles.iter().map(f).collect::<Vec<_>>();
     let (t_embed, t_inner, t_bare) = (column(|c| c.embed), column(|c| c.inner), column(|c| c.bare));
     let p = |t: &[Duration]| percentile(t, 0.99).context("no samples");
@@ -212,7 +205,7 @@ fn summarize(name: &str, cycles: &[Cycle]) -> Result<(Vec<Vec<String>>, String)>
             &t_inner,
             inn,
         ),
-        ("bare wasmtime 48 pooling", &t_bare, b),
+        (bare_label, &t_bare, b),
     ] {
         rows.push(vec![
             format!("{name}: {row}"),
@@ -221,7 +214,13 @@ fn summarize(name: &str, cycles: &[Cycle]) -> Result<(Vec<Vec<String>>, String)>
             ratio(med, b),
         ]);
     }
-    let verdict = format!(
+    Ok((rows, CycleMedians { embed: e, bare: b }))
+}
+
+/// P4's verdict on one module.
+fn verdict(name: &str, m: &CycleMedians) -> String {
+    let (e, b) = (m.embed, m.bare);
+    format!(
         "P4 {name}: lucet-embed {} µs median vs bare {} µs = {}× (goal ≤ 1.05×: {}){}",
         us(e),
         us(b),
@@ -235,6 +234,5 @@ fn summarize(name: &str, cycles: &[Cycle]) -> Result<(Vec<Vec<String>>, String)>
         } else {
             String::new()
         }
-    );
-    Ok((rows, verdict))
+    )
 }
