@@ -7,7 +7,10 @@ use lucet_runtime::{Error, LimitedResource};
 pub fn advice(error: &anyhow::Error) -> Option<String> {
     let advice = match lucet_cli::cause::<Error>(error)? {
         Error::OverLimitAtStart(refusal) => format!("raise {}", limit_flag(refusal.resource)),
-        Error::MissingEntrypoint(_) => "pick another with --entrypoint".into(),
+        Error::MissingEntrypoint { .. } => {
+            "pick another with --entrypoint, or call any function with --invoke".into()
+        }
+        Error::InvokeComponent => "drop --invoke".into(),
         Error::ComponentEntrypoint(_) => "drop --entrypoint".into(),
         Error::NotInterruptible(_) => {
             "it was compiled with lucetc --no-interruption: recompile without that flag to use --timeout".into()

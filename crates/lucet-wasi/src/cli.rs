@@ -38,7 +38,8 @@ passed with --env.",
         "Examples",
         "  lucet-wasi --signature-pk lucet.pub hello.so
   lucet-wasi --signature-pk lucet.pub --require-source-key 40FCCEDA8519379D app.so
-  lucet-wasi --dir data:/data --env LANG=C --timeout 2s app.so --verbose input.txt",
+  lucet-wasi --dir data:/data --env LANG=C --timeout 2s app.so --verbose input.txt
+  lucet-wasi --invoke add math.so 2 40",
     ),
 ];
 
@@ -94,6 +95,12 @@ pub struct Args {
     /// Exported function to call (a module's; a component runs wasi:cli/run).
     #[arg(long, value_name = "NAME", default_value = "_start", help_heading = GUEST)]
     pub entrypoint: String,
+
+    /// Call the module's exported function NAME with ARGS as its arguments
+    /// (decimal integers, floats), and print its results, one per line, as
+    /// `wasmtime run --invoke` does.
+    #[arg(long, value_name = "NAME", conflicts_with = "entrypoint", help_heading = GUEST)]
+    pub invoke: Option<String>,
 
     /// Linear memory the guest may have, all its memories together (e.g. 64M); growth
     /// beyond it fails in the guest, and a module whose initial memories exceed it does

@@ -88,8 +88,22 @@ fn run(args: Args) -> Result<u8> {
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
 
-    let outcome =
-        lucet_runtime::run(&loaded, &options).with_context(|| module.display().to_string())?;
+    let outcome = match &args.invoke {
+        None => lucet_runtime::run(&loaded, &options),
+        Some(function) => {
+            let invocation = lucet_runtime::Invocation {
+                function: function.clone(),
+                args: args.guest_args().to_vec(),
+            };
+            lucet_runtime::invoke(&loaded, &options, &invocation).map(|(outcome, results)| {
+                for result in results {
+                    println!("{result}");
+                }
+                outcome
+            })
+        }
+    }
+    .with_context(|| module.display().to_string())?;
     // The guest wrote through our stdout: it leaves before our own message.
     let _ = std::io::stdout().flush();
     Ok(exit_status(outcome))

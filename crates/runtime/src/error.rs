@@ -109,8 +109,26 @@ pub enum Error {
     #[error("module cannot start: {0}")]
     OverLimitAtStart(crate::LimitRefusal),
     /// The entry point does not exist or has the wrong type.
-    #[error("module has no exported function `{0}` of type () -> ()")]
-    MissingEntrypoint(String),
+    #[error("module has no exported function `{name}` of type () -> () (it exports: {exports})")]
+    MissingEntrypoint {
+        /// The name asked for.
+        name: String,
+        /// The module's exported functions, comma-separated, or `none`.
+        exports: String,
+    },
+    /// The arguments given for a function to invoke do not fit its
+    /// parameters.
+    #[error("cannot invoke `{function}`: {message}")]
+    Invocation {
+        /// The function.
+        function: String,
+        /// What does not fit.
+        message: String,
+    },
+    /// A function was to be invoked in a component, which runs its
+    /// `wasi:cli/run` only.
+    #[error("a component runs its wasi:cli/run export; it has no function to invoke")]
+    InvokeComponent,
     /// The component does not export `wasi:cli/run`: it is not a command.
     #[error("component does not export wasi:cli/run, so it is not a command this runner can start")]
     NotACommand,

@@ -30,6 +30,7 @@ mod epoch;
 mod error;
 mod guest;
 mod image;
+mod invoke;
 mod limits;
 pub mod load;
 mod outcome;
@@ -49,13 +50,14 @@ pub use guest::{
     component_linker, guest_linker, guest_store,
 };
 pub use image::{EngineImage, LoadedCode, SealedImage};
+pub use invoke::{Invocation, Results};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
     HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, Provenance, load_unverified,
     load_unverified_artifact, load_verified, load_verified_artifact,
 };
 pub use outcome::{GuestTrap, MAX_EXIT_STATUS, Outcome, TrapKind, outcome_of};
-pub use run::{DEFAULT_ENTRYPOINT, WasiOptions, run};
+pub use run::{DEFAULT_ENTRYPOINT, WasiOptions, invoke, run};
 pub use settings::{CpuFeatures, EngineSettings, OptLevel, TargetCpu};
 pub use shared::{SharedEngine, load_verified_artifact_into, load_verified_into};
 pub use units::{parse_duration, parse_size};

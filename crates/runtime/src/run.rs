@@ -17,6 +17,7 @@ use crate::guest::{
     guest_store,
 };
 use crate::image::LoadedCode;
+use crate::invoke::{Invocation, Results, parse_args, show_results};
 use crate::limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter};
 use crate::load::LoadedArtifact;
 use crate::outcome::{Outcome, outcome_of};
@@ -64,6 +65,27 @@ pub struct WasiOptions {
 /// The timeout advances `loaded`'s engine's epoch: it is the run's own
 /// engine, which no other store waits on.
 pub fn run(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<Outcome, Error> {
+    run_calling(loaded, options, None).map(|(outcome, _)| outcome)
+}
+
+/// Runs `loaded` as [`run`] does, but calls the module's exported function
+/// `invocation.function` with its arguments (parsed by the function's
+/// parameter types) instead of the entry point, as `wasmtime run --invoke`
+/// does, and returns its results as text with the outcome (none unless the
+/// function returned). A component is refused: it runs `wasi:cli/run`.
+pub fn invoke(
+    loaded: &LoadedArtifact,
+    options: &WasiOptions,
+    invocation: &Invocation,
+) -> Result<(Outcome, Results), Error> {
+    run_calling(loaded, options, Some(invocation))
+}
+
+fn run_calling(
+    loaded: &LoadedArtifact,
+    options: &WasiOptions,
+    invocation: Option<&Invocation>,
+) -> Result<(Outcome, Results), Error> {
     if let Some(timeout) = options.timeout
         && !loaded.settings.interruptible
     {
@@ -76,7 +98,7 @@ pub fn run(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<Outcome, Er
         .map_err(|e| Error::io("cannot start the WASI event loop", e))?;
     // A panic in a host call ends the run with an error, not the process.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        event_loop.block_on(run_on_fiber(loaded, options))
+        event_loop.block_on(run_on_fiber(loaded, options, invocation))
     }))
     .map_err(|_| Error::RunPanicked)?
 }
@@ -101,7 +123,11 @@ fn wasi_context(options: &WasiOptions) -> Result<WasiP1Ctx, Error> {
     Ok(wasi.build_p1())
 }
 
-async fn run_on_fiber(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<Outcome, Error> {
+async fn run_on_fiber(
+    loaded: &LoadedArtifact,
+    options: &WasiOptions,
+    invocation: Option<&Invocation>,
+) -> Result<(Outcome, Results), Error> {
     let wasi = wasi_context(options)?;
     let limits = GuestLimiter::new(
         options.max_heap_size,
@@ -121,16 +147,32 @@ async fn run_on_fiber(loaded: &LoadedArtifact, options: &WasiOptions) -> Result<
         .map(|timeout| EpochThread::once_after(loaded.engine.clone(), timeout))
         .transpose()
         .map_err(|e| Error::io("cannot start the timeout timer thread", e))?;
+    let call = match invocation {
+        Some(invocation) => Call::Invoke(invocation),
+        None => Call::Entrypoint(&options.entrypoint),
+    };
+    let mut results = Results::new();
     let result = match &loaded.code {
         LoadedCode::Module(module) => {
-            instantiate_and_call(&loaded.engine, module, &mut store, &options.entrypoint).await
+            instantiate_and_call(&loaded.engine, module, &mut store, call, &mut results).await
         }
+        LoadedCode::Component(_) if invocation.is_some() => Err(Error::InvokeComponent),
         LoadedCode::Component(component) => {
             run_command(component, &mut store, &options.entrypoint).await
         }
     };
     drop(timer);
-    outcome_of(result?, options.timeout).map_err(Error::Host)
+    let outcome = outcome_of(result?, options.timeout).map_err(Error::Host)?;
+    Ok((outcome, results))
+}
+
+/// What a module's run calls.
+#[derive(Debug, Clone, Copy)]
+enum Call<'a> {
+    /// A `() -> ()` export, a command's `_start` by default.
+    Entrypoint(&'a str),
+    /// Any export, with arguments.
+    Invoke(&'a Invocation),
 }
 
 /// Instantiates the module and calls `entrypoint`: the call's result, or
@@ -140,7 +182,8 @@ async fn instantiate_and_call(
     engine: &Engine,
     module: &Module,
     store: &mut Store<GuestState>,
-    entrypoint: &str,
+    call: Call<'_>,
+    results: &mut Results,
 ) -> Result<wasmtime::Result<()>, Error> {
     let linker = guest_linker(engine, WasiCalls::Async)?;
     let instance = match started(
@@ -150,10 +193,49 @@ async fn instantiate_and_call(
         Ok(instance) => instance,
         Err(ended) => return Ok(Err(ended)),
     };
-    let entry = instance
-        .get_typed_func::<(), ()>(&mut *store, entrypoint)
-        .map_err(|_| Error::MissingEntrypoint(entrypoint.to_string()))?;
-    Ok(entry.call_async(&mut *store, ()).await)
+    let missing = |name: &str| Error::MissingEntrypoint {
+        name: name.to_string(),
+        exports: exported_functions(module),
+    };
+    match call {
+        Call::Entrypoint(name) => {
+            let entry = instance
+                .get_typed_func::<(), ()>(&mut *store, name)
+                .map_err(|_| missing(name))?;
+            Ok(entry.call_async(&mut *store, ()).await)
+        }
+        Call::Invoke(invocation) => {
+            let func = instance
+                .get_func(&mut *store, &invocation.function)
+                .ok_or_else(|| Error::Invocation {
+                    function: invocation.function.clone(),
+                    message: format!(
+                        "the module exports no function of that name (it exports: {})",
+                        exported_functions(module)
+                    ),
+                })?;
+            let (args, mut vals) = parse_args(&func, store, invocation)?;
+            let called = func.call_async(&mut *store, &args, &mut vals).await;
+            if called.is_ok() {
+                *results = show_results(&vals);
+            }
+            Ok(called)
+        }
+    }
+}
+
+/// The names of `module`'s exported functions, for a message.
+fn exported_functions(module: &Module) -> String {
+    let names: Vec<&str> = module
+        .exports()
+        .filter(|export| matches!(export.ty(), wasmtime::ExternType::Func(_)))
+        .map(|export| export.name())
+        .collect();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// How an instantiation in a store holding `state` went: the instance; or

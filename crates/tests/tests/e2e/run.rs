@@ -580,3 +580,34 @@ fn a_module_whose_initial_memories_or_tables_exceed_the_limits_does_not_start() 
     command.arg(&table);
     assert_eq!(run(&mut command).status, 0);
 }
+
+#[test]
+fn invoke_calls_any_export_with_arguments_and_prints_its_results() {
+    let scratch = Scratch::new();
+    let math = compiled_text(
+        &scratch,
+        "math",
+        r#"(module
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "split") (param f64 i64) (result f64 i64)
+    (f64.div (local.get 0) (f64.const 4)) (i64.sub (i64.const 0) (local.get 1)))
+  (func (export "nothing")))"#,
+    );
+    let invoke = |args: &[&str]| {
+        let mut command = lucet_wasi(["--invoke"]);
+        command.args(&args[..1]).arg(&math).args(&args[1..]);
+        run(&mut command)
+    };
+    assert_eq!(invoke(&["add", "2", "40"]).ok(), "42\n");
+    assert_eq!(invoke(&["add", "-1", "4294967295"]).ok(), "-2\n");
+    assert_eq!(invoke(&["split", "1", "7"]).ok(), "0.25\n-7\n");
+    assert_eq!(invoke(&["nothing"]).ok(), "");
+    invoke(&["add", "2"]).refused(1, "it takes 2 argument(s) (i32, i32); 1 given");
+    invoke(&["add", "2", "x"]).refused(1, "argument 2 `x` is not an i32");
+    invoke(&["sub"]).refused(1, "it exports: add, split, nothing");
+    // As the entry point, a missing export is named with what there is.
+    run(&mut lucet_wasi(["--entrypoint", "sub"]).arg(&math))
+        .refused(1, "it exports: add, split, nothing");
+    let usage = run(&mut lucet_wasi(["--invoke", "add", "--entrypoint", "x"]).arg(&math));
+    assert_eq!(usage.status, 2, "{usage:#?}");
+}
