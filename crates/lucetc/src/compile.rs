@@ -1,23 +1,24 @@
-//! The default mode: compile INPUT, verifying its `.minisig` first with
-//! `--signature-pk`, signing the artifact with `--signature-sk`.
+//! The default mode: compile INPUT, verifying its signature first with
+//! `-p/-P`, signing the artifact with `-s`, and saying in one line what was
+//! written.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use lucet_artifact::ArtifactKind;
 use lucet_runtime::EngineSettings;
-use lucet_runtime::compile::{ArtifactLabel, CompileOptions, SourceProvenance};
-use lucet_signature::Legacy;
+use lucet_runtime::compile::{ArtifactLabel, CompileOptions, CompiledImage, SourceProvenance};
+use lucet_signature::{KeyId, Legacy, SecretKey};
 use lucetc::cli::Args;
 
 use crate::keys::{self, SecretKeyPath};
 use crate::output::{self, write_atomically};
-use crate::source;
+use crate::source::{self, SignatureAt};
 use crate::source_name;
 
 /// Compiles INPUT as `args` say.
 pub fn run(args: &Args) -> Result<()> {
-    refuse_lucet_only_flags(args)?;
     let Some(input) = args.input.as_deref() else {
         bail!("no INPUT given: name the .wasm or .wat file to compile");
     };
@@ -26,13 +27,10 @@ pub fn run(args: &Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| input.with_extension("so"));
     output::refuse_overwriting_inputs(&output, args)?;
+    output::refuse_unsigning(&output, args.signature_sk.is_some(), args.force)?;
 
     // Every key is opened before compiling: a bad key or wrong password fails fast.
-    let trusted = if args.signature_pk.is_empty() {
-        None
-    } else {
-        Some(lucet_signature::read_public_keys(&args.signature_pk)?)
-    };
+    let trusted = keys::trusted_keys(args)?;
     let signer = args
         .signature_sk
         .as_deref()
@@ -45,24 +43,18 @@ pub fn run(args: &Args) -> Result<()> {
         Legacy::Refuse
     };
     let name = module_name(args, input)?;
-    let name_check = source_name_check(args)?;
+    let signature_at = SignatureAt(args.source_signature.as_deref());
     let source = source::read(
         input,
-        trusted.as_ref(),
+        trusted.as_ref().map(|keys| (keys, signature_at)),
         legacy,
-        name_check,
+        source_name_check(args),
         args.max_input_size,
     )?;
-    if args.no_translate_wat && !source.bytes.starts_with(b"\0asm") {
-        bail!(
-            "{}: not a WebAssembly binary (no \\0asm magic), and --no-translate-wat forbids reading it as text",
-            input.display()
-        );
-    }
-    let wasm = lucet_runtime::compile::wasm_binary(&source.bytes, !args.no_translate_wat)
-        .with_context(|| input.display().to_string())?;
+    let wasm = source::wasm_binary(input, &source.bytes, !args.no_translate_wat)?;
 
     let (settings, options) = compile_options(args);
+    let started = Instant::now();
     let compiled = with_spinner(input, || lucet_runtime::compile::compile(&wasm, &options))
         .with_context(|| input.display().to_string())?;
     let provenance = SourceProvenance {
@@ -80,23 +72,72 @@ pub fn run(args: &Args) -> Result<()> {
         },
         signer.as_ref(),
     )?;
-    write_atomically(&output, &artifact)
+    write_atomically(&output, &artifact)?;
+    let written = Written {
+        output: &output,
+        len: artifact.len(),
+        input,
+        compiled: &compiled,
+        took: started.elapsed(),
+        source_key: source.signer,
+        signer: signer.as_ref(),
+    };
+    eprintln!("{}", written.summary());
+    Ok(())
 }
 
-/// Lucet's flags that are accepted for compatibility but mean nothing alone.
-fn refuse_lucet_only_flags(args: &Args) -> Result<()> {
-    if args.signature_verify && args.signature_pk.is_empty() {
-        bail!("--signature-verify needs --signature-pk KEY to verify the source against");
-    }
-    if args.signature_create && args.signature_sk.is_none() {
-        bail!("--signature-create needs --signature-sk KEY to sign with");
-    }
-    if args.min_reserved_size.is_some() || args.max_reserved_size.is_some() {
-        bail!(
-            "--min-reserved-size/--max-reserved-size are Lucet's; wasmtime reserves one size per memory: use --reserved-size"
+/// What one compile wrote, for its summary line.
+struct Written<'a> {
+    output: &'a Path,
+    len: usize,
+    input: &'a Path,
+    compiled: &'a CompiledImage,
+    took: Duration,
+    source_key: Option<KeyId>,
+    signer: Option<&'a SecretKey>,
+}
+
+impl Written<'_> {
+    /// One line: what was written, from what, and who vouched for it, e.g.
+    /// `wrote app.so (18.7 KiB): module from app.wat, compiled in 0.4s;
+    /// source verified by key …; signed by key …`.
+    fn summary(&self) -> String {
+        let kind = match self.compiled.kind {
+            ArtifactKind::Component => "component",
+            _ => "module",
+        };
+        let source = self.source_key.map_or_else(
+            || "source not verified".to_string(),
+            |key| format!("source verified by key {key}"),
         );
+        let signed = self.signer.map_or_else(
+            || "unsigned".to_string(),
+            |key| format!("signed by key {}", key.key_id()),
+        );
+        format!(
+            "wrote {} ({}): {kind} from {}, compiled in {:.1}s; {source}; {signed}",
+            self.output.display(),
+            human_size(self.len),
+            self.input.display(),
+            self.took.as_secs_f64(),
+        )
     }
-    Ok(())
+}
+
+/// A byte count as people read it: bytes below 10 KiB, else KiB or MiB
+/// with one decimal.
+fn human_size(len: usize) -> String {
+    const KIB: f64 = 1024.0;
+    // Precision is irrelevant here: artifacts are far below 2^52 bytes.
+    #[allow(clippy::cast_precision_loss)]
+    let bytes = len as f64;
+    if bytes < 10.0 * KIB {
+        format!("{len} bytes")
+    } else if bytes < KIB * KIB {
+        format!("{:.1} KiB", bytes / KIB)
+    } else {
+        format!("{:.1} MiB", bytes / (KIB * KIB))
+    }
 }
 
 /// The engine settings and compile options `args` ask for.
@@ -136,20 +177,17 @@ fn module_name(args: &Args, input: &Path) -> Result<String> {
     Ok(name)
 }
 
-fn source_name_check(args: &Args) -> Result<source_name::SourceNameCheck> {
+/// How the source signature's `file:` is checked (that the flags come with
+/// a key is checked with the other usage errors, in `Args::check`).
+fn source_name_check(args: &Args) -> source_name::SourceNameCheck {
     use source_name::SourceNameCheck;
-    if (args.require_source_name || args.ignore_source_name) && args.signature_pk.is_empty() {
-        bail!(
-            "--require-source-name and --ignore-source-name are about the source signature: give --signature-pk KEY to verify one"
-        );
-    }
-    Ok(if args.require_source_name {
+    if args.require_source_name {
         SourceNameCheck::Required
     } else if args.ignore_source_name {
         SourceNameCheck::Ignored
     } else {
         SourceNameCheck::WhenPresent
-    })
+    }
 }
 
 /// Seconds since the epoch, or `SOURCE_DATE_EPOCH` for reproducible builds.
@@ -165,12 +203,31 @@ fn timestamp() -> Result<u64> {
     }
 }
 
-/// Shows a spinner on a terminal while `work` runs.
+/// Shows a spinner with the time spent while `work` runs: only on a
+/// terminal (indicatif draws nothing elsewhere), and cleared at the end, so
+/// the summary line is the last word either way. wasmtime compiles the
+/// functions in parallel with no progress hook, so elapsed time is all the
+/// spinner can show.
 fn with_spinner<T>(input: &Path, work: impl FnOnce() -> T) -> T {
     let spinner = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        spinner.set_style(style);
+    }
     spinner.set_message(format!("compiling {}", input.display()));
     spinner.enable_steady_tick(Duration::from_millis(120));
     let result = work();
     spinner.finish_and_clear();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_people_read_them() {
+        assert_eq!(human_size(19_128), "18.7 KiB");
+        assert_eq!(human_size(812), "812 bytes");
+        assert_eq!(human_size(3 << 20), "3.0 MiB");
+    }
 }

@@ -1,4 +1,4 @@
-//! `--signature-keygen`: make a key pair.
+//! `--signature-keygen`: make a key pair and show its public key.
 
 use anyhow::{Result, bail};
 use lucet_signature::KdfCost;
@@ -8,19 +8,10 @@ use crate::keys::{self, SecretKeyPath};
 
 /// Writes a new key pair at `--signature-sk` and `--signature-pk`.
 pub fn run(args: &Args) -> Result<()> {
-    if let Some(input) = &args.input {
-        bail!(
-            "--signature-keygen only makes keys; drop the input {}",
-            input.display()
-        );
-    }
-    let Some(secret) = args.signature_sk.as_deref() else {
-        bail!("--signature-keygen needs --signature-sk FILE and --signature-pk FILE");
-    };
-    let [public] = args.signature_pk.as_slice() else {
-        bail!(
-            "--signature-keygen needs exactly one --signature-pk FILE to write the public key to"
-        );
+    // `Args::check` refused the rest as usage errors; these cannot happen.
+    let (Some(secret), [public]) = (args.signature_sk.as_deref(), args.signature_pk.as_slice())
+    else {
+        bail!("--signature-keygen needs -s/--signature-sk FILE and one -p/--signature-pk FILE");
     };
     let cost = if args.insecure_cheap_kdf {
         KdfCost::TESTING

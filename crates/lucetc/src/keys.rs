@@ -3,8 +3,12 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use lucet_signature::{KdfCost, KeyFileMode, SecretKey, SecretKeyFile, StagedKeyFile};
+use anyhow::{Context, Result, anyhow, bail};
+use lucet_signature::{
+    KdfCost, KeyFileMode, ObjectKind, PublicKeySet, SecretKey, SecretKeyFile, StagedKeyFile,
+    misidentified,
+};
+use lucetc::cli::Args;
 use zeroize::Zeroizing;
 
 /// A `--signature-sk` value: a path, optionally prefixed `raw:` for keys
@@ -30,7 +34,7 @@ impl SecretKeyPath {
     }
 }
 
-/// Reads one password. Like minisign: a terminal gets a prompt without echo;
+/// Reads one password. Like minisign: a terminal gets `prompt` without echo;
 /// otherwise one line is read from standard input, so scripts can pipe it.
 fn read_password(prompt: &str) -> Result<Zeroizing<String>> {
     let stdin = std::io::stdin();
@@ -53,6 +57,16 @@ fn read_password(prompt: &str) -> Result<Zeroizing<String>> {
     Ok(line)
 }
 
+/// How an empty password reached lucetc, to name it: an empty line piped by
+/// a script is a different mistake from Enter pressed at a prompt.
+fn empty_password() -> &'static str {
+    if std::io::stdin().is_terminal() {
+        "empty password entered"
+    } else {
+        "empty password read from standard input"
+    }
+}
+
 /// Keeps secrets out of core dumps (and out of reach of same-user ptrace)
 /// for the rest of the process: called before any secret key or password is
 /// read or made.
@@ -66,8 +80,9 @@ pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
     protect_secrets_in_memory()?;
     let path = &key.path;
     let bytes = lucet_signature::read_secret_key_file(path)?;
-    let parsed =
-        SecretKeyFile::parse(&bytes).with_context(|| format!("secret key {}", path.display()))?;
+    let parsed = SecretKeyFile::parse(&bytes)
+        .map_err(|error| misidentified(&bytes, ObjectKind::SecretKey).unwrap_or(error))
+        .with_context(|| format!("secret key {}", path.display()))?;
     match parsed {
         SecretKeyFile::Unencrypted(secret) => {
             warn_if_others_can_access(path);
@@ -86,12 +101,26 @@ pub fn open_secret_key(key: &SecretKeyPath) -> Result<SecretKey> {
                 warn_if_others_can_access(path);
                 return Ok(secret);
             }
-            let password = read_password("Password: ")?;
+            let password = read_password(&format!("Password for secret key {}: ", path.display()))?;
             eprintln!("Deriving a key from the password...");
             encrypted
                 .decrypt(password.as_bytes())
-                .with_context(|| format!("secret key {}", path.display()))
+                .map_err(|error| wrong_password(path, &password, error))
         }
+    }
+}
+
+/// `error` from opening `path` with `password`; an empty password that does
+/// not open the key is named as such, since "wrong password" would send the
+/// user looking for a typo in a password never given (a script's empty line).
+fn wrong_password(path: &Path, password: &str, error: lucet_signature::Error) -> anyhow::Error {
+    match error {
+        lucet_signature::Error::WrongPassword if password.is_empty() => anyhow!(
+            "secret key {}: {}, and the key is password-protected (give its password, or use a raw: key for automation)",
+            path.display(),
+            empty_password()
+        ),
+        other => anyhow::Error::new(other).context(format!("secret key {}", path.display())),
     }
 }
 
@@ -149,14 +178,19 @@ pub fn generate_key_pair(
     let secret_text = if secret.raw {
         key.to_unencrypted_box()
     } else {
-        let password = read_password("Password: ")?;
+        let password = read_password(&format!(
+            "Password for new key {} ({}): ",
+            key.key_id(),
+            secret.path.display()
+        ))?;
         let again = read_password("Password (one more time): ")?;
         if password != again {
             bail!("passwords don't match; no key was written");
         }
         if password.is_empty() {
             bail!(
-                "empty password; for a key without one, prefix its path with raw: (e.g. --signature-sk=raw:lucet.key)"
+                "{}; for a key without a password, prefix its path with raw: (e.g. --signature-sk=raw:lucet.key)",
+                empty_password()
             );
         }
         eprintln!("Deriving a key from the password...");
@@ -179,7 +213,44 @@ pub fn generate_key_pair(
         if secret.raw { " (no password)" } else { "" },
         public.display()
     );
+    print_public_key(&key, public);
     Ok(())
+}
+
+/// Prints the new public key and how to verify with it, as `minisign -G`
+/// does: on standard output, so it can be copied or piped on.
+fn print_public_key(key: &SecretKey, path: &Path) {
+    let public = key.public_key();
+    let base64 = public.to_base64();
+    println!(
+        "{}\n\
+         Artifacts signed with this key run verified with:\n\
+         \x20 lucet-wasi --signature-pk {} ARTIFACT\n\
+         Files signed with it (minisign -S) verify with:\n\
+         \x20 minisign -Vm <file> -P {base64}",
+        public.to_box(),
+        path.display()
+    );
+}
+
+/// The trusted public keys: the files of -p (or `LUCET_SIGNATURE_PK`) and the
+/// inline keys of -P, or `None` when none is given.
+pub fn trusted_keys(args: &Args) -> Result<Option<PublicKeySet>> {
+    if !args.has_public_keys() {
+        return Ok(None);
+    }
+    // `Args::check` refused -P values that are not public keys.
+    let mut keys = args
+        .inline_public_keys()
+        .map_err(|message| anyhow!(message))?;
+    if !args.signature_pk.is_empty() {
+        keys.extend(
+            lucet_signature::read_public_keys(&args.signature_pk)?
+                .iter()
+                .cloned(),
+        );
+    }
+    Ok(Some(PublicKeySet::new(keys)?))
 }
 
 /// Moves a staged key pair into place, the public key first: if the secret

@@ -25,14 +25,18 @@ use lucetc::cli::Args;
 fn main() -> ExitCode {
     let mut args = Args::parse();
     trust_keys_from_env(&mut args);
+    if let Err(usage) = args.check() {
+        usage.exit();
+    }
     lucet_cli::exit("lucetc", run(&args).map(|()| 0), advice)
 }
 
 /// `LUCET_SIGNATURE_PK` stands for `--signature-pk` where the flag names keys
 /// that verify (compiling, `--resign`, `--verify-rebuild`), as in lucet-wasi
-/// and lucet-objdump; never for keygen, where the flag names a file to write.
+/// and lucet-objdump, when no key is given by -p or -P; never for keygen,
+/// where the flag names a file to write.
 fn trust_keys_from_env(args: &mut Args) {
-    if !args.signature_keygen && args.signature_pk.is_empty() {
+    if !args.signature_keygen && !args.has_public_keys() {
         args.signature_pk = lucet_cli::signature_pk_from_env();
     }
 }
@@ -72,10 +76,48 @@ fn run(args: &Args) -> Result<()> {
     }
 }
 
+/// The kind of file expected where `error` says another kind was given,
+/// however deep in its causes: a key file's error is wrapped in the file's
+/// name ([`lucet_signature::Error::InFile`]).
+fn misidentified_file(error: &anyhow::Error) -> Option<lucet_signature::ObjectKind> {
+    use lucet_signature::Error;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error.as_ref());
+    while let Some(current) = cause {
+        let signature_error = current
+            .downcast_ref::<Error>()
+            .or_else(|| current.downcast_ref::<Box<Error>>().map(|boxed| &**boxed));
+        if let Some(Error::WrongObject { expected, .. }) = signature_error {
+            return Some(*expected);
+        }
+        cause = current.source();
+    }
+    None
+}
+
+/// Which flag takes a file of the `expected` kind, for a file of another
+/// kind given where one was expected.
+fn where_it_goes(expected: lucet_signature::ObjectKind) -> &'static str {
+    use lucet_signature::ObjectKind;
+    match expected {
+        ObjectKind::SecretKey => {
+            "-s/--signature-sk takes the secret key that signs; a public key goes to -p/--signature-pk, a source's signature to -x"
+        }
+        ObjectKind::Signature => {
+            "-x takes the source's signature (INPUT.minisig by default); a public key goes to -p/--signature-pk"
+        }
+        _ => {
+            "-p/--signature-pk takes a public key (.pub); the secret key goes to -s/--signature-sk, a source's signature to -x"
+        }
+    }
+}
+
 /// What to do about an error, in lucetc's flags: the libraries' errors say
 /// what is wrong, and an embedder of them sees no flags of ours.
 fn advice(error: &anyhow::Error) -> Option<String> {
     use lucet_signature::Error;
+    if let Some(expected) = misidentified_file(error) {
+        return Some(where_it_goes(expected).into());
+    }
     match lucet_cli::cause::<Error>(error) {
         Some(Error::LegacySignatureRefused) => {
             Some("pass --allow-legacy-signatures if the signer is trusted".into())

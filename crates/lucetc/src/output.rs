@@ -58,9 +58,10 @@ fn inputs(args: &Args) -> Vec<(PathBuf, &'static str)> {
     let mut inputs = Vec::new();
     if let Some(input) = &args.input {
         inputs.push((input.clone(), "the source (INPUT)"));
+        let signature = crate::source::SignatureAt(args.source_signature.as_deref());
         inputs.push((
-            crate::source::signature_path(input),
-            "the source's signature (INPUT.minisig)",
+            signature.of(input),
+            "the source's signature (INPUT.minisig, or -x)",
         ));
     }
     if let Some(secret) = &args.signature_sk {
@@ -93,6 +94,40 @@ pub(crate) fn refuse_overwriting_inputs(output: &Path, args: &Args) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Refuses to replace a signed artifact at `output` with an unsigned one
+/// unless `force`d: a signed artifact replaced silently would make runners
+/// that verify refuse the new one, or, worse, a runner without keys run a
+/// build nobody signed where a signed one was.
+pub(crate) fn refuse_unsigning(output: &Path, signing: bool, force: bool) -> Result<()> {
+    if signing || force || !is_signed_artifact(output) {
+        return Ok(());
+    }
+    bail!(
+        "refusing to replace {}, a signed artifact, with an unsigned one; sign it with -s/--signature-sk KEY, or pass --force",
+        output.display()
+    )
+}
+
+/// Whether `path` is a lucet artifact whose footer says it is signed. Only
+/// the footer is read: what matters is what the file claims to be, and
+/// anything unreadable or of another kind is not a signed artifact.
+fn is_signed_artifact(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let Ok(file) = lucet_signature::file::open_regular_file(path) else {
+        return false;
+    };
+    let Ok(len) = file.metadata().map(|metadata| metadata.len()) else {
+        return false;
+    };
+    let mut footer = [0u8; lucet_artifact::FOOTER_LEN];
+    let Some(at) = len.checked_sub(footer.len() as u64) else {
+        return false;
+    };
+    file.read_exact_at(&mut footer, at).is_ok()
+        && lucet_artifact::Footer::decode(&footer, len)
+            .is_ok_and(|footer| footer.kind == lucet_artifact::Kind::Signed)
 }
 
 /// Writes through a temporary file in the same directory and renames it into
@@ -143,6 +178,28 @@ mod tests {
         ));
         assert!(!same_file(&key, &dir.path().join("new.pub")));
         assert!(!same_file(&dir.path().join("a"), &dir.path().join("b")));
+    }
+
+    #[test]
+    fn only_a_signed_artifact_is_kept_from_an_unsigned_compile() {
+        use lucet_signature::{KeyId, SecretKey};
+        let dir = dir_with(&["plain.txt"]);
+        let image = b"an engine image".to_vec();
+        let metadata = lucet_artifact::Metadata::sample("app", &image, b"source");
+        let key = SecretKey::from_seed(KeyId::from_bytes([5; 8]), &[6; 32]);
+        let prehash = lucet_signature::Prehash::of(&image);
+        let signed = lucet_artifact::encode_signed(&image, &metadata, &prehash, &key).unwrap();
+        let unsigned = lucet_artifact::encode_unsigned(&image, &metadata, &prehash).unwrap();
+        std::fs::write(dir.path().join("signed.so"), signed).unwrap();
+        std::fs::write(dir.path().join("unsigned.so"), unsigned).unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let error = refuse_unsigning(&at("signed.so"), false, false).unwrap_err();
+        assert!(error.to_string().contains("a signed artifact"), "{error}");
+        refuse_unsigning(&at("signed.so"), true, false).unwrap();
+        refuse_unsigning(&at("signed.so"), false, true).unwrap();
+        for other in ["unsigned.so", "plain.txt", "absent.so"] {
+            refuse_unsigning(&at(other), false, false).unwrap();
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Reading an existing artifact, for `--resign` and `--verify-rebuild`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use lucet_artifact::Metadata;
+use lucet_signature::PublicKeySet;
 use lucetc::cli::Args;
 
 /// An artifact's image and metadata, and whether the metadata is authenticated.
@@ -14,25 +15,20 @@ pub struct Recorded {
 }
 
 /// Reads the existing artifact at `path` as the flags say: verified against
-/// `--signature-pk` keys, at most `--max-artifact-size` of image.
+/// the `-p`/`-P` keys, at most `--max-artifact-size` of image.
 pub fn read_existing(args: &Args, path: &Path, action: &str) -> Result<Recorded> {
     let limits = lucet_artifact::ReadLimits {
         max_image_len: args.max_artifact_size,
     };
-    read_artifact(
-        path,
-        &args.signature_pk,
-        args.allow_unverified,
-        action,
-        limits,
-    )
+    let keys = crate::keys::trusted_keys(args)?;
+    read_artifact(path, keys.as_ref(), args.allow_unverified, action, limits)
 }
 
 /// Reads `path`, verified against `keys` when any are given; otherwise only
 /// with `allow_unverified`, since `action` would vouch for unauthenticated bytes.
 fn read_artifact(
     path: &Path,
-    keys: &[PathBuf],
+    keys: Option<&PublicKeySet>,
     allow_unverified: bool,
     action: &str,
     limits: lucet_artifact::ReadLimits,
@@ -40,10 +36,10 @@ fn read_artifact(
     let file = lucet_signature::file::open_regular_file(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     let in_file = || path.display().to_string();
-    if keys.is_empty() {
+    let Some(keys) = keys else {
         if !allow_unverified {
             bail!(
-                "refusing to {action} {} without verifying it: give --signature-pk KEY (its current signer), or --allow-unverified",
+                "refusing to {action} {} without verifying it: give -p/--signature-pk KEY (its current signer), or --allow-unverified",
                 path.display()
             );
         }
@@ -52,19 +48,17 @@ fn read_artifact(
             "warning: {} was not verified: its metadata is unauthenticated",
             path.display()
         );
-        Ok(Recorded {
+        return Ok(Recorded {
             image: artifact.image,
             metadata: artifact.metadata,
             verified: false,
-        })
-    } else {
-        let keys = lucet_signature::read_public_keys(keys)?;
-        let artifact = lucet_artifact::read_verified(&file, &keys, limits).with_context(in_file)?;
-        let (image, metadata) = artifact.into_image();
-        Ok(Recorded {
-            image,
-            metadata,
-            verified: true,
-        })
-    }
+        });
+    };
+    let artifact = lucet_artifact::read_verified(&file, keys, limits).with_context(in_file)?;
+    let (image, metadata) = artifact.into_image();
+    Ok(Recorded {
+        image,
+        metadata,
+        verified: true,
+    })
 }

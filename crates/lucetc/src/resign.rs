@@ -13,7 +13,8 @@ use crate::provenance::{self, Recorded};
 /// Re-signs `artifact` with `--signature-sk`, to `-o` or in place.
 pub fn run(args: &Args, artifact: &Path) -> Result<()> {
     let Some(secret) = args.signature_sk.as_deref() else {
-        bail!("--resign needs --signature-sk KEY to sign with");
+        // `Args::check` refused this as a usage error already.
+        bail!("--resign needs -s/--signature-sk KEY to sign with");
     };
     let output = args.output.as_deref().unwrap_or(artifact);
     output::refuse_overwriting_inputs(output, args)?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use lucet_runtime::rebuild::Rebuild;
 use lucet_signature::Prehash;
 use lucetc::cli::Args;
@@ -43,8 +43,7 @@ fn verify_rebuild(
             "source differs from the artifact's recorded source-blake2b ({authenticity} metadata)"
         );
     }
-    let wasm = lucet_runtime::compile::wasm_binary(&source, translate_wat)
-        .with_context(|| input.display().to_string())?;
+    let wasm = crate::source::wasm_binary(input, &source, translate_wat)?;
     match lucet_runtime::rebuild::rebuild(&wasm, &recorded.metadata, &recorded.image)? {
         Rebuild::Identical { len } => {
             println!(

@@ -31,3 +31,42 @@ fn usage_errors_exit_2() {
         ],
     );
 }
+
+#[test]
+fn dash_h_is_short_and_grouped_and_lucet_flags_stay_hidden() {
+    use std::process::Command;
+    let run = |flag: &str| {
+        let output = Command::new(LUCETC).arg(flag).output().expect("run lucetc");
+        assert!(output.status.success(), "{flag}: {output:?}");
+        String::from_utf8(output.stdout).expect("utf-8 help")
+    };
+    let (short, long) = (run("-h"), run("--help"));
+    for heading in ["Input and output:", "Code generation:", "Trust:", "Limits:"] {
+        assert!(short.contains(heading), "-h lacks {heading}:\n{short}");
+    }
+    assert!(short.len() < long.len(), "-h is not shorter than --help");
+    assert!(
+        !short.contains("NOT a shared library"),
+        "-h prints the sections"
+    );
+    assert!(
+        short.contains("lucetc --help"),
+        "-h does not point to --help"
+    );
+    for hidden in [
+        "--signature-verify",
+        "--signature-create",
+        "--min-reserved-size",
+        "--insecure-cheap-kdf",
+    ] {
+        assert!(!long.contains(hidden), "--help shows {hidden}");
+    }
+    for short_flag in [
+        "-p, --signature-pk",
+        "-s, --signature-sk",
+        "-x, --source-signature",
+        "-P, --signature-pk-base64",
+    ] {
+        assert!(short.contains(short_flag), "-h lacks {short_flag}");
+    }
+}

@@ -54,6 +54,16 @@ pub(crate) fn decode_exact<const N: usize>(
     }
 }
 
+/// How many bytes `text` decodes to, if it is valid base64 at all: enough to
+/// tell Minisign objects apart by their length (`identify`). The bytes are
+/// wiped, since the text may be a secret key.
+pub(crate) fn decoded_len(text: &[u8]) -> Option<usize> {
+    STANDARD
+        .decode(text)
+        .ok()
+        .map(|decoded| Zeroizing::new(decoded).len())
+}
+
 fn invalid(e: DecodeError, kind: ObjectKind, line: usize) -> Error {
     let problem = match e {
         DecodeError::InvalidByte(offset, byte) => Base64Problem::InvalidByte { offset, byte },

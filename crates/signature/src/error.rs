@@ -307,6 +307,15 @@ pub enum Error {
         "secret key file is neither a minisign key (text starting with \"untrusted comment: \") nor a 158-byte lucet raw key"
     )]
     UnrecognizedSecretKey,
+    /// A file holds another Minisign object than the one asked for: a secret
+    /// key given as a public key, a signature given as a key, and so on.
+    #[error("it is {}, not a {expected}", describe(found))]
+    WrongObject {
+        /// What the file should hold.
+        expected: ObjectKind,
+        /// What it holds.
+        found: ObjectKind,
+    },
     /// The public key bytes cannot be used for verification.
     #[error("public key is unusable: {reason}")]
     InvalidPublicKey {
@@ -403,6 +412,15 @@ fn show_alg(found: &[u8; 2]) -> String {
     format!("\"{}\"", found.escape_ascii())
 }
 
+/// `kind` with an article, as a user would name the file holding it.
+fn describe(kind: &ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::PublicKey => "a minisign public key",
+        ObjectKind::SecretKey => "a minisign secret key",
+        ObjectKind::Signature => "a minisign signature (a .minisig file)",
+    }
+}
+
 fn show_ids(ids: &[KeyId]) -> String {
     let ids: Vec<String> = ids.iter().map(KeyId::to_string).collect();
     ids.join(", ")
@@ -426,6 +444,10 @@ mod tests {
             Error::BadChecksum,
             Error::PublicKeyMismatch,
             Error::UnrecognizedSecretKey,
+            Error::WrongObject {
+                expected: ObjectKind::PublicKey,
+                found: ObjectKind::SecretKey,
+            },
             Error::InvalidKeyId,
             Error::NoTrustedKeys,
             Error::LegacySignatureRefused,

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::constants::MAX_KEY_FILE_LEN;
 use crate::error::{Error, ObjectKind, Result};
 use crate::file::{StagedFile, open_regular_file};
+use crate::identify::misidentified;
 use crate::prehash::{HashingReader, Prehash, Prehasher};
 use crate::public_key::PublicKey;
 use crate::verify::PublicKeySet;
@@ -179,7 +180,9 @@ pub fn read_public_keys(paths: &[PathBuf]) -> Result<PublicKeySet> {
             };
             // Read errors already name the file.
             let text = read_capped(path, MAX_KEY_FILE_LEN)?;
-            PublicKey::from_text(&text).map_err(in_file)
+            PublicKey::from_text(&text)
+                .map_err(|error| misidentified(&text, ObjectKind::PublicKey).unwrap_or(error))
+                .map_err(in_file)
         })
         .collect::<Result<Vec<_>>>()?;
     PublicKeySet::new(keys)

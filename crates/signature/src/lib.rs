@@ -58,6 +58,7 @@ mod error;
 pub mod file;
 #[cfg(test)]
 mod fixtures;
+mod identify;
 mod key_id;
 mod keyfile;
 mod prehash;
@@ -70,6 +71,7 @@ mod verify;
 
 pub use crate::constants::MAX_KEY_FILE_LEN;
 pub use crate::error::{Base64Problem, CommentKind, Error, KdfResource, ObjectKind, Result};
+pub use crate::identify::{identify, misidentified};
 pub use crate::key_id::KeyId;
 pub use crate::keyfile::{
     KeyFileMode, StagedKeyFile, read_capped, read_capped_hashed, read_public_keys,

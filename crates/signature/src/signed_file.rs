@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::error::{Error, ObjectKind};
+use crate::identify::misidentified;
 use crate::key_id::KeyId;
 use crate::keyfile::{read_capped, read_capped_hashed};
 use crate::prehash::Prehash;
@@ -150,10 +151,10 @@ pub fn verify_file<E>(
 /// already; a parse error is wrapped in [`Error::InFile`] to name it.
 pub fn read_signature(path: &Path) -> Result<SignatureBox, Error> {
     let text = read_capped(path, SignatureBox::MAX_ENCODED_LEN as u64)?;
-    SignatureBox::parse(&text).map_err(|source| Error::InFile {
+    SignatureBox::parse(&text).map_err(|error| Error::InFile {
         kind: ObjectKind::Signature,
         path: path.to_owned(),
-        source: Box::new(source),
+        source: Box::new(misidentified(&text, ObjectKind::Signature).unwrap_or(error)),
     })
 }
 

@@ -95,7 +95,7 @@ fn a_source_signature_naming_no_file_is_refused_only_when_required() {
     compile(&["--require-source-name"]).refused(1, "names no file");
     // Without a source key the flags have nothing to check: said, not ignored.
     run(&mut lucetc([arg(&source), "--require-source-name".into()]))
-        .refused(1, "give --signature-pk");
+        .usage_error("give -p/--signature-pk");
 }
 
 /// Review finding: any validly signed artifact ran under any name.

@@ -1,6 +1,8 @@
 //! The malformed-input catalogue: every kind of bad key, signature,
 //! artifact, WebAssembly module, component and flag the tools can be handed,
-//! each with the one-line error it must produce and its exit status. The cases are data, in `catalogue/*.toml`
+//! each with the one-line error it must produce and its exit status, and
+//! beside them the tools' successful runs with what they must print. The
+//! cases are data, in `catalogue/*.toml`
 //! (catalogue/README.md says how to read and add one); this file sets up
 //! the files they share and runs them. docs/SECURITY.md lists the same
 //! table; a test keeps the two in step.
@@ -18,8 +20,10 @@ use crate::util::*;
 use recipes::FileRecipe;
 
 /// The catalogue files, in the order their cases run and their rows print.
-/// The password prompt case comes last, where docs/SECURITY.md lists it.
-const GROUPS: [&str; 8] = [
+/// The password prompt cases come after the other refusals, where
+/// docs/SECURITY.md lists them; `lucetc` holds the runs that succeed, which
+/// have no row there.
+const GROUPS: [&str; 9] = [
     "public-keys",
     "secret-keys",
     "minisig",
@@ -28,6 +32,7 @@ const GROUPS: [&str; 8] = [
     "components",
     "flags",
     "password-prompts",
+    "lucetc",
 ];
 
 /// One catalogue file.
@@ -54,8 +59,16 @@ struct Case {
     stdin: String,
     /// The exit status.
     status: i32,
-    /// A part of the one-line error that names the problem.
-    error_contains: String,
+    /// A refusal (status other than 0): a part of the one-line error that
+    /// names the problem.
+    #[serde(default)]
+    error_contains: Option<String>,
+    /// Parts of what the tool prints on standard output, each found as is.
+    #[serde(default)]
+    stdout_contains: Vec<String>,
+    /// Parts of what the tool prints on standard error, each found as is.
+    #[serde(default)]
+    stderr_contains: Vec<String>,
 }
 
 fn catalogue_dir() -> PathBuf {
@@ -85,6 +98,12 @@ fn catalogue() -> Result<Vec<Case>, String> {
     let mut names = HashSet::new();
     if let Some(twice) = cases.iter().find(|case| !names.insert(&case.name)) {
         return Err(format!("two cases are named {:?}", twice.name));
+    }
+    if let Some(unclear) = cases.iter().find(|case| !case.expects_something()) {
+        return Err(format!(
+            "{:?}: a refusal needs error_contains, a success (status 0) stdout_contains or stderr_contains and no error_contains",
+            unclear.name
+        ));
     }
     Ok(cases)
 }
@@ -175,6 +194,28 @@ impl Case {
     fn tool(&self) -> &str {
         self.command.split_whitespace().next().unwrap_or_default()
     }
+
+    /// Whether the tool must refuse (any status but 0): such a case has a
+    /// row in docs/SECURITY.md.
+    fn is_refusal(&self) -> bool {
+        self.status != 0
+    }
+
+    /// Whether the case says what to check: the error of a refusal, or some
+    /// output of a success.
+    fn expects_something(&self) -> bool {
+        if self.is_refusal() {
+            self.error_contains.is_some()
+        } else {
+            self.error_contains.is_none()
+                && !(self.stdout_contains.is_empty() && self.stderr_contains.is_empty())
+        }
+    }
+
+    /// The part of the error line a refusal must print.
+    fn error_needle(&self) -> &str {
+        self.error_contains.as_deref().unwrap_or_default()
+    }
 }
 
 /// `word` with each `{NAME}` replaced by the path of NAME in `scratch`.
@@ -207,15 +248,30 @@ fn error_lines<'a>(case: &Case, output: &'a Output) -> Vec<&'a str> {
         .collect()
 }
 
-/// Whether `output` is the refusal `case` expects: its status, exactly one
-/// error line (clap's usage errors, status 2, add a usage note), the
-/// expected words, and nothing on stdout.
-fn refused_as_expected(case: &Case, output: &Output) -> bool {
-    let one_line = error_lines(case, output).len() == 1 || case.status == 2;
-    output.status == case.status
-        && output.stderr.contains(&case.error_contains)
-        && one_line
-        && output.stdout.is_empty()
+/// Whether `output` is what `case` expects: its status and the expected
+/// parts of stdout and stderr, and then for a refusal exactly one error line
+/// (clap's usage errors, status 2, add a usage note) with the expected
+/// words and nothing on stdout, for a success no error line at all.
+fn ran_as_expected(case: &Case, output: &Output) -> bool {
+    let printed = case.status == output.status
+        && case
+            .stdout_contains
+            .iter()
+            .all(|part| output.stdout.contains(part))
+        && case
+            .stderr_contains
+            .iter()
+            .all(|part| output.stderr.contains(part));
+    let errors = error_lines(case, output).len();
+    if case.is_refusal() {
+        let one_line = errors == 1 || case.status == 2;
+        printed
+            && output.stderr.contains(case.error_needle())
+            && one_line
+            && output.stdout.is_empty()
+    } else {
+        printed && errors == 0
+    }
 }
 
 /// The case's docs/SECURITY.md row, as produced here (paths shortened).
@@ -244,12 +300,18 @@ fn every_malformed_input_is_a_one_line_error_with_a_defined_status() {
             }
         };
         let output = run_with_stdin(&mut command, case.stdin.as_bytes());
-        if !refused_as_expected(case, &output) {
+        if !ran_as_expected(case, &output) {
             failures.push(format!("{}: {output:#?}", case.name));
         }
-        println!("{}", security_md_row(case, &output, &world));
+        if case.is_refusal() {
+            println!("{}", security_md_row(case, &output, &world));
+        }
     }
-    println!("{} malformed-input cases checked", cases.len());
+    let refusals = cases.iter().filter(|case| case.is_refusal()).count();
+    println!(
+        "{refusals} malformed-input cases and {} successful runs checked",
+        cases.len() - refusals
+    );
     assert!(cases.len() >= 40, "the catalogue shrank to {}", cases.len());
     assert!(
         failures.is_empty(),
@@ -270,11 +332,12 @@ fn security_md_lists_every_case() {
     // column) the part of the message that the test above checks.
     let missing: Vec<&str> = cases
         .iter()
+        .filter(|case| case.is_refusal())
         .filter(|case| {
             let start = format!("| {} | ", case.name);
             let end = format!(" | {} |", case.status);
             !doc.lines().any(|row| {
-                row.starts_with(&start) && row.ends_with(&end) && row.contains(&case.error_contains)
+                row.starts_with(&start) && row.ends_with(&end) && row.contains(case.error_needle())
             })
         })
         .map(|case| case.name.as_str())

@@ -38,7 +38,7 @@ fn bundled_example_compiles_verified_signed_and_runs_verified() {
     assert!(
         output
             .stderr
-            .contains("Trusted comment: hello.wat, the lucet demo module, as published"),
+            .contains("source trusted comment: hello.wat, the lucet demo module, as published"),
         "{output:#?}"
     );
     let output = run(lucet_wasi(pk(&public)).arg(&artifact));
@@ -304,8 +304,13 @@ fn a_terminal_is_asked_for_passwords_without_echo() {
     let command = shell_line(&password_keygen(&secret, &public));
     let output = run_in_tty(&command, b"typed-secret\ntyped-secret\n");
     assert_eq!(output.status, 0, "{output:#?}");
-    // `script` shows everything the terminal displayed: both prompts, never the password.
-    assert!(output.stdout.contains("Password:"), "{output:#?}");
+    // `script` shows everything the terminal displayed: both prompts, the
+    // first naming the new key's id and file, never the password.
+    assert!(
+        output.stdout.contains("Password for new key "),
+        "{output:#?}"
+    );
+    assert!(output.stdout.contains("tty.key): "), "{output:#?}");
     assert!(
         output.stdout.contains("Password (one more time):"),
         "{output:#?}"

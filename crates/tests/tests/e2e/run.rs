@@ -606,8 +606,8 @@ fn invoke_calls_any_export_with_arguments_and_prints_its_results() {
     invoke(&["add", "2", "x"]).refused(1, "argument 2 `x` is not an i32");
     invoke(&["sub"]).refused(1, "it exports: add, split, nothing");
     // As the entry point, a missing export is named with what there is.
-    run(&mut lucet_wasi(["--entrypoint", "sub"]).arg(&math))
+    run(lucet_wasi(["--entrypoint", "sub"]).arg(&math))
         .refused(1, "it exports: add, split, nothing");
-    let usage = run(&mut lucet_wasi(["--invoke", "add", "--entrypoint", "x"]).arg(&math));
+    let usage = run(lucet_wasi(["--invoke", "add", "--entrypoint", "x"]).arg(&math));
     assert_eq!(usage.status, 2, "{usage:#?}");
 }
