@@ -178,14 +178,7 @@ fn artifact_seeds(key: &SecretKey) -> Vec<Seed> {
 }
 
 /// The smallest command component: `wasi:cli/run` returns success at once.
-const COMMAND_COMPONENT: &str = r#"(component
-  (core module $command
-    (func (export "run") (result i32) (i32.const 0)))
-  (core instance $command (instantiate $command))
-  (func $run (result (result)) (canon lift (core func $command "run")))
-  (instance $cli (export "run" (func $run)))
-  (export "wasi:cli/run@0.2.12" (instance $cli)))
-"#;
+const COMMAND_COMPONENT: &str = include_str!("../../crates/tests/fixtures/command.wat");
 
 /// A command component shaped like the preview-1 adapter's output, in
 /// small: WASI interfaces imported as instances with a resource type, an

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use lucet_runtime::{LoadOptions, Outcome, TrapKind, WasiOptions};
+use lucet_runtime::{LoadOptions, LoadedArtifact, Outcome, TrapKind, WasiOptions};
 use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
@@ -31,12 +31,23 @@ fn run(args: Args) -> Result<u8> {
             "this lucet-wasi only runs verified artifacts: give --signature-pk KEY or set LUCET_SIGNATURE_PK"
         );
     }
+    let options = wasi_options(&args)?;
+    let loaded = load(&args)?;
+    let outcome =
+        call(&args, &loaded, &options).with_context(|| args.module().display().to_string())?;
+    // The guest wrote through our stdout: it leaves before our own message.
+    let _ = std::io::stdout().flush();
+    Ok(exit_status(outcome))
+}
+
+/// Opens MODULE once and loads it: verified and checked against the policy
+/// when keys are given, else unverified (with a notice).
+fn load(args: &Args) -> Result<LoadedArtifact> {
     let policy = lucet_artifact::Policy {
         expected_name: args.expect_name.clone(),
         required_source_keys: args.require_source_key.clone(),
         min_timestamp: args.min_timestamp,
     };
-    let options = wasi_options(&args)?;
     let mut load_options = LoadOptions::default();
     load_options.read_limits.max_image_len = args.max_artifact_size;
     if let Some(size) = args.stack_size {
@@ -87,15 +98,24 @@ fn run(args: Args) -> Result<u8> {
             .with_context(|| module.display().to_string())?;
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
+    Ok(loaded)
+}
 
-    let outcome = match &args.invoke {
-        None => lucet_runtime::run(&loaded, &options),
+/// Runs the guest: its entry point, or the function `--invoke` names, whose
+/// results are printed one per line.
+fn call(
+    args: &Args,
+    loaded: &LoadedArtifact,
+    options: &WasiOptions,
+) -> Result<Outcome, lucet_runtime::Error> {
+    match &args.invoke {
+        None => lucet_runtime::run(loaded, options),
         Some(function) => {
             let invocation = lucet_runtime::Invocation {
                 function: function.clone(),
                 args: args.guest_args().to_vec(),
             };
-            lucet_runtime::invoke(&loaded, &options, &invocation).map(|(outcome, results)| {
+            lucet_runtime::invoke(loaded, options, &invocation).map(|(outcome, results)| {
                 for result in results {
                     println!("{result}");
                 }
@@ -103,10 +123,6 @@ fn run(args: Args) -> Result<u8> {
             })
         }
     }
-    .with_context(|| module.display().to_string())?;
-    // The guest wrote through our stdout: it leaves before our own message.
-    let _ = std::io::stdout().flush();
-    Ok(exit_status(outcome))
 }
 
 /// The process's exit status for how the guest ended, with a line on stderr

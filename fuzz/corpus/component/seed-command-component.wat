@@ -1,3 +1,5 @@
+;; The smallest WASI 0.2 command component: its `wasi:cli/run` returns
+;; success at once.
 (component
   (core module $command
     (func (export "run") (result i32) (i32.const 0)))

@@ -18,6 +18,19 @@ fn load_component(host: &Host, name: &str) -> ModuleHandle {
         .unwrap_or_else(|e| panic!("loading the {name} component: {}", e.report()))
 }
 
+/// A component that never returns (its module imports WASI, so the adapter
+/// makes it a command): only a deadline stops it.
+fn load_spinning(host: &Host) -> ModuleHandle {
+    let spin = Fixtures::get().component_from_text(
+        "spin-wasi",
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (loop $forever (br $forever))))"#,
+    );
+    host.load_verified(&spin).expect("load")
+}
+
 #[test]
 fn a_component_runs_many_times_from_the_pool_each_with_its_own_wasi_0_2_context() {
     let host = host(2);
@@ -119,14 +132,7 @@ fn memory_limits_and_deadlines_bound_a_component() {
     // is not enough to grow by 1 MiB, 4 MiB is.
     assert_eq!(run(4 << 20).stdout, b"grown\n");
     assert_eq!(run((1 << 20) + (64 << 10)).stdout, b"refused\n");
-    let spin = Fixtures::get().component_from_text(
-        "spin-wasi",
-        r#"(module
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start") (loop $forever (br $forever))))"#,
-    );
-    let spin = host.load_verified(&spin).expect("load");
+    let spin = load_spinning(&host);
     let output = spin
         .run(InstanceConfig {
             deadline: Some(Duration::from_millis(100)),
@@ -172,14 +178,7 @@ fn a_running_component_takes_one_instance_slot() {
     // A pool of one: the component's four core instances fit in it, and
     // while it runs a module is refused, not queued.
     let host = host(1);
-    let spin = Fixtures::get().component_from_text(
-        "spin-slot",
-        r#"(module
-  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
-  (memory (export "memory") 1)
-  (func (export "_start") (loop $forever (br $forever))))"#,
-    );
-    let spin = host.load_verified(&spin).expect("load");
+    let spin = load_spinning(&host);
     let module = host
         .load_verified(&Fixtures::get().artifact("fresh", crate::util::Build::Signed))
         .expect("module");

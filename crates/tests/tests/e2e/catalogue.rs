@@ -120,14 +120,7 @@ fn good_key() -> SecretKey {
 
 /// A WASI 0.2 command component whose `wasi:cli/run` returns success at
 /// once: the smallest component lucet-wasi runs.
-const COMMAND_COMPONENT: &str = r#"(component
-  (core module $command
-    (func (export "run") (result i32) (i32.const 0)))
-  (core instance $command (instantiate $command))
-  (func $run (result (result)) (canon lift (core func $command "run")))
-  (instance $cli (export "run" (func $run)))
-  (export "wasi:cli/run@0.2.12" (instance $cli)))
-"#;
+const COMMAND_COMPONENT: &str = include_str!("../../fixtures/command.wat");
 
 /// The files every case may use, in one scratch directory:
 /// - `good.pub`, `good.key`: the trusted key pair, unencrypted;

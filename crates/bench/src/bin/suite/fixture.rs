@@ -9,6 +9,8 @@ use lucet_bench::fixture::{BenchKey, CompiledArtifact, compile_artifact};
 use lucet_embed::PoolingLimits;
 use lucet_runtime::EngineSettings;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 /// The runtime's epoch deadline that is never reached: bare wasmtime is
 /// timed with exactly the runner's store settings.
@@ -144,4 +146,17 @@ pub fn embed_like_engine() -> Result<Engine> {
         .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config).wt("bare engine")
+}
+
+/// A bare run's WASI context, as lucet-embed gives its guests: empty stdin,
+/// stdout and stderr captured in memory (1 MiB each), `argv[0]` = `name`.
+/// Returns the builder and the stdout pipe to read after the run.
+pub fn bare_wasi(name: &str) -> (WasiCtxBuilder, MemoryOutputPipe) {
+    let stdout = MemoryOutputPipe::new(1 << 20);
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.stdin(MemoryInputPipe::new(Vec::new()))
+        .stdout(stdout.clone())
+        .stderr(MemoryOutputPipe::new(1 << 20))
+        .arg(name);
+    (wasi, stdout)
 }

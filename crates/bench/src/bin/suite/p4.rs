@@ -9,9 +9,7 @@ use lucet_bench::report::{Report, median_of, percentile, ratio, us, yes_no};
 use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle};
 use lucet_runtime::EngineSettings;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 
 use crate::fixture::{
     Fixture, HELLO_OUT, HELLO_WAT, NO_DEADLINE, TRIVIAL_WAT, WasmtimeContext, embed_like_engine,
@@ -51,13 +49,7 @@ impl Bare {
 /// One bare cycle: WASI context with captured output, store, instance,
 /// `_start`, drop. Returns stdout.
 fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
-    let stdout = MemoryOutputPipe::new(1 << 20);
-    let stderr = MemoryOutputPipe::new(1 << 20);
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(Vec::new()))
-        .stdout(stdout.clone())
-        .stderr(stderr)
-        .arg(name);
+    let (mut wasi, stdout) = crate::fixture::bare_wasi(name);
     let limits = StoreLimitsBuilder::new().memory_size(128 << 20).build();
     let mut store = Store::new(
         pre.module().engine(),

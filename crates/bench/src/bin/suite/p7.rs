@@ -25,8 +25,7 @@ use lucet_runtime::EngineSettings;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::fixture::{
     Fixture, GC_OUT, GC_WAT, HELLO_OUT, HELLO_WAT, NO_DEADLINE, WasmtimeContext, embed_like_engine,
@@ -373,13 +372,7 @@ fn bare_pre(component: &[u8]) -> Result<CommandPre<BareState>> {
 /// One bare cycle: WASI 0.2 context with captured output, store, instance,
 /// `wasi:cli/run`, drop. Returns stdout.
 fn bare_cycle(pre: &CommandPre<BareState>, name: &str) -> Result<Vec<u8>> {
-    let stdout = MemoryOutputPipe::new(1 << 20);
-    let stderr = MemoryOutputPipe::new(1 << 20);
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(Vec::new()))
-        .stdout(stdout.clone())
-        .stderr(stderr)
-        .arg(name);
+    let (mut wasi, stdout) = crate::fixture::bare_wasi(name);
     let state = BareState {
         ctx: wasi.build(),
         table: ResourceTable::new(),
