@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits};
 use lucet_runtime::{
-    CommandExport, EngineSettings, EpochThread, GuestState, LoadOptions, LoadedCode, SealedImage,
-    SharedEngine, WasiCalls,
+    CommandExport, EngineSettings, EpochThread, GuestState, LoadOptions, LoadedCode, SharedEngine,
+    WasiCalls,
 };
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::component::{self, Component};
@@ -358,20 +358,15 @@ impl Host {
         source: &S,
     ) -> Result<ModuleHandle, Error> {
         let shared = &self.shared;
-        // Into a sealed memory file that wasmtime maps: the image is held
-        // once, not copied.
-        let verified = lucet_artifact::read_verified_into::<SealedImage, S>(
+        // Into a sealed memory file that wasmtime maps (the image is held
+        // once, not copied), and the policy checked on the authenticated
+        // metadata before any of the image reaches wasmtime.
+        let verified = lucet_runtime::read_verified_checked(
             source,
             &shared.keys,
+            &shared.policy,
             shared.engine.options().read_limits,
-        )
-        .map_err(lucet_runtime::Error::from)?;
-        // The metadata is authenticated now: apply the policy before any of
-        // the image reaches wasmtime.
-        shared
-            .policy
-            .check(verified.metadata())
-            .map_err(lucet_runtime::Error::from)?;
+        )?;
         let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
         let code = match loaded.code() {

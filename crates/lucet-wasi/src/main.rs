@@ -85,17 +85,9 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
         lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
     } else {
         let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
-        let verified = lucet_artifact::read_verified_into::<lucet_runtime::SealedImage, _>(
-            &file,
-            &keys,
-            load_options.read_limits,
-        )
-        .map_err(|error| explain(error.into()))?;
-        // The policy reads metadata that the signature just authenticated,
-        // before wasmtime sees the image.
-        policy
-            .check(verified.metadata())
-            .with_context(|| module.display().to_string())?;
+        let verified =
+            lucet_runtime::read_verified_checked(&file, &keys, &policy, load_options.read_limits)
+                .map_err(explain)?;
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
     Ok(loaded)

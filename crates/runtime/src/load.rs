@@ -28,7 +28,7 @@
 //! In every case the image is stamped with this toolchain's engine version,
 //! and bytes from another version are refused cleanly by wasmtime.
 
-use lucet_artifact::{ArtifactSource, Metadata, ReadLimits};
+use lucet_artifact::{ArtifactSource, Metadata, Policy, ReadLimits, VerifiedArtifact};
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::Engine;
 
@@ -135,6 +135,25 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
     let verified =
         lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, options.read_limits)?;
     load_verified_artifact(verified, options)
+}
+
+/// Reads and verifies a signed artifact into a sealed memory file, then
+/// checks `policy` on its metadata, which the signature has just
+/// authenticated: the sequence every verifying loader (lucet-wasi,
+/// lucet-embed) runs before wasmtime sees an image, kept in one place.
+///
+/// # Errors
+///
+/// Whatever reading and verifying refuses, and the policy's refusal.
+pub fn read_verified_checked<S: ArtifactSource + ?Sized>(
+    source: &S,
+    keys: &PublicKeySet,
+    policy: &Policy,
+    limits: ReadLimits,
+) -> Result<VerifiedArtifact<SealedImage>, Error> {
+    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, limits)?;
+    policy.check(verified.metadata())?;
+    Ok(verified)
 }
 
 /// Loads an artifact that [`lucet_artifact::read_verified`] (image in
