@@ -62,6 +62,52 @@ pub struct TrustedKeys {
     pub signature_pk: Vec<PathBuf>,
 }
 
+/// The load policy a verifying runner checks on an artifact's signed
+/// metadata (`lucet-wasi`, `lucet-serve`): each flag needs a trusted key.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct PolicyFlags {
+    /// Policy: run only artifacts whose source lucetc verified against this key
+    /// (16 hex digits, as minisign prints key ids). Repeatable: any of. Needs --signature-pk.
+    #[arg(long = "require-source-key", value_name = "KEYID")]
+    pub require_source_key: Vec<lucet_signature::KeyId>,
+
+    /// Policy: refuse artifacts made before this Unix time (simple anti-rollback).
+    /// Needs --signature-pk.
+    #[arg(long, value_name = "UNIX_TIME")]
+    pub min_timestamp: Option<u64>,
+
+    /// Policy: run only an artifact signed as this module name (lucetc --name;
+    /// by default the source's file stem), so a validly signed artifact cannot
+    /// stand in for another. Needs --signature-pk.
+    #[arg(long, value_name = "NAME")]
+    pub expect_name: Option<String>,
+}
+
+impl PolicyFlags {
+    /// The policy these flags ask for.
+    pub fn policy(&self) -> lucet_artifact::Policy {
+        lucet_artifact::Policy {
+            expected_name: self.expect_name.clone(),
+            required_source_keys: self.require_source_key.clone(),
+            min_timestamp: self.min_timestamp,
+        }
+    }
+
+    /// The first policy flag given, for a usage error when there is no key
+    /// to check it with.
+    pub fn first_given(&self) -> Option<&'static str> {
+        if !self.require_source_key.is_empty() {
+            Some("--require-source-key")
+        } else if self.min_timestamp.is_some() {
+            Some("--min-timestamp")
+        } else if self.expect_name.is_some() {
+            Some("--expect-name")
+        } else {
+            None
+        }
+    }
+}
+
 /// The one exit path of a tool: `Ok(status)` exits with it; an error is
 /// printed as one line, `TOOL: error: causes...; advice`, and exits 1.
 /// `advice` says what to do in this tool's terms (its flags): the libraries'

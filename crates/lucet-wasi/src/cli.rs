@@ -138,21 +138,9 @@ pub struct Args {
     #[arg(long, help_heading = TRUST)]
     pub allow_unverified: bool,
 
-    /// Policy: run only artifacts whose source lucetc verified against this key
-    /// (16 hex digits, as minisign prints key ids). Repeatable: any of. Needs --signature-pk.
-    #[arg(long = "require-source-key", value_name = "KEYID", help_heading = TRUST)]
-    pub require_source_key: Vec<lucet_signature::KeyId>,
-
-    /// Policy: refuse artifacts made before this Unix time (simple anti-rollback).
-    /// Needs --signature-pk.
-    #[arg(long, value_name = "UNIX_TIME", help_heading = TRUST)]
-    pub min_timestamp: Option<u64>,
-
-    /// Policy: run only an artifact signed as this module name (lucetc --name;
-    /// by default the source's file stem), so a validly signed artifact cannot
-    /// stand in for another. Needs --signature-pk.
-    #[arg(long, value_name = "NAME", help_heading = TRUST)]
-    pub expect_name: Option<String>,
+    /// The load policy: `--require-source-key`, `--min-timestamp`, `--expect-name`.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub policy: lucet_cli::PolicyFlags,
 
     /// Refuse artifacts whose engine image is larger than this, before reading it.
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G", help_heading = LIMITS)]
@@ -186,14 +174,8 @@ impl Args {
         let no_key = self.trust.signature_pk.is_empty();
         let needs_key = if self.signature_verify {
             Some("--signature-verify")
-        } else if !self.require_source_key.is_empty() {
-            Some("--require-source-key")
-        } else if self.min_timestamp.is_some() {
-            Some("--min-timestamp")
-        } else if self.expect_name.is_some() {
-            Some("--expect-name")
         } else {
-            None
+            self.policy.first_given()
         };
         match needs_key {
             Some(flag) if no_key => Err(Args::command().error(

@@ -43,11 +43,7 @@ fn run(args: Args) -> Result<u8> {
 /// Opens MODULE once and loads it: verified and checked against the policy
 /// when keys are given, else unverified (with a notice).
 fn load(args: &Args) -> Result<LoadedArtifact> {
-    let policy = lucet_artifact::Policy {
-        expected_name: args.expect_name.clone(),
-        required_source_keys: args.require_source_key.clone(),
-        min_timestamp: args.min_timestamp,
-    };
+    let policy = args.policy.policy();
     let mut load_options = LoadOptions::default();
     load_options.read_limits.max_image_len = args.max_artifact_size;
     if let Some(size) = args.stack_size {
