@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Builds the JavaScript component the end-to-end tests run
-# (crates/tests/fixtures/js/app.js) with ComponentizeJS from npm, pinned,
-# into target/js-component/app.wasm. The WASI WIT packages are taken from
-# the wasmtime-wasi crate the workspace builds against, so the component
-# imports what the runner provides. Idempotent: skips work already done.
+# Builds the JavaScript components the tests run with ComponentizeJS from
+# npm, pinned: the end-to-end tests' command
+# (crates/tests/fixtures/js/app.js) into target/js-component/app.wasm, and
+# lucet-serve's wasi:http handler (crates/tests/fixtures/js-http/handler.js)
+# into target/js-component/http.wasm. The WIT packages are taken from the
+# wasmtime-wasi and wasmtime-wasi-http crates the workspace builds against,
+# so each component imports what its host provides. Idempotent: skips work
+# already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,22 +21,39 @@ if [[ ! -x "$componentize" ]]; then
         "@bytecodealliance/componentize-js@$COMPONENTIZE_JS_VERSION"
 fi
 
-# wasmtime-wasi's own WIT, located through cargo's metadata.
-wasi_manifest=$(cargo metadata --locked --format-version 1 | python3 -c '
-import json, sys
+# A crate's own WIT directory, located through cargo's metadata.
+metadata=$(cargo metadata --locked --format-version 1)
+crate_dir() {
+    python3 -c '
+import json, os, sys
 packages = json.load(sys.stdin)["packages"]
-print(next(p["manifest_path"] for p in packages if p["name"] == "wasmtime-wasi"))')
-wasi_wit="$(dirname "$wasi_manifest")/src/p2/wit/deps"
+print(os.path.dirname(next(p["manifest_path"] for p in packages if p["name"] == sys.argv[1])))' "$1" <<<"$metadata"
+}
+wasi_wit="$(crate_dir wasmtime-wasi)/src/p2/wit/deps"
+http_wit="$(crate_dir wasmtime-wasi-http)/wit/deps"
 
-source=crates/tests/fixtures/js
-if [[ -f "$out/app.wasm" && "$out/app.wasm" -nt "$source/app.js" && "$out/app.wasm" -nt "$source/wit/world.wit" ]]; then
-    exit 0
-fi
-rm -rf "$out/wit"
-mkdir -p "$out/wit/deps"
-cp "$source/wit/world.wit" "$out/wit/"
-cp "$wasi_wit"/*.wit "$out/wit/deps/"
+# build SOURCE_DIR SCRIPT WORLD DEPS OUT [componentize-js flags...]: the
+# world's WIT (SOURCE_DIR/wit/world.wit) with the DEPS packages beside it.
+build() {
+    local source=$1 script=$2 world=$3 deps=$4 wasm=$5
+    shift 5
+    if [[ -f "$wasm" && "$wasm" -nt "$source/$script" && "$wasm" -nt "$source/wit/world.wit" ]]; then
+        return 0
+    fi
+    local wit="$out/wit-$world"
+    rm -rf "$wit"
+    mkdir -p "$wit/deps"
+    cp "$source/wit/world.wit" "$wit/"
+    cp "$deps"/*.wit "$wit/deps/"
+    "$componentize" "$source/$script" --wit "$wit" --world-name "$world" "$@" \
+        -o "$wasm.tmp" >/dev/null
+    mv "$wasm.tmp" "$wasm"
+}
+
 # No wasi:http: a command imports only what wasi:cli provides.
-"$componentize" "$source/app.js" --wit "$out/wit" --world-name app \
-    --disable http fetch-event -o "$out/app.wasm.tmp" >/dev/null
-mv "$out/app.wasm.tmp" "$out/app.wasm"
+build crates/tests/fixtures/js app.js app "$wasi_wit" "$out/app.wasm" \
+    --disable http fetch-event
+# Handles wasi:http itself (exports incomingHandler): no fetch event, and
+# no outgoing `fetch`, which lucet-serve refuses anyway.
+build crates/tests/fixtures/js-http handler.js http "$http_wit" "$out/http.wasm" \
+    --disable http fetch-event

@@ -1,0 +1,72 @@
+//! The command line of `lucet-serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+const TRUST: &str = "Trust";
+const LIMITS: &str = "Limits";
+
+/// Serve a signed wasi:http/proxy component: every artifact verified first,
+/// one fresh pooled instance per request.
+#[derive(Parser, Debug)]
+#[command(name = "lucet-serve", version = lucet_runtime::version_details())]
+pub struct Args {
+    /// The component artifact to serve, as made by lucetc.
+    #[arg(value_name = "APP")]
+    pub app: PathBuf,
+
+    /// Address to listen on (port 0 picks a free port; the address bound is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// The trusted keys: `--signature-pk`, or `LUCET_SIGNATURE_PK`.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub trust: lucet_cli::TrustedKeys,
+
+    /// INSECURE, for local development only: serve an artifact WITHOUT verifying
+    /// its signature when no key is given. Whoever can write the file controls
+    /// the code that runs.
+    #[arg(long, help_heading = TRUST, conflicts_with_all = ["require_source_key", "min_timestamp", "expect_name"])]
+    pub allow_unverified: bool,
+
+    /// The load policy: `--require-source-key`, `--min-timestamp`, `--expect-name`.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub policy: lucet_cli::PolicyFlags,
+
+    /// Wall-clock time a request may run (e.g. 500ms, 10s); past it the instance is
+    /// stopped and the client gets 504.
+    #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration, default_value = "10s", help_heading = LIMITS)]
+    pub timeout: Duration,
+
+    /// Linear memory each instance may have, all its memories together (e.g. 64M).
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "256M", help_heading = LIMITS)]
+    pub max_heap_size: u64,
+
+    /// Requests served at once (and instances reserved in the pool); one more is
+    /// answered 503 at once.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000), help_heading = LIMITS)]
+    pub max_concurrency: u32,
+
+    /// On SIGTERM or SIGINT, how long in-flight requests may still run before the
+    /// server exits anyway.
+    #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration, default_value = "10s", help_heading = LIMITS)]
+    pub shutdown_timeout: Duration,
+
+    /// Refuse artifacts whose engine image is larger than this, before reading it.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G", help_heading = LIMITS)]
+    pub max_artifact_size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}
