@@ -95,6 +95,21 @@ impl Server {
         self.stderr.lock().expect("log").clone()
     }
 
+    /// Waits (at most 30 s) for a line `line` on the server's stderr: a
+    /// request is in flight once its guest said so, however slow the
+    /// machine (a fixed sleep was not enough on a loaded one).
+    fn wait_for_line(&self, line: &str) {
+        let started = Instant::now();
+        while !self.log().lines().any(|l| l == line) {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {line:?}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn get(&self, path: &str) -> (u16, String) {
         request(&self.address, "GET", path)
     }
@@ -187,7 +202,7 @@ fn a_signed_component_answers_each_request_in_a_fresh_instance() {
     // request meanwhile is served.
     let address = server.address.clone();
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    std::thread::sleep(Duration::from_millis(200));
+    server.wait_for_line("looping");
     assert_eq!(server.get("/meanwhile").0, 200);
     let (status, _) = looping.join().expect("loop request");
     assert_eq!(status, 504);
@@ -206,10 +221,10 @@ fn a_request_past_max_concurrency_is_answered_503_at_once() {
     let server = signed_server(&["--timeout", "2s", "--max-concurrency", "1"]);
     let address = server.address.clone();
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    std::thread::sleep(Duration::from_millis(300));
-    let started = Instant::now();
+    server.wait_for_line("looping");
     assert_eq!(server.get("/busy").0, 503);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // At once: answered while the only slot is still taken, not after.
+    assert!(!looping.is_finished(), "503 only after the slot was free");
     assert_eq!(looping.join().expect("loop request").0, 504);
     assert_eq!(server.get("/free").0, 200);
 }
@@ -219,7 +234,7 @@ fn sigterm_drains_the_request_in_flight_then_exits_0() {
     let server = signed_server(&["--timeout", "1s"]);
     let address = server.address.clone();
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    std::thread::sleep(Duration::from_millis(300));
+    server.wait_for_line("looping");
     let status = server.terminate(Duration::from_secs(15));
     // The request in flight got its answer rather than a cut connection.
     assert_eq!(looping.join().expect("loop request").0, 504);
