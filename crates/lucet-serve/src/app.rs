@@ -18,7 +18,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::cli::Args;
+use lucet_serve::cli::Args;
 
 /// How often the epoch advances: a request overruns its deadline by at most
 /// about this much while it runs wasm code.

@@ -1,4 +1,9 @@
-//! The command line of `lucet-serve`.
+//! The command-line definition of `lucet-serve`: its flags, help text and
+//! the sections after the options.
+//!
+//! It lives in the library so that one definition serves the binary (which
+//! parses with it) and `lucet-dist` (which generates the man page and shell
+//! completions from it). Nothing here does I/O.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,13 +11,49 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// Text after the options, as `(heading, body)` sections in order: `--help`
+/// prints them under `Heading:` lines, the man page makes each heading a
+/// section. Indented lines are shown verbatim; other lines are prose.
+pub const SECTIONS: &[(&str, &str)] = &[
+    (
+        "Responses of the server itself",
+        "  503   --max-concurrency requests are running (answered at once)
+  504   the app ran past --timeout
+  500   the app trapped, went past --max-heap-size, or set no response",
+    ),
+    (
+        "Exit status",
+        "  0     stopped by SIGTERM or SIGINT, in-flight requests drained
+  2     usage error
+  1     refused to start (no trusted key, an artifact that does not verify or
+        is not a wasi:http/proxy component, an address in use)",
+    ),
+    (
+        "Environment",
+        "\
+LUCET_SIGNATURE_PK: colon-separated public key paths, used as --signature-pk
+when no flag is given.",
+    ),
+    (
+        "Examples",
+        "  lucet-serve --signature-pk lucet.pub app.so
+  lucet-serve --listen 0.0.0.0:8080 --timeout 2s --signature-pk lucet.pub app.so",
+    ),
+];
+
+/// [`SECTIONS`] as `--help` prints them after the options.
+pub fn after_help() -> String {
+    lucet_cli::after_help(SECTIONS)
+}
+
+/// Headings that group the options in `--help`.
 const TRUST: &str = "Trust";
 const LIMITS: &str = "Limits";
 
 /// Serve a signed wasi:http/proxy component: every artifact verified first,
 /// one fresh pooled instance per request.
 #[derive(Parser, Debug)]
-#[command(name = "lucet-serve", version = lucet_runtime::version_details())]
+#[command(name = "lucet-serve", version = lucet_runtime::version_details(), after_help = after_help())]
 pub struct Args {
     /// The component artifact to serve, as made by lucetc.
     #[arg(value_name = "APP")]

@@ -4,7 +4,6 @@
 #![forbid(unsafe_code)]
 
 mod app;
-mod cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -13,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use crate::cli::Args;
+use lucet_serve::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
