@@ -3,12 +3,14 @@
 //! the per-request store each instance runs in.
 
 use std::fs::File;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use lucet_artifact::{ArtifactKind, Metadata};
+use lucet_artifact::{ArtifactKind, Metadata, Policy};
 use lucet_runtime::{EngineSettings, EpochThread, LoadOptions, LoadedArtifact, LoadedCode};
 use lucet_runtime::{SealedImage, SharedEngine};
+use lucet_signature::{Prehash, PublicKeySet};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
     Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
@@ -33,31 +35,69 @@ const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
 const MEMORIES_PER_COMPONENT: u32 = 2;
 const TABLES_PER_COMPONENT: u32 = 32;
 
+/// Table bytes each pool slot keeps between requests (see `--keep-resident`).
+const TABLE_KEEP_RESIDENT: usize = 1 << 20;
+
 /// A verified (or, with `--allow-unverified`, unverified) component, ready
 /// to instantiate per request.
 pub struct App {
     pub pre: ProxyPre<ServeState>,
     pub timeout: Duration,
-    /// The first hex digits of the signed image hash, naming the app in the
-    /// access log.
+    /// The signed image hash: an unchanged file is not reloaded.
+    pub image_hash: Prehash,
+    /// The first hex digits of the image hash, naming the app in logs.
     pub image: String,
+    /// When the artifact was made, by its signed metadata: a replacement
+    /// older than this is refused (anti-rollback).
+    pub timestamp: u64,
     max_heap_size: usize,
     _ticker: EpochThread,
 }
 
-impl App {
-    /// Reads, verifies (when keys are given), checks and links `args.app`.
-    pub fn load(args: &Args) -> Result<App> {
-        let file = lucet_signature::file::open_regular_file(&args.app)
-            .with_context(|| format!("cannot open {}", args.app.display()))?;
+/// How every app is read and checked: the same at start and on reload.
+pub struct Loader {
+    /// `None` only with `--allow-unverified`.
+    keys: Option<PublicKeySet>,
+    policy: Policy,
+    options: LoadOptions,
+    max_heap_size: usize,
+    max_concurrency: u32,
+    keep_resident: usize,
+    timeout: Duration,
+}
+
+impl Loader {
+    /// Reads the trusted keys once and takes the limits from `args`.
+    pub fn new(args: &Args) -> Result<Loader> {
+        let keys = if args.trust.signature_pk.is_empty() {
+            None
+        } else {
+            Some(lucet_signature::read_public_keys(&args.trust.signature_pk)?)
+        };
         let max_heap_size = usize::try_from(args.max_heap_size)
             .map_err(|_| anyhow!("--max-heap-size does not fit this host's address space"))?;
         let mut options = LoadOptions::default();
         options.read_limits.max_image_len = args.max_artifact_size;
-        let loaded = if args.trust.signature_pk.is_empty() {
-            load_unverified(&file, options)?
-        } else {
-            load_verified(args, &file, options, max_heap_size)?
+        Ok(Loader {
+            keys,
+            policy: args.policy.policy(),
+            options,
+            max_heap_size,
+            max_concurrency: args.max_concurrency,
+            keep_resident: usize::try_from(args.keep_resident).unwrap_or(usize::MAX),
+            timeout: args.timeout,
+        })
+    }
+
+    /// Reads, verifies (when keys are given), checks and links the artifact
+    /// at `path`. A verified one made before `not_before` is refused: a
+    /// reload never rolls an app back.
+    pub fn load(&self, path: &Path, not_before: Option<u64>) -> Result<App> {
+        let file = lucet_signature::file::open_regular_file(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let loaded = match &self.keys {
+            Some(keys) => self.load_verified(keys, &file, not_before)?,
+            None => load_unverified(&file, self.options)?,
         };
         if !loaded.settings().interruptible {
             bail!(
@@ -69,7 +109,8 @@ impl App {
             LoadedCode::Module(_) => bail!("{}", not_a_component()),
         };
         let pre = link(loaded.engine(), &component)?;
-        let image = loaded.metadata().image_blake2b.as_bytes()[..6]
+        let metadata = loaded.metadata();
+        let image = metadata.image_blake2b.as_bytes()[..6]
             .iter()
             .map(|byte| format!("{byte:02x}"))
             .collect();
@@ -77,13 +118,45 @@ impl App {
             .context("cannot start the epoch thread")?;
         Ok(App {
             pre,
-            timeout: args.timeout,
+            timeout: self.timeout,
+            image_hash: metadata.image_blake2b,
             image,
-            max_heap_size,
+            timestamp: metadata.timestamp,
+            max_heap_size: self.max_heap_size,
             _ticker: ticker,
         })
     }
 
+    fn load_verified(
+        &self,
+        keys: &PublicKeySet,
+        file: &File,
+        not_before: Option<u64>,
+    ) -> Result<LoadedArtifact> {
+        let mut policy = self.policy.clone();
+        policy.min_timestamp = policy.min_timestamp.max(not_before);
+        let read_limits = self.options.read_limits;
+        let verified = lucet_runtime::read_verified_checked(file, keys, &policy, read_limits)?;
+        require_component(verified.metadata())?;
+        // The engine takes the settings the artifact was signed with, so that
+        // any lucetc --reserved-size or --guard-size loads.
+        let settings = EngineSettings::from_metadata_value(&verified.metadata().settings)?;
+        let mut pool = pooling_config(self.max_concurrency, self.max_heap_size, &settings)?;
+        // Zeroing kept pages costs less than faulting them in again: with
+        // the default (nothing kept) a handler spent most of its time in
+        // the kernel (BENCHMARKS.md, P8).
+        pool.linear_memory_keep_resident(self.keep_resident.min(self.max_heap_size))
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
+        let shared = SharedEngine::new(settings, self.options, |config| {
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        })?;
+        Ok(lucet_runtime::load_verified_artifact_into(
+            &shared, verified,
+        )?)
+    }
+}
+
+impl App {
     /// A fresh store for one request, stopped at `deadline` (at the first
     /// epoch tick after it) and capped at `--max-heap-size`.
     pub fn store(&self, deadline: Instant) -> Store<ServeState> {
@@ -124,28 +197,6 @@ fn require_component(metadata: &Metadata) -> Result<()> {
         ArtifactKind::Module => bail!("{}", not_a_component()),
         other => bail!("an artifact of kind {other:?}: lucet-serve serves components"),
     }
-}
-
-fn load_verified(
-    args: &Args,
-    file: &File,
-    options: LoadOptions,
-    max_heap_size: usize,
-) -> Result<LoadedArtifact> {
-    let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
-    let policy = args.policy.policy();
-    let verified = lucet_runtime::read_verified_checked(file, &keys, &policy, options.read_limits)?;
-    require_component(verified.metadata())?;
-    // The engine takes the settings the artifact was signed with, so that
-    // any lucetc --reserved-size or --guard-size loads.
-    let settings = EngineSettings::from_metadata_value(&verified.metadata().settings)?;
-    let pool = pooling_config(args.max_concurrency, max_heap_size, &settings)?;
-    let shared = SharedEngine::new(settings, options, |config| {
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    })?;
-    Ok(lucet_runtime::load_verified_artifact_into(
-        &shared, verified,
-    )?)
 }
 
 /// Local development only: no verification, and wasmtime's on-demand

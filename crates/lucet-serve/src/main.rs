@@ -1,13 +1,17 @@
-//! `lucet-serve`: serves a signed `wasi:http/proxy` component over HTTP/1.1,
+//! `lucet-serve`: serves signed `wasi:http/proxy` components over HTTP/1.1,
 //! one fresh instance from the pooling allocator per request.
 
 #![forbid(unsafe_code)]
 
+mod access;
 mod app;
+mod bodies;
+mod metrics;
+mod reload;
+mod routes;
 mod serve;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -16,6 +20,9 @@ use lucet_serve::cli::Args;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(usage) = args.check() {
+        usage.exit();
+    }
     lucet_cli::exit("lucet-serve", run(args), lucet_cli::load_advice)
 }
 
@@ -27,20 +34,26 @@ fn run(args: Args) -> Result<u8> {
     }
     if args.trust.signature_pk.is_empty() {
         eprintln!(
-            "lucet-serve: notice: serving {} UNVERIFIED (--allow-unverified): for local development only",
-            args.app.display()
+            "lucet-serve: notice: serving UNVERIFIED artifacts (--allow-unverified): for local development only"
         );
     }
-    let app = app::App::load(&args).with_context(|| args.app.display().to_string())?;
+    let loader = app::Loader::new(&args)?;
+    let routes = routes::Routes::load(&loader, &args.routes())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let config = serve::ServeConfig {
         listen: args.listen,
+        metrics: args.metrics,
+        watch: args.watch,
         max_concurrency: args.max_concurrency,
+        max_connections: args.max_connections,
+        max_request_body: args.max_request_body,
+        max_response_body: args.max_response_body,
+        header_read_timeout: args.header_read_timeout,
         shutdown_timeout: args.shutdown_timeout,
     };
-    runtime.block_on(serve::serve(Arc::new(app), config))?;
+    runtime.block_on(serve::serve(routes, loader, config))?;
     Ok(0)
 }

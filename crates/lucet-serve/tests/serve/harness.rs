@@ -1,11 +1,11 @@
-//! lucet-serve end to end: the real server on a loopback port, a plain
-//! HTTP/1.1 client over std's TcpStream, and the JavaScript wasi:http
+//! What every lucet-serve test uses: the real server on a loopback port, a
+//! plain HTTP/1.1 client over std's TcpStream, and the JavaScript wasi:http
 //! handler (crates/tests/fixtures/js-http) made by
 //! scripts/build-js-component.sh, compiled and signed with the real lucetc.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,14 +15,14 @@ use lucet_test_support::{Scratch, built, pk, raw, run, sk};
 
 /// The handler compiled and signed once for all tests, in a scratch
 /// directory the other artifacts share.
-struct Fixture {
-    scratch: Scratch,
-    artifact: PathBuf,
-    public: PathBuf,
-    secret: PathBuf,
+pub struct Fixture {
+    pub scratch: Scratch,
+    pub artifact: PathBuf,
+    pub public: PathBuf,
+    pub secret: PathBuf,
 }
 
-fn fixture() -> &'static Fixture {
+pub fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         // About 13 MB: StarlingMonkey and handler.js.
@@ -43,7 +43,7 @@ fn fixture() -> &'static Fixture {
     })
 }
 
-fn serve_command() -> Command {
+pub fn serve_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lucet-serve"));
     command
         .env_remove("LUCET_SIGNATURE_PK")
@@ -52,15 +52,15 @@ fn serve_command() -> Command {
 }
 
 /// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    address: String,
-    stderr: Arc<Mutex<String>>,
+pub struct Server {
+    pub child: Child,
+    pub address: String,
+    pub stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts `command` and waits (at most 30 s) for its listening line.
-    fn start(command: &mut Command) -> Server {
+    pub fn start(command: &mut Command) -> Server {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -91,14 +91,14 @@ impl Server {
         }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.stderr.lock().expect("log").clone()
     }
 
     /// Waits (at most 30 s) for a line `line` on the server's stderr: a
     /// request is in flight once its guest said so, however slow the
     /// machine (a fixed sleep was not enough on a loaded one).
-    fn wait_for_line(&self, line: &str) {
+    pub fn wait_for_line(&self, line: &str) {
         let started = Instant::now();
         while !self.log().lines().any(|l| l == line) {
             assert!(
@@ -110,12 +110,34 @@ impl Server {
         }
     }
 
-    fn get(&self, path: &str) -> (u16, String) {
+    /// Waits (at most 30 s) for a stderr line starting with `prefix`.
+    pub fn wait_for_prefix(&self, prefix: &str) {
+        self.wait_for_count(prefix, 1);
+    }
+
+    /// Waits (at most 30 s) for `count` stderr lines starting with `prefix`.
+    pub fn wait_for_count(&self, prefix: &str, count: usize) {
+        let started = Instant::now();
+        while self.log().lines().filter(|l| l.starts_with(prefix)).count() < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no {count} {prefix:?}: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
         request(&self.address, "GET", path)
     }
 
     /// SIGTERM, then the exit status (at most `limit` later).
-    fn terminate(mut self, limit: Duration) -> i32 {
+    pub fn terminate(mut self, limit: Duration) -> i32 {
         let pid = self.child.id().to_string();
         run(Command::new("kill").args(["-TERM", &pid])).ok();
         let started = Instant::now();
@@ -137,7 +159,7 @@ impl Drop for Server {
 }
 
 /// One HTTP/1.1 request on its own connection: (status, body).
-fn request(address: &str, method: &str, path: &str) -> (u16, String) {
+pub fn request(address: &str, method: &str, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -164,7 +186,7 @@ fn request(address: &str, method: &str, path: &str) -> (u16, String) {
 }
 
 /// A chunked body's data.
-fn dechunk(mut body: &str) -> String {
+pub fn dechunk(mut body: &str) -> String {
     let mut data = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
@@ -177,7 +199,7 @@ fn dechunk(mut body: &str) -> String {
     data
 }
 
-fn signed_server(extra: &[&str]) -> Server {
+pub fn signed_server(extra: &[&str]) -> Server {
     let fixture = fixture();
     let mut command = serve_command();
     command
@@ -187,108 +209,93 @@ fn signed_server(extra: &[&str]) -> Server {
     Server::start(&mut command)
 }
 
-#[test]
-fn a_signed_component_answers_each_request_in_a_fresh_instance() {
-    let server = signed_server(&["--timeout", "2s", "--max-heap-size", "64M"]);
-    assert_eq!(
-        server.get("/hello/world"),
-        (200, "GET /hello/world\n".into())
-    );
-    assert_eq!(
-        request(&server.address, "POST", "/form"),
-        (200, "POST /form\n".into())
-    );
-    // A guest that loops forever is stopped at its deadline; another
-    // request meanwhile is served.
-    let address = server.address.clone();
-    let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    server.wait_for_line("looping");
-    assert_eq!(server.get("/meanwhile").0, 200);
-    let (status, _) = looping.join().expect("loop request");
-    assert_eq!(status, 504);
-    // Past --max-heap-size the JS engine aborts: a trap, answered 500.
-    assert_eq!(server.get("/grow").0, 500);
-    assert_eq!(server.get("/after").0, 200);
-    let log = server.log();
-    assert!(log.contains("lucet-serve: GET /hello/world 200 "), "{log}");
-    assert!(log.contains("lucet-serve: GET /loop 504 "), "{log}");
-    assert!(log.contains("lucet-serve: GET /grow 500 "), "{log}");
-    assert_eq!(server.terminate(Duration::from_secs(15)), 0);
+/// A response as read off the wire.
+pub struct Reply {
+    pub status: u16,
+    /// The head's header lines, lower-cased.
+    pub headers: String,
+    /// The body, de-chunked when chunked.
+    pub body: Vec<u8>,
+    /// Whether the body ended as its framing says (a cut response does not).
+    pub complete: bool,
 }
 
-#[test]
-fn a_request_past_max_concurrency_is_answered_503_at_once() {
-    let server = signed_server(&["--timeout", "2s", "--max-concurrency", "1"]);
-    let address = server.address.clone();
-    let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    server.wait_for_line("looping");
-    assert_eq!(server.get("/busy").0, 503);
-    // At once: answered while the only slot is still taken, not after.
-    assert!(!looping.is_finished(), "503 only after the slot was free");
-    assert_eq!(looping.join().expect("loop request").0, 504);
-    assert_eq!(server.get("/free").0, 200);
+/// Sends `raw` (a whole request, Connection: close) on a new connection and
+/// reads the reply to its end.
+pub fn exchange(address: &str, raw: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(raw).expect("send");
+    let mut bytes = Vec::new();
+    // A response cut by the server may end in a reset: keep what came.
+    let _ = stream.read_to_end(&mut bytes);
+    parse_reply(&bytes)
 }
 
-#[test]
-fn sigterm_drains_the_request_in_flight_then_exits_0() {
-    let server = signed_server(&["--timeout", "1s"]);
-    let address = server.address.clone();
-    let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
-    server.wait_for_line("looping");
-    let status = server.terminate(Duration::from_secs(15));
-    // The request in flight got its answer rather than a cut connection.
-    assert_eq!(looping.join().expect("loop request").0, 504);
-    assert_eq!(status, 0);
+/// `method path` with `body` (Content-Length framing) and Connection: close.
+pub fn with_body(address: &str, method: &str, path: &str, body: &[u8]) -> Reply {
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    exchange(address, &raw)
 }
 
-/// `lucet-serve ARGS... ARTIFACT` must refuse to start: exit 1, one line
-/// on stderr containing `needle`.
-#[track_caller]
-fn refused(args: &[String], artifact: &Path, needle: &str) {
-    let mut command = serve_command();
-    command.args(args).arg(artifact);
-    let output = lucet_test_support::run_bounded(&mut command, Duration::from_secs(60));
-    assert_eq!(output.status, 1, "{output:?}");
-    assert_eq!(output.stderr.lines().count(), 1, "{output:?}");
-    assert!(output.stderr.contains(needle), "{output:?}");
+fn parse_reply(bytes: &[u8]) -> Reply {
+    let split = bytes
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(bytes)));
+    let head = String::from_utf8_lossy(&bytes[..split]).to_ascii_lowercase();
+    let rest = &bytes[split + 4..];
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status code");
+    let (body, complete) = if head.contains("transfer-encoding: chunked") {
+        dechunk_bytes(rest)
+    } else {
+        let declared = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .and_then(|len| len.trim().parse::<usize>().ok());
+        (rest.to_vec(), declared.is_none_or(|len| len == rest.len()))
+    };
+    Reply {
+        status,
+        headers: head,
+        body,
+        complete,
+    }
 }
 
-#[test]
-fn unverifiable_artifacts_and_modules_are_refused_at_start() {
-    let fixture = fixture();
-    let scratch = &fixture.scratch;
-    let key = pk(&fixture.public);
-    refused(&[], &fixture.artifact, "without a trusted key");
-
-    let source = built("LUCET_HTTP_COMPONENT", "../js-component/http.wasm", "");
-    let unsigned = scratch.compile(&source, "unsigned", &[]);
-    refused(&key, &unsigned, "not signed");
-
-    let mut bytes = std::fs::read(&fixture.artifact).expect("read");
-    bytes[4000] ^= 1;
-    let tampered = scratch.write("tampered.so", bytes);
-    refused(&key, &tampered, "signature");
-
-    let module = scratch.write("module.wat", "(module)");
-    let module = scratch.compile(&module, "module", &sk(raw(&fixture.secret)));
-    refused(&key, &module, "not a component");
-
-    // A component, but a command rather than a wasi:http/proxy.
-    let command = built("LUCET_JS_COMPONENT", "../js-component/app.wasm", "");
-    let command = scratch.compile(&command, "command", &sk(raw(&fixture.secret)));
-    refused(&key, &command, "not a wasi:http/proxy");
-
-    let policy = [
-        key.to_vec(),
-        vec!["--min-timestamp".into(), "99999999999".into()],
-    ]
-    .concat();
-    refused(&policy, &fixture.artifact, "timestamp");
-
-    // For local development, an explicit flag serves it, and says so.
-    let mut command = serve_command();
-    command.arg("--allow-unverified").arg(&unsigned);
-    let server = Server::start(&mut command);
-    assert_eq!(server.get("/dev"), (200, "GET /dev\n".into()));
-    assert!(server.log().contains("UNVERIFIED"), "{}", server.log());
+/// A chunked body's data, and whether its last chunk came.
+fn dechunk_bytes(mut rest: &[u8]) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|window| window == b"\r\n") else {
+            return (data, false);
+        };
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|size| usize::from_str_radix(size.trim(), 16).ok());
+        let Some(size) = size else {
+            return (data, false);
+        };
+        if size == 0 {
+            return (data, true);
+        }
+        let chunk = &rest[eol + 2..];
+        if chunk.len() < size + 2 {
+            data.extend_from_slice(&chunk[..chunk.len().min(size)]);
+            return (data, false);
+        }
+        data.extend_from_slice(&chunk[..size]);
+        rest = &chunk[size + 2..];
+    }
 }
