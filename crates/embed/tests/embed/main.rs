@@ -4,5 +4,4 @@
 
 mod api;
 mod component;
-mod http;
 mod util;

@@ -18,16 +18,6 @@ pub fn lucetc() -> PathBuf {
     )
 }
 
-/// The example host (`$HTTP_HOST` overrides); `cargo test -p lucet-embed`
-/// builds examples before running tests.
-pub fn http_host() -> PathBuf {
-    built(
-        "HTTP_HOST",
-        "examples/http_host",
-        "run `cargo build -p lucet-embed --example http_host`",
-    )
-}
-
 /// A `.wat` fixture.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
