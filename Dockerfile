@@ -1,9 +1,12 @@
-# The lucet tools in a slim Debian image: lucetc, lucet-wasi (built without
-# the compiler), lucet-objdump, rsign2 and minisign, with man pages and bash,
-# zsh and fish completions in their standard places under /usr/local.
+# The lucet tools in a slim Debian image: lucetc, lucet-wasi and lucet-serve
+# (both built without the compiler), lucet-objdump, rsign2 and minisign, with
+# man pages and bash, zsh and fish completions in their standard places under
+# /usr/local.
 #
 #   docker build -t lucet .
 #   docker run --rm -v "$PWD:/work" lucet lucet-wasi --signature-pk app.pub app.so
+#   docker run --rm -p 8080:8080 -v "$PWD:/work" lucet \
+#       lucet-serve --listen 0.0.0.0:8080 --signature-pk app.pub http.so
 #
 # scripts/check-container-recipe.sh performs this recipe's build and install
 # steps without a container engine. It runs the `cargo build` commands below
@@ -24,20 +27,22 @@ RUN cargo install rsign2 --version "${RSIGN2_VERSION}" --locked
 
 COPY . .
 
-# The runner, built on its own. Cargo unifies features across the packages of
-# one build: built together with lucetc (which turns on lucet-runtime's
-# `compiler` feature), lucet-wasi would link the Cranelift compiler as well.
-# Set aside before anything else is built.
+# The runner and the server, each built on its own. Cargo unifies features
+# across the packages of one build: built together with lucetc (which turns on
+# lucet-runtime's `compiler` feature), lucet-wasi or lucet-serve would link the
+# Cranelift compiler as well. Each is set aside before anything else is built.
 RUN cargo build --release --locked -p lucet-wasi \
  && cp target/release/lucet-wasi /lucet-wasi
+RUN cargo build --release --locked -p lucet-serve \
+ && cp target/release/lucet-serve /lucet-serve
 
 # The compiler, the inspector, and the generator of man pages and completions.
 RUN cargo build --release --locked -p lucetc -p lucet-objdump -p lucet-dist
 
 # /staging/usr/local as crates/dist/install-manifest lists it (the script
-# refuses a runner that carries a compiler).
+# refuses a runner or a server that carries a compiler).
 RUN scripts/stage-image.sh --tools target/release --runner /lucet-wasi \
-        --rsign "${CARGO_HOME}/bin/rsign" /staging
+        --server /lucet-serve --rsign "${CARGO_HOME}/bin/rsign" /staging
 
 FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \

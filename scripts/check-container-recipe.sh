@@ -11,12 +11,16 @@
 #    $PREFIX/usr/local/share/man/man1, .../bash-completion/completions,
 #    .../zsh/site-functions, .../fish/vendor_completions.d);
 # 3. the installed tools alone on PATH: --version, rsign --version, the man
-#    pages, the completions, and a signed hello-world through them.
+#    pages, the completions, a signed hello-world through them, and
+#    lucet-serve refusing what it must not serve.
 #
 # usage: scripts/check-container-recipe.sh [--prebuilt]
 #   --prebuilt  skip step 1 and reuse what scripts/test.sh built:
 #               target/runtime-only/lucet-wasi (built on its own) and
 #               target/debug/{lucetc,lucet-objdump,lucet-dist}. Quick, for CI.
+#               scripts/test.sh builds lucet-serve only with the workspace,
+#               which links the compiler into it, so the Dockerfile's own
+#               lucet-serve build still runs (debug profile, incremental).
 #
 # Not checked here: the base images, apt-get inside them (the image's
 # minisign is Debian's package; the host's Debian minisign stands in for it),
@@ -37,10 +41,12 @@ step() { printf '==> %s\n' "$*"; }
 
 # The recipe's pieces that this script relies on, read from the Dockerfile.
 mapfile -t builds < <(grep -o 'cargo build --release --locked -p [^&\\]*' Dockerfile | sed 's/ *$//')
-[ "${#builds[@]}" -eq 2 ] ||
-    fail "expected the Dockerfile's two cargo builds (the runner alone, then the rest), found ${#builds[@]}"
+[ "${#builds[@]}" -eq 3 ] ||
+    fail "expected the Dockerfile's three cargo builds (the runner alone, the server alone, then the rest), found ${#builds[@]}"
 [ "${builds[0]}" = "cargo build --release --locked -p lucet-wasi" ] ||
     fail "the Dockerfile's first build must be the runner on its own, not: ${builds[0]}"
+[ "${builds[1]}" = "cargo build --release --locked -p lucet-serve" ] ||
+    fail "the Dockerfile's second build must be the server on its own, not: ${builds[1]}"
 grep -q 'scripts/stage-image.sh' Dockerfile || fail "the Dockerfile no longer runs scripts/stage-image.sh"
 rsign_version=$(sed -n 's/^ARG RSIGN2_VERSION=//p' Dockerfile)
 [ -n "$rsign_version" ] || fail "no ARG RSIGN2_VERSION in the Dockerfile"
@@ -51,27 +57,39 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 prefix="$scratch/image"
 
+# build N COPY: the Dockerfile's build N in the debug profile; COPY, if given,
+# is a binary it made, set aside into the scratch directory as the Dockerfile
+# sets it aside before the next build.
+build() {
+    step "${builds[$1]/--release /}   (debug profile)"
+    ${builds[$1]/--release /}
+    if [ -n "${2:-}" ]; then
+        cp "target/debug/$2" "$scratch/$2"
+    fi
+}
+
 if $prebuilt; then
     step "reusing built binaries (--prebuilt)"
     runner=target/runtime-only/lucet-wasi
     for file in "$runner" target/debug/lucetc target/debug/lucet-objdump target/debug/lucet-dist; do
         [ -x "$file" ] || fail "$file is not built: run scripts/test.sh, or this script without --prebuilt"
     done
+    build 1 lucet-serve
 else
-    step "${builds[0]/--release /}   (debug profile)"
-    ${builds[0]/--release /}
+    build 0 lucet-wasi
     runner="$scratch/lucet-wasi"
-    cp target/debug/lucet-wasi "$runner"
-    step "${builds[1]/--release /}   (debug profile)"
-    ${builds[1]/--release /}
+    build 1 lucet-serve
+    build 2
 fi
+server="$scratch/lucet-serve"
 
 rsign_bin=$(command -v rsign) || fail "rsign is not installed: run scripts/install-test-deps.sh"
 "$rsign_bin" --version | grep -qF "$rsign_version" ||
     fail "rsign is $("$rsign_bin" --version), the image ships $rsign_version: run scripts/install-test-deps.sh"
 
 step "scripts/stage-image.sh into a scratch prefix"
-scripts/stage-image.sh --tools target/debug --runner "$runner" --rsign "$rsign_bin" "$prefix"
+scripts/stage-image.sh --tools target/debug --runner "$runner" --server "$server" \
+    --rsign "$rsign_bin" "$prefix"
 
 usr_local="$prefix/usr/local"
 share="$usr_local/share"
@@ -84,12 +102,12 @@ while read -r mode path rest; do
     case "$mode" in '' | '#'*) continue ;; esac
     [ "$(stat -c %a "$usr_local/$path")" = "$mode" ] || fail "$path is not installed with mode $mode"
 done < crates/dist/install-manifest
-for tool in lucetc lucet-wasi lucet-objdump rsign; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump rsign; do
     [ "$(command -v "$tool")" = "$usr_local/bin/$tool" ] || fail "$tool does not resolve to the installed one"
 done
 
 step "shared libraries: only what a slim Debian image has (libc6, libgcc-s1)"
-for tool in lucetc lucet-wasi lucet-objdump rsign; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump rsign; do
     others=$(ldd "$usr_local/bin/$tool" | awk '{ print $1 }' |
         grep -Ev '^(linux-vdso\.so\.1|/lib64/ld-linux.*|lib(c|m|dl|rt|pthread)\.so\.6|libgcc_s\.so\.1)$' || true)
     [ -z "$others" ] || fail "$tool needs libraries the image lacks:" $others
@@ -104,11 +122,12 @@ version() {
 }
 version lucetc "compiler: cranelift"
 version lucet-wasi "compiler: none"
+version lucet-serve "compiler: none"
 version lucet-objdump "artifact format"
 version rsign "rsign2 $rsign_version"
 
 step "man pages"
-for tool in lucetc lucet-wasi lucet-objdump; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump; do
     page="$share/man/man1/$tool.1"
     warnings=$(groff -man -ww -z "$page" 2>&1)
     [ -z "$warnings" ] || fail "$page: $warnings"
@@ -125,7 +144,7 @@ grep -q "124   --timeout was reached" <<< "$man_text" ||
     fail "lucet-wasi.1 lacks its exit status table"
 
 step "completions"
-for tool in lucetc lucet-wasi lucet-objdump; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump; do
     bash -n "$share/bash-completion/completions/$tool"
     for shell in zsh fish; do
         if command -v "$shell" > /dev/null; then
@@ -139,6 +158,10 @@ offered=$(bash -c 'source "$1"; COMP_WORDS=(lucet-wasi --signature-); COMP_CWORD
     _lucet__wasi lucet-wasi --signature- lucet-wasi; printf "%s\n" "${COMPREPLY[@]}"' \
     complete "$share/bash-completion/completions/lucet-wasi")
 grep -qx -- "--signature-pk" <<< "$offered" || fail "bash completion of lucet-wasi does not offer --signature-pk"
+offered=$(bash -c 'source "$1"; COMP_WORDS=(lucet-serve --signature-); COMP_CWORD=1
+    _lucet__serve lucet-serve --signature- lucet-serve; printf "%s\n" "${COMPREPLY[@]}"' \
+    complete "$share/bash-completion/completions/lucet-serve")
+grep -qx -- "--signature-pk" <<< "$offered" || fail "bash completion of lucet-serve does not offer --signature-pk"
 for shell in zsh fish; do
     command -v "$shell" > /dev/null || echo "($shell not installed: its completions were not parsed)"
 done
@@ -167,6 +190,19 @@ cp examples/hello/hello.wat examples/hello/hello.wat.minisig examples/hello/publ
     if lucet-wasi --signature-pk ci.pub tampered.so 2> /dev/null; then
         fail "a tampered artifact ran"
     fi
+    # The installed server refuses before it listens (no wasi:http component
+    # is at hand here: lucet-serve's own tests serve one): a tampered artifact,
+    # and a verified module that is not a wasi:http/proxy component. Bounded,
+    # in case it served instead.
+    refused() {
+        local status=0
+        timeout 60 lucet-serve --listen 127.0.0.1:0 --signature-pk ci.pub "$1" \
+            2> serve.err || status=$?
+        [ "$status" -eq 1 ] && grep -q "$2" serve.err ||
+            fail "lucet-serve $1 exited with $status, not refused for \"$2\": $(cat serve.err)"
+    }
+    refused tampered.so "signature does not verify"
+    refused hello.so "not a component"
 )
 
 echo "container recipe check: OK (debug profile; $($prebuilt && echo "prebuilt binaries" || echo "built as the Dockerfile builds"))"

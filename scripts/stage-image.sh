@@ -1,49 +1,62 @@
 #!/usr/bin/env bash
 # Lays out what the container image installs under /usr/local, exactly as
-# crates/dist/install-manifest lists it: lucetc, lucet-wasi, lucet-objdump,
-# rsign, and the man pages and shell completions lucet-dist generates.
+# crates/dist/install-manifest lists it: lucetc, lucet-wasi, lucet-serve,
+# lucet-objdump, rsign, and the man pages and shell completions lucet-dist
+# generates.
 #
 # The Dockerfile's builder stage runs this script and the final stage copies
 # the result; scripts/check-container-recipe.sh runs it too, into a scratch
 # prefix. One list and one install step serve both, so the image and its
 # offline check cannot install different files.
 #
-# usage: scripts/stage-image.sh --tools DIR --runner FILE --rsign FILE DEST
+# usage: scripts/stage-image.sh --tools DIR --runner FILE --server FILE --rsign FILE DEST
 #   --tools DIR    where lucetc, lucet-objdump and lucet-dist were built
 #   --runner FILE  lucet-wasi built on its own, without the compiler (checked)
+#   --server FILE  lucet-serve built on its own, without the compiler (checked)
 #   --rsign FILE   the rsign binary to ship
 #   DEST           files land in DEST/usr/local/...
 set -euo pipefail
 
 manifest="$(dirname "$0")/../crates/dist/install-manifest"
-tools= runner= rsign= dest=
+tools= runner= server= rsign= dest=
 while [ $# -gt 0 ]; do
     case "$1" in
         --tools) tools=$2; shift 2 ;;
         --runner) runner=$2; shift 2 ;;
+        --server) server=$2; shift 2 ;;
         --rsign) rsign=$2; shift 2 ;;
         -*) echo "stage-image: unknown option $1" >&2; exit 2 ;;
         *) dest=$1; shift ;;
     esac
 done
-if [ -z "$tools" ] || [ -z "$runner" ] || [ -z "$rsign" ] || [ -z "$dest" ]; then
-    echo "usage: $0 --tools DIR --runner FILE --rsign FILE DEST" >&2
+if [ -z "$tools" ] || [ -z "$runner" ] || [ -z "$server" ] || [ -z "$rsign" ] || [ -z "$dest" ]; then
+    echo "usage: $0 --tools DIR --runner FILE --server FILE --rsign FILE DEST" >&2
     exit 2
 fi
 
-# Cargo unifies features across the packages of one build: a lucet-wasi built
-# together with lucetc links the Cranelift compiler. The image ships the lean one.
-if ! "$runner" --version | grep -q "compiler: none"; then
-    echo "stage-image: $runner carries a compiler ($("$runner" --version));" \
-        "build it on its own: cargo build --locked -p lucet-wasi" >&2
-    exit 1
-fi
+# Cargo unifies features across the packages of one build: a lucet-wasi or
+# lucet-serve built together with lucetc links the Cranelift compiler. The
+# image ships the lean ones. `--version` reports lucet-runtime's `compiler`
+# feature; the binary itself is searched too, since another dependency could
+# turn on wasmtime's `cranelift` feature without that one.
+lean() {
+    local file=$1 package=$2
+    if ! "$file" --version | grep -q "compiler: none" ||
+        grep -qaE 'cranelift[-_]codegen' "$file"; then
+        echo "stage-image: $file carries a compiler ($("$file" --version));" \
+            "build it on its own: cargo build --locked -p $package" >&2
+        exit 1
+    fi
+}
+lean "$runner" lucet-wasi
+lean "$server" lucet-serve
 
 input=$(mktemp -d)
 trap 'rm -rf "$input"' EXIT
 mkdir "$input/bin"
 cp "$tools/lucetc" "$tools/lucet-objdump" "$input/bin/"
 cp "$runner" "$input/bin/lucet-wasi"
+cp "$server" "$input/bin/lucet-serve"
 cp "$rsign" "$input/bin/rsign"
 "$tools/lucet-dist" --out "$input/share" > /dev/null
 

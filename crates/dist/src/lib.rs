@@ -1,8 +1,8 @@
-//! The man pages and shell completions of `lucetc`, `lucet-wasi` and
-//! `lucet-objdump`, generated from the clap definitions the binaries parse
-//! with (`lucetc::cli`, `lucet_wasi::cli`, `lucet_objdump::cli`): `--help`,
-//! the man page and the completions cannot disagree, because there is one
-//! definition.
+//! The man pages and shell completions of `lucetc`, `lucet-wasi`,
+//! `lucet-serve` and `lucet-objdump`, generated from the clap definitions the
+//! binaries parse with (`lucetc::cli`, `lucet_wasi::cli`, `lucet_serve::cli`,
+//! `lucet_objdump::cli`): `--help`, the man page and the completions cannot
+//! disagree, because there is one definition.
 //!
 //! [`generate`] writes a `share/`-style tree, so installing is copying it to
 //! `/usr/local/share` (or any prefix's `share`):
@@ -36,7 +36,7 @@ pub struct Tool {
 }
 
 /// The tools whose man pages and completions are generated, in order.
-pub const TOOLS: [Tool; 3] = [
+pub const TOOLS: [Tool; 4] = [
     Tool {
         name: "lucetc",
         command: lucetc::cli::Args::command,
@@ -46,6 +46,11 @@ pub const TOOLS: [Tool; 3] = [
         name: "lucet-wasi",
         command: lucet_wasi::cli::Args::command,
         sections: lucet_wasi::cli::SECTIONS,
+    },
+    Tool {
+        name: "lucet-serve",
+        command: lucet_serve::cli::Args::command,
+        sections: lucet_serve::cli::SECTIONS,
     },
     Tool {
         name: "lucet-objdump",

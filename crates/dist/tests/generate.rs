@@ -6,7 +6,7 @@ use std::process::Command;
 
 use lucet_test_support::assert_mentions;
 
-const TOOLS: [&str; 3] = ["lucetc", "lucet-wasi", "lucet-objdump"];
+const TOOLS: [&str; 4] = ["lucetc", "lucet-wasi", "lucet-serve", "lucet-objdump"];
 
 /// Runs lucet-dist into a fresh directory; returns it with the printed paths.
 fn generate() -> (tempfile::TempDir, Vec<String>) {
@@ -128,11 +128,7 @@ fn man_pages_document_the_signing_flags_and_exit_statuses() {
             "LUCET_SIGNATURE_PK",
         ],
     );
-    let table = wasi
-        .split(".SH \"EXIT STATUS\"\n")
-        .nth(1)
-        .and_then(|rest| rest.split(".SH ").next())
-        .expect("EXIT STATUS section");
+    let table = exit_status_section(&wasi);
     let rows: Vec<&str> = table.lines().collect();
     assert!(
         rows.contains(&".nf"),
@@ -152,6 +148,39 @@ fn man_pages_document_the_signing_flags_and_exit_statuses() {
             "lucet-wasi.1's exit status table lacks row {status} {meaning:?}:\n{table}"
         );
     }
+}
+
+#[test]
+fn lucet_serve_man_page_documents_the_server() {
+    let (dir, _) = generate();
+    let serve = man_text(dir.path(), "lucet-serve");
+    assert_mentions(
+        "lucet-serve.1",
+        &serve,
+        &[
+            "wasi:http",
+            "--listen",
+            "--timeout",
+            "--max-concurrency",
+            "--allow-unverified",
+            "--require-source-key",
+            "LUCET_SIGNATURE_PK",
+        ],
+    );
+    let table = exit_status_section(&serve);
+    assert!(
+        table.lines().any(|row| row == ".nf"),
+        "lucet-serve.1's exit statuses are not kept as a table:\n{table}"
+    );
+    assert!(table.contains("SIGTERM"), "lucet-serve.1: exit status 0");
+}
+
+/// The body of a man page's EXIT STATUS section, up to the next section.
+fn exit_status_section(page: &str) -> &str {
+    page.split(".SH \"EXIT STATUS\"\n")
+        .nth(1)
+        .and_then(|rest| rest.split(".SH ").next())
+        .expect("EXIT STATUS section")
 }
 
 #[test]
@@ -224,6 +253,8 @@ fn bash_completions_offer_the_visible_flags() {
     assert_eq!(offered, ["--min-timestamp"]);
     let offered = bash_complete(dir.path(), "lucet-objdump", &["lucet-objdump", "--ext"]);
     assert_eq!(offered, ["--extract-signature"]);
+    let offered = bash_complete(dir.path(), "lucet-serve", &["lucet-serve", "--max-conc"]);
+    assert_eq!(offered, ["--max-concurrency"]);
 
     for tool in TOOLS {
         for relative in [

@@ -15,23 +15,32 @@
 //!   block's output (stdout and stderr) must contain, in order: each must
 //!   be found within one output line, `…` standing for any text.
 //!
-//! Tools: `$LUCETC`, `$LUCET_WASI`, `$LUCET_OBJDUMP` when set (CI points
-//! `LUCET_WASI` at the runner built without a compiler), else the binaries
-//! beside this test; rsign and minisign from PATH or `~/.cargo/bin`
-//! (scripts/install-test-deps.sh installs them). `$EXAMPLES` is the
-//! repository's examples directory.
+//! Tools: `$LUCETC`, `$LUCET_WASI`, `$LUCET_SERVE`, `$LUCET_OBJDUMP` when
+//! set (CI points `LUCET_WASI` at the runner built without a compiler), else
+//! the binaries beside this test; rsign and minisign from PATH or
+//! `~/.cargo/bin` (scripts/install-test-deps.sh installs them), curl from
+//! PATH. `$EXAMPLES` is the repository's examples directory;
+//! `$HTTP_COMPONENT` a wasi:http/proxy component, the one
+//! scripts/build-js-component.sh makes (`$LUCET_HTTP_COMPONENT` when set, as
+//! for lucet-serve's own tests).
+//!
+//! bash runs in a process group of its own, killed when the guide ends, so a
+//! server a block starts in the background cannot outlive the test, even
+//! when the block fails before stopping it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lucet_test_support::{on_path, tool};
+use lucet_test_support::{built, on_path, tool};
 
 /// At most this many blocks may be shown without being run.
 const MAX_NO_RUN: usize = 4;
 
 /// The whole guide must finish within this (about 3 password-protected key
-/// operations at minisign's scrypt cost, and a few dozen tool runs).
+/// operations at minisign's scrypt cost, a few dozen tool runs, and one
+/// compile of a 13 MB JavaScript component).
 const TIMEOUT: Duration = Duration::from_secs(600);
 
 #[derive(Debug)]
@@ -174,6 +183,8 @@ fn guide_blocks_run() {
         "LUCET_SIGNATURE_PK",
         "SOURCE_DATE_EPOCH",
         "lucet-dist --out",
+        "lucet-serve --signature-pk",
+        "curl ",
     ] {
         assert!(
             commands.contains(needle),
@@ -189,7 +200,7 @@ fn guide_blocks_run() {
     for dir in [&work, &home, &bin, &state] {
         std::fs::create_dir(dir).expect("scratch subdirectory");
     }
-    for name in ["lucetc", "lucet-wasi", "lucet-objdump"] {
+    for name in ["lucetc", "lucet-wasi", "lucet-serve", "lucet-objdump"] {
         std::os::unix::fs::symlink(tool(name), bin.join(name)).expect("symlink tool");
     }
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lucet-dist"), bin.join("lucet-dist"))
@@ -211,6 +222,15 @@ fn guide_blocks_run() {
             "{external} is not installed: run scripts/install-test-deps.sh (the test script does)"
         );
     }
+    assert!(
+        on_path("curl", &path),
+        "curl is not installed (Debian: apt-get install curl)"
+    );
+    let http_component = built(
+        "LUCET_HTTP_COMPONENT",
+        "../js-component/http.wasm",
+        "run scripts/build-js-component.sh (the test script does)",
+    );
 
     let mut script = String::from(PRELUDE);
     for (number, (_, block)) in runnable.iter().enumerate() {
@@ -231,26 +251,17 @@ fn guide_blocks_run() {
         .env("PATH", &path)
         .env("HOME", &home)
         .env("EXAMPLES", repo().join("examples"))
+        .env("HTTP_COMPONENT", &http_component)
         .env("GUIDE_STATE", &state)
         .env_remove("LUCET_SIGNATURE_PK")
         .env_remove("SOURCE_DATE_EPOCH")
         .stdin(Stdio::null())
         .stdout(log("bash.stdout"))
         .stderr(log("bash.stderr"))
+        .process_group(0)
         .spawn()
         .expect("start bash");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for bash") {
-            break Some(status);
-        }
-        if started.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_then_kill_group(&mut child);
 
     let read = |name: &str| std::fs::read_to_string(state.join(name)).unwrap_or_default();
     let current = read("current");
@@ -307,6 +318,30 @@ fn guide_blocks_run() {
             }
         }
     }
+}
+
+/// Waits for bash (at most [`TIMEOUT`]; `None` past it), then kills its
+/// process group: whatever a block left running in the background.
+fn wait_then_kill_group(child: &mut Child) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for bash") {
+            break Some(status);
+        }
+        if started.elapsed() > TIMEOUT {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // The group is usually empty by now: kill then reports no such process.
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    if status.is_none() {
+        let _ = child.wait();
+    }
+    status
 }
 
 /// Whether `line` contains the pieces of `pattern` between its `…`s, in order.
