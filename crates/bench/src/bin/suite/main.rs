@@ -1,4 +1,4 @@
-//! `suite`: the performance suite (rows P2–P7 of BENCHMARKS.md), each row
+//! `suite`: the performance suite (rows P2–P8 of BENCHMARKS.md), each row
 //! measured side by side with its peer in the same run.
 //!
 //! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
@@ -29,8 +29,17 @@
 //!   diagnostic); and `ModuleHandle::run` of that component (instantiate from
 //!   the pool, `wasi:cli/run`, drop) against bare wasmtime with the same
 //!   engine and pool, a `CommandPre` and a WASI 0.2 context per iteration.
+//! * **P8 wasi:http server**: `lucet-serve --signature-pk` serving the
+//!   JavaScript wasi:http handler that `lucetc` compiled and signed, against
+//!   `wasmtime serve` (the CLI) on the same `.wasm`, on loopback under the
+//!   same closed-loop load (`wrk`) at 1, 16 and 64 connections:
+//!   requests/s, p50 and p99 latency, peak resident set under load, and
+//!   the per-request instantiate cost (in process with lucet-serve's engine
+//!   and pool, and over HTTP against the server's own 404).
 //!
-//! Each row has a module of its own (`p2` … `p7`); the tables and timing
+//! Each row has a module of its own (`p2` … `p8`; P8's servers, load
+//! generator and in-process instantiation in `servers`, `wrk` and
+//! `instantiate`); the tables and timing
 //! helpers are in the library (`lucet_bench::report`), keys and in-process
 //! compilation too (`lucet_bench::fixture`), and `--smoke`, `--markdown`,
 //! `--reps` and what `main` does with them are defined once for every
@@ -46,6 +55,7 @@
 
 mod corpus;
 mod fixture;
+mod instantiate;
 mod options;
 mod p2;
 mod p3;
@@ -53,7 +63,10 @@ mod p4;
 mod p5;
 mod p6;
 mod p7;
+mod p8;
 mod process;
+mod servers;
+mod wrk;
 
 use std::env;
 use std::ffi::OsString;
@@ -97,6 +110,10 @@ fn run(opts: &Options) -> Result<()> {
     }
     if opts.wants("P7") {
         p7::p7(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P8") {
+        p8::p8(opts, &fx, &tools, &mut report)?;
         report.flush();
     }
     report.line(&format!("load average {} after", load_average()));

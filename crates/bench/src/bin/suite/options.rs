@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use lucet_bench::args::{Common, Harness};
 
-/// The performance suite (rows P2–P7 of BENCHMARKS.md), each row measured
+/// The performance suite (rows P2–P8 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
 #[derive(Parser, Debug)]
 #[command(
@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(flatten)]
     common: Common,
     /// Rows to run, comma-separated (default: all)
-    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7")]
+    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7,P8")]
     rows: Option<String>,
     /// lucetc binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
@@ -27,6 +27,9 @@ pub struct Cli {
     /// lucet-wasi binary, ideally the runtime-only build (default: next to this one)
     #[arg(long, value_name = "PATH")]
     lucet_wasi: Option<PathBuf>,
+    /// lucet-serve binary (default: next to this one)
+    #[arg(long, value_name = "PATH")]
+    lucet_serve: Option<PathBuf>,
     /// wasmtime CLI (default: `wasmtime` on PATH)
     #[arg(long, value_name = "PATH")]
     wasmtime: Option<PathBuf>,
@@ -43,10 +46,23 @@ pub struct Cli {
     /// At most N sightglass programs (default: all; smoke: 1)
     #[arg(long, value_name = "N")]
     programs: Option<usize>,
+    /// P8's wasi:http component (made by scripts/build-js-component.sh)
+    #[arg(
+        long,
+        value_name = "WASM",
+        default_value = "target/js-component/http.wasm"
+    )]
+    http_component: PathBuf,
+    /// P8's load generator (default: `wrk` on PATH; used in smoke mode too)
+    #[arg(long, value_name = "PATH")]
+    wrk: Option<PathBuf>,
+    /// Seconds of each P8 load run (smoke: 1)
+    #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    load_seconds: u32,
 }
 
 /// The rows of the suite, all run by default.
-const ROWS: [&str; 6] = ["P2", "P3", "P4", "P5", "P6", "P7"];
+const ROWS: [&str; 7] = ["P2", "P3", "P4", "P5", "P6", "P7", "P8"];
 
 #[derive(Debug)]
 pub struct Options {
@@ -55,10 +71,14 @@ pub struct Options {
     pub rows: Vec<String>,
     pub lucetc: Option<PathBuf>,
     pub lucet_wasi: Option<PathBuf>,
+    pub lucet_serve: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
     pub corpus: PathBuf,
     pub programs: Option<usize>,
+    pub http_component: PathBuf,
+    pub wrk: Option<PathBuf>,
+    pub load_seconds: u32,
 }
 
 impl Harness for Options {
@@ -81,19 +101,25 @@ impl Harness for Options {
             ));
         }
         let mut programs = cli.programs;
+        let mut load_seconds = cli.load_seconds;
         if common.smoke {
             common.reps = 1;
             programs = Some(programs.unwrap_or(1).min(1));
+            load_seconds = 1;
         }
         Ok(Options {
             common,
             rows,
             lucetc: cli.lucetc,
             lucet_wasi: cli.lucet_wasi,
+            lucet_serve: cli.lucet_serve,
             wasmtime: cli.wasmtime,
             node: cli.node,
             corpus: cli.corpus,
             programs,
+            http_component: cli.http_component,
+            wrk: cli.wrk,
+            load_seconds,
         })
     }
 
@@ -132,17 +158,27 @@ mod tests {
     fn options() {
         let opts = parse::<Options>(NO_ARGS).unwrap();
         assert_eq!(opts.common.reps, 5);
-        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7"]);
+        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7", "P8"]);
         assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
+        assert_eq!(opts.load_seconds, 10);
+        assert_eq!(
+            opts.http_component,
+            Path::new("target/js-component/http.wasm")
+        );
         let opts =
             parse::<Options>(["--rows", "p3, P6", "--reps", "3", "--programs", "4"]).unwrap();
         assert!(opts.wants("P3") && opts.wants("P6") && !opts.wants("P2"));
         assert_eq!((opts.common.reps, opts.programs), (3, Some(4)));
         let opts = parse::<Options>(["--rows", "p7"]).unwrap();
         assert!(opts.wants("P7") && !opts.wants("P4"));
-        assert!(parse::<Options>(["--rows", "P8"]).is_err());
+        let opts = parse::<Options>(["--rows", "p8", "--load-seconds", "3"]).unwrap();
+        assert!(opts.wants("P8") && !opts.wants("P7"));
+        assert_eq!(opts.load_seconds, 3);
+        assert!(parse::<Options>(["--rows", "P9"]).is_err());
+        assert!(parse::<Options>(["--load-seconds", "0"]).is_err());
         let opts = parse::<Options>(["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
         assert_eq!((opts.common.reps, opts.programs), (1, Some(1)));
+        assert_eq!(opts.load_seconds, 1);
         let opts = parse::<Options>(["--lucetc", "a", "--lucet-wasi", "b", "--markdown"]).unwrap();
         assert!(opts.common.markdown);
         assert_eq!(opts.lucetc.as_deref(), Some(Path::new("a")));

@@ -104,8 +104,12 @@ pub struct Tools {
     pub missing: &'static str,
     pub lucetc: Option<PathBuf>,
     pub lucet_wasi: Option<PathBuf>,
+    pub lucet_serve: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
+    /// P8's load generator: an instrument, not a peer, so found in smoke
+    /// mode too.
+    pub wrk: Option<PathBuf>,
 }
 
 impl Tools {
@@ -127,8 +131,10 @@ impl Tools {
             },
             lucetc: abs(opts.lucetc.clone().or_else(|| sibling("lucetc"))),
             lucet_wasi: abs(opts.lucet_wasi.clone().or_else(|| sibling("lucet-wasi"))),
+            lucet_serve: abs(opts.lucet_serve.clone().or_else(|| sibling("lucet-serve"))),
             wasmtime: abs(peer(&opts.wasmtime, "wasmtime")),
             node: abs(peer(&opts.node, "node")),
+            wrk: abs(opts.wrk.clone().or_else(|| on_path("wrk"))),
         }
     }
 
