@@ -119,7 +119,7 @@ pub struct Args {
 
     /// Memory each pool slot keeps between requests (zeroed, not handed back
     /// to the kernel): instantiation without page faults, for up to
-    /// --max-concurrency × SIZE of resident memory (0: hand everything back).
+    /// --max-concurrency times SIZE of resident memory (0: hand everything back).
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "16M", help_heading = LIMITS)]
     pub keep_resident: u64,
 
