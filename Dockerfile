@@ -36,8 +36,9 @@ RUN cargo build --release --locked -p lucet-wasi \
 RUN cargo build --release --locked -p lucet-serve \
  && cp target/release/lucet-serve /lucet-serve
 
-# The compiler, the inspector, and the generator of man pages and completions.
-RUN cargo build --release --locked -p lucetc -p lucet-objdump -p lucet-dist
+# The compiler, the inspector, the registry client, and the generator of man
+# pages and completions.
+RUN cargo build --release --locked -p lucetc -p lucet-objdump -p lucet-oci -p lucet-dist
 
 # /staging/usr/local as crates/dist/install-manifest lists it (the script
 # refuses a runner or a server that carries a compiler).

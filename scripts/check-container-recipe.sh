@@ -17,7 +17,7 @@
 # usage: scripts/check-container-recipe.sh [--prebuilt]
 #   --prebuilt  skip step 1 and reuse what scripts/test.sh built:
 #               target/runtime-only/lucet-wasi (built on its own) and
-#               target/debug/{lucetc,lucet-objdump,lucet-dist}. Quick, for CI.
+#               target/debug/{lucetc,lucet-objdump,lucet-oci,lucet-dist}. Quick, for CI.
 #               scripts/test.sh builds lucet-serve only with the workspace,
 #               which links the compiler into it, so the Dockerfile's own
 #               lucet-serve build still runs (debug profile, incremental).
@@ -71,7 +71,7 @@ build() {
 if $prebuilt; then
     step "reusing built binaries (--prebuilt)"
     runner=target/runtime-only/lucet-wasi
-    for file in "$runner" target/debug/lucetc target/debug/lucet-objdump target/debug/lucet-dist; do
+    for file in "$runner" target/debug/lucetc target/debug/lucet-objdump target/debug/lucet-oci target/debug/lucet-dist; do
         [ -x "$file" ] || fail "$file is not built: run scripts/test.sh, or this script without --prebuilt"
     done
     build 1 lucet-serve
@@ -102,12 +102,12 @@ while read -r mode path rest; do
     case "$mode" in '' | '#'*) continue ;; esac
     [ "$(stat -c %a "$usr_local/$path")" = "$mode" ] || fail "$path is not installed with mode $mode"
 done < crates/dist/install-manifest
-for tool in lucetc lucet-wasi lucet-serve lucet-objdump rsign; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci rsign; do
     [ "$(command -v "$tool")" = "$usr_local/bin/$tool" ] || fail "$tool does not resolve to the installed one"
 done
 
 step "shared libraries: only what a slim Debian image has (libc6, libgcc-s1)"
-for tool in lucetc lucet-wasi lucet-serve lucet-objdump rsign; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci rsign; do
     others=$(ldd "$usr_local/bin/$tool" | awk '{ print $1 }' |
         grep -Ev '^(linux-vdso\.so\.1|/lib64/ld-linux.*|lib(c|m|dl|rt|pthread)\.so\.6|libgcc_s\.so\.1)$' || true)
     [ -z "$others" ] || fail "$tool needs libraries the image lacks:" $others
@@ -124,10 +124,11 @@ version lucetc "compiler: cranelift"
 version lucet-wasi "compiler: none"
 version lucet-serve "compiler: none"
 version lucet-objdump "artifact format"
+version lucet-oci "OCI artifact type"
 version rsign "rsign2 $rsign_version"
 
 step "man pages"
-for tool in lucetc lucet-wasi lucet-serve lucet-objdump; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci; do
     page="$share/man/man1/$tool.1"
     warnings=$(groff -man -ww -z "$page" 2>&1)
     [ -z "$warnings" ] || fail "$page: $warnings"
@@ -144,7 +145,7 @@ grep -q "124   --timeout was reached" <<< "$man_text" ||
     fail "lucet-wasi.1 lacks its exit status table"
 
 step "completions"
-for tool in lucetc lucet-wasi lucet-serve lucet-objdump; do
+for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci; do
     bash -n "$share/bash-completion/completions/$tool"
     for shell in zsh fish; do
         if command -v "$shell" > /dev/null; then

@@ -4,8 +4,9 @@
 # rsign2 pinned from crates.io), util-linux's `script` for pseudo-terminal
 # tests, groff/man to check the generated man pages, npm for the
 # JavaScript component (scripts/build-js-component.sh), wrk, the load
-# generator of the benchmark's P8 (smoke-run by scripts/test.sh), and curl
-# for the guide.
+# generator of the benchmark's P8 (smoke-run by scripts/test.sh), curl
+# for the guide, and for lucet-oci's tests a real OCI registry (CNCF
+# distribution, Debian's docker-registry), skopeo and Apache's htpasswd.
 # Idempotent: installed tools are kept.
 set -euo pipefail
 
@@ -26,6 +27,11 @@ command -v npm >/dev/null || missing+=(npm)
 command -v wrk >/dev/null || missing+=(wrk)
 # The guide's "Serving HTTP" section asks lucet-serve with curl.
 command -v curl >/dev/null || missing+=(curl)
+# lucet-oci's tests start their own registries; skopeo reads and copies
+# what lucet-oci pushes; htpasswd makes a password file for registry auth.
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -54,7 +54,7 @@ lean "$server" lucet-serve
 input=$(mktemp -d)
 trap 'rm -rf "$input"' EXIT
 mkdir "$input/bin"
-cp "$tools/lucetc" "$tools/lucet-objdump" "$input/bin/"
+cp "$tools/lucetc" "$tools/lucet-objdump" "$tools/lucet-oci" "$input/bin/"
 cp "$runner" "$input/bin/lucet-wasi"
 cp "$server" "$input/bin/lucet-serve"
 cp "$rsign" "$input/bin/rsign"

@@ -1,7 +1,7 @@
 //! The man pages and shell completions of `lucetc`, `lucet-wasi`,
-//! `lucet-serve` and `lucet-objdump`, generated from the clap definitions the
-//! binaries parse with (`lucetc::cli`, `lucet_wasi::cli`, `lucet_serve::cli`,
-//! `lucet_objdump::cli`): `--help`, the man page and the completions cannot
+//! `lucet-serve`, `lucet-objdump` and `lucet-oci`, generated from the clap
+//! definitions the binaries parse with (`lucetc::cli`, `lucet_wasi::cli`,
+//! `lucet_serve::cli`, `lucet_objdump::cli`, `lucet_oci::cli`): `--help`, the man page and the completions cannot
 //! disagree, because there is one definition.
 //!
 //! [`generate`] writes a `share/`-style tree, so installing is copying it to
@@ -36,7 +36,7 @@ pub struct Tool {
 }
 
 /// The tools whose man pages and completions are generated, in order.
-pub const TOOLS: [Tool; 4] = [
+pub const TOOLS: [Tool; 5] = [
     Tool {
         name: "lucetc",
         command: lucetc::cli::Args::command,
@@ -56,6 +56,11 @@ pub const TOOLS: [Tool; 4] = [
         name: "lucet-objdump",
         command: lucet_objdump::cli::Args::command,
         sections: lucet_objdump::cli::SECTIONS,
+    },
+    Tool {
+        name: "lucet-oci",
+        command: lucet_oci::cli::Args::command,
+        sections: lucet_oci::cli::SECTIONS,
     },
 ];
 
@@ -86,6 +91,9 @@ pub fn generate(share: &Path) -> Result<Vec<PathBuf>> {
             let mut command = completion_command(&tool);
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command, tool.name, &mut script);
+            if shell == Shell::Bash {
+                script = fix_bash_subcommand_states(&script, tool.name);
+            }
             write(share, &path, &script)?;
             written.push(path);
         }
@@ -93,18 +101,39 @@ pub fn generate(share: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// `tool`'s command with only its visible arguments: clap_complete also
-/// completes hidden flags (Lucet's refused ones, test-only ones), which a
-/// user should never be offered.
+/// clap_complete 4.6 names a hyphenated tool's subcommand states two ways
+/// in its bash script: `lucet__oci__subcmd__pull` where it reads the words,
+/// `lucet__subcmd__oci__subcmd__pull` where it offers the options, so no
+/// subcommand's options were ever offered. One spelling, the first, fixes it.
+fn fix_bash_subcommand_states(script: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let wrong = format!("{}__subcmd__", name.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", name.replace('-', "__"));
+    text.replace(&wrong, &right).into_bytes()
+}
+
+/// `tool`'s command with only its visible arguments, subcommands
+/// included: clap_complete also completes hidden flags (Lucet's refused
+/// ones, test-only ones), which a user should never be offered.
 fn completion_command(tool: &Tool) -> clap::Command {
-    let full = (tool.command)();
-    let mut command = clap::Command::new(tool.name).version(env!("CARGO_PKG_VERSION"));
+    visible_only(&(tool.command)(), tool.name).version(env!("CARGO_PKG_VERSION"))
+}
+
+/// `full` rebuilt from its about text, visible arguments and subcommands.
+fn visible_only(full: &clap::Command, name: &str) -> clap::Command {
+    let mut command = clap::Command::new(name.to_string());
     if let Some(about) = full.get_about() {
         command = command.about(about.clone());
     }
-    full.get_arguments()
+    let command = full
+        .get_arguments()
         .filter(|arg| !arg.is_hide_set())
-        .fold(command, |command, arg| command.arg(arg.clone()))
+        .fold(command, |command, arg| command.arg(arg.clone()));
+    full.get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .fold(command, |command, sub| {
+            command.subcommand(visible_only(sub, sub.get_name()))
+        })
 }
 
 fn write(share: &Path, relative: &Path, contents: &[u8]) -> Result<()> {

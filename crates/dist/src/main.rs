@@ -12,13 +12,13 @@ DIR is laid out like a share directory, so it can be copied to /usr/local/share:
   bash-completion/completions/TOOL     bash completion
   zsh/site-functions/_TOOL             zsh completion
   fish/vendor_completions.d/TOOL.fish  fish completion
-for TOOL in lucetc, lucet-wasi, lucet-serve and lucet-objdump. The paths written
+for TOOL in lucetc, lucet-wasi, lucet-serve, lucet-objdump and lucet-oci. The paths written
 are printed, one a line, relative to DIR.
 
 Exit status: 0 written, 1 a file could not be written, 2 usage error.";
 
 /// Generate the man pages and shell completions of lucetc, lucet-wasi,
-/// lucet-serve and lucet-objdump from their command-line definitions.
+/// lucet-serve, lucet-objdump and lucet-oci from their command-line definitions.
 #[derive(Parser, Debug)]
 #[command(name = "lucet-dist", version, after_help = AFTER_HELP)]
 struct Args {

@@ -6,7 +6,13 @@ use std::process::Command;
 
 use lucet_test_support::assert_mentions;
 
-const TOOLS: [&str; 4] = ["lucetc", "lucet-wasi", "lucet-serve", "lucet-objdump"];
+const TOOLS: [&str; 5] = [
+    "lucetc",
+    "lucet-wasi",
+    "lucet-serve",
+    "lucet-objdump",
+    "lucet-oci",
+];
 
 /// Runs lucet-dist into a fresh directory; returns it with the printed paths.
 fn generate() -> (tempfile::TempDir, Vec<String>) {
@@ -255,6 +261,12 @@ fn bash_completions_offer_the_visible_flags() {
     assert_eq!(offered, ["--extract-signature"]);
     let offered = bash_complete(dir.path(), "lucet-serve", &["lucet-serve", "--max-conc"]);
     assert_eq!(offered, ["--max-concurrency"]);
+    let offered = bash_complete(
+        dir.path(),
+        "lucet-oci",
+        &["lucet-oci", "pull", "--signature-"],
+    );
+    assert_eq!(offered, ["--signature-pk"]);
 
     for tool in TOOLS {
         for relative in [

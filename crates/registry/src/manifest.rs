@@ -74,6 +74,13 @@ pub(crate) fn artifact_layer<'m>(
         reason,
     };
     let artifact_type = manifest.artifact_type.as_deref().unwrap_or("none");
+    if artifact_type != media::ARTIFACT_TYPE
+        && artifact_type.starts_with(media::ARTIFACT_TYPE_FAMILY)
+    {
+        return Err(not_artifact(format!(
+            "its artifact type is {artifact_type}, a packaging newer than this build reads: upgrade"
+        )));
+    }
     if artifact_type != media::ARTIFACT_TYPE {
         return Err(not_artifact(format!(
             "its artifact type is {artifact_type}, not {}",

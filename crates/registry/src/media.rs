@@ -10,6 +10,9 @@ use lucet_signature::KeyId;
 
 /// `artifactType` of a manifest holding one signed lucet artifact.
 pub const ARTIFACT_TYPE: &str = "application/vnd.lucet.artifact.v1";
+/// What every version of [`ARTIFACT_TYPE`] starts with: a reader that
+/// meets another version knows it is newer, not foreign.
+pub const ARTIFACT_TYPE_FAMILY: &str = "application/vnd.lucet.artifact.v";
 /// Media type of its one layer: the artifact file, byte for byte.
 pub const ARTIFACT_LAYER: &str = "application/vnd.lucet.artifact.layer.v1";
 /// `artifactType` of the referrer holding the source an artifact was

@@ -7,3 +7,4 @@ mod harness;
 mod auth;
 mod refusals;
 mod roundtrip;
+mod versions;
