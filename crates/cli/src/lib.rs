@@ -62,6 +62,16 @@ pub struct TrustedKeys {
     pub signature_pk: Vec<PathBuf>,
 }
 
+/// How the tools reach OCI registries (`lucet-oci`, and the runners for
+/// `oci://REF` artifacts).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RegistryFlags {
+    /// Reach this registry (HOST[:PORT]) over plain HTTP although it is not
+    /// on this machine (registries on loopback always are). Repeatable.
+    #[arg(long, value_name = "HOST[:PORT]", global = true)]
+    pub insecure_registry: Vec<String>,
+}
+
 /// The load policy a verifying runner checks on an artifact's signed
 /// metadata (`lucet-wasi`, `lucet-serve`): each flag needs a trusted key.
 #[derive(clap::Args, Debug, Clone, Default)]

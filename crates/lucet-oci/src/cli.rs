@@ -69,10 +69,9 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Command,
 
-    /// Reach this registry (HOST[:PORT]) over plain HTTP although it is not
-    /// on this machine. Repeatable.
-    #[arg(long, value_name = "HOST[:PORT]", global = true)]
-    pub insecure_registry: Vec<String>,
+    /// How registries are reached.
+    #[command(flatten)]
+    pub registry: lucet_cli::RegistryFlags,
 }
 
 /// The subcommands.

@@ -19,7 +19,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<u8> {
     let registry = Registry::new(RegistryOptions {
-        insecure_registries: args.insecure_registry,
+        insecure_registries: args.registry.insecure_registry,
     });
     // One request at a time: a current-thread runtime is all it needs.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -64,6 +64,7 @@ pub struct Loader {
     max_concurrency: u32,
     keep_resident: usize,
     timeout: Duration,
+    registry: lucet_registry::RegistryOptions,
 }
 
 impl Loader {
@@ -86,6 +87,9 @@ impl Loader {
             max_concurrency: args.max_concurrency,
             keep_resident: usize::try_from(args.keep_resident).unwrap_or(usize::MAX),
             timeout: args.timeout,
+            registry: lucet_registry::RegistryOptions {
+                insecure_registries: args.registry.insecure_registry.clone(),
+            },
         })
     }
 
@@ -93,8 +97,7 @@ impl Loader {
     /// at `path`. A verified one made before `not_before` is refused: a
     /// reload never rolls an app back.
     pub fn load(&self, path: &Path, not_before: Option<u64>) -> Result<App> {
-        let file = lucet_signature::file::open_regular_file(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+        let file = self.open(path)?;
         let loaded = match &self.keys {
             Some(keys) => self.load_verified(keys, &file, not_before)?,
             None => load_unverified(&file, self.options)?,
@@ -125,6 +128,19 @@ impl Loader {
             max_heap_size: self.max_heap_size,
             _ticker: ticker,
         })
+    }
+
+    /// The artifact at `path`, or for `oci://REF` the one the registry
+    /// names now, through the local cache (verified below like any file).
+    fn open(&self, path: &Path) -> Result<File> {
+        match path.to_str().and_then(lucet_registry::oci_reference) {
+            Some(reference) => {
+                let max_size = self.options.read_limits.max_image_len;
+                Ok(lucet_registry::open_oci(reference, self.registry.clone(), max_size)?.file)
+            }
+            None => lucet_signature::file::open_regular_file(path)
+                .with_context(|| format!("cannot open {}", path.display())),
+        }
     }
 
     fn load_verified(

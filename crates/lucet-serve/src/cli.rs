@@ -98,6 +98,10 @@ pub struct Args {
     #[command(flatten, next_help_heading = TRUST)]
     pub policy: lucet_cli::PolicyFlags,
 
+    /// How apps given as oci://REF are fetched (again on every reload).
+    #[command(flatten, next_help_heading = TRUST)]
+    pub registry: lucet_cli::RegistryFlags,
+
     /// Wall-clock time a request may run (e.g. 500ms, 10s); past it the instance is
     /// stopped and the client gets 504.
     #[arg(long, value_name = "DURATION", value_parser = lucet_runtime::parse_duration, default_value = "10s", help_heading = LIMITS)]
@@ -172,6 +176,17 @@ impl Args {
                 "two apps for the prefix {}: give each route its own prefix",
                 twice.1.prefix
             ));
+        }
+        let from_registry = routes.iter().any(|route| {
+            route
+                .app
+                .to_str()
+                .is_some_and(|app| app.starts_with("oci://"))
+        });
+        if from_registry && self.trust.signature_pk.is_empty() {
+            return usage(
+                "an oci:// app is served only verified: give --signature-pk KEY (or set LUCET_SIGNATURE_PK)".into(),
+            );
         }
         if self.policy.expect_name.is_some() && routes.len() > 1 {
             return usage(

@@ -146,6 +146,10 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G", help_heading = LIMITS)]
     pub max_artifact_size: u64,
 
+    /// How a MODULE given as oci://REF is fetched.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub registry: lucet_cli::RegistryFlags,
+
     /// Lucet's flag, accepted for compatibility: verification happens whenever
     /// --signature-pk is given, and this flag without a key is an error.
     #[arg(long, hide = true)]
@@ -174,6 +178,12 @@ impl Args {
         let no_key = self.trust.signature_pk.is_empty();
         let needs_key = if self.signature_verify {
             Some("--signature-verify")
+        } else if self
+            .module()
+            .to_str()
+            .is_some_and(|module| module.starts_with("oci://"))
+        {
+            Some("an oci:// MODULE")
         } else {
             self.policy.first_given()
         };

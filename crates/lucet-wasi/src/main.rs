@@ -51,8 +51,7 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
     }
 
     let module = args.module();
-    let file = lucet_signature::file::open_regular_file(module)
-        .with_context(|| format!("cannot open {}", module.display()))?;
+    let file = open_module(args)?;
     let explain = |error: lucet_runtime::Error| {
         // Only a file without a lucet footer may be something else entirely.
         let no_footer = matches!(
@@ -87,6 +86,23 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
     Ok(loaded)
+}
+
+/// MODULE opened once: a file, or for `oci://REF` the artifact from the
+/// registry through the local cache (checked against its digest, and
+/// verified below like any file).
+fn open_module(args: &Args) -> Result<std::fs::File> {
+    let module = args.module();
+    match module.to_str().and_then(lucet_registry::oci_reference) {
+        Some(reference) => {
+            let options = lucet_registry::RegistryOptions {
+                insecure_registries: args.registry.insecure_registry.clone(),
+            };
+            Ok(lucet_registry::open_oci(reference, options, args.max_artifact_size)?.file)
+        }
+        None => lucet_signature::file::open_regular_file(module)
+            .with_context(|| format!("cannot open {}", module.display())),
+    }
 }
 
 /// Runs the guest: its entry point, or the function `--invoke` names, whose

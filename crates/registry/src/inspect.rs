@@ -48,7 +48,7 @@ pub async fn inspect(registry: &Registry, reference: &str) -> Result<Description
     let manifest = fetched.manifest;
     Ok(Description {
         manifest_digest: fetched.digest,
-        manifest_size: fetched.len,
+        manifest_size: fetched.raw.len(),
         artifact_type: manifest.artifact_type,
         layers: manifest
             .layers

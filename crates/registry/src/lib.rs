@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
 mod client;
 mod error;
 mod inspect;
@@ -23,6 +24,7 @@ mod pull;
 mod push;
 mod verify;
 
+pub use cache::{Cache, CachedArtifact, OCI_SCHEME, oci_reference, open_oci};
 pub use client::{Registry, RegistryOptions};
 pub use error::Error;
 pub use inspect::{Description, Referrer, inspect};

@@ -18,7 +18,7 @@ pub(crate) const MAX_MANIFEST_LEN: usize = 1 << 20;
 pub(crate) struct FetchedManifest {
     pub manifest: OciImageManifest,
     pub digest: String,
-    pub len: usize,
+    pub raw: Vec<u8>,
 }
 
 /// `sha256:` and the hex digest of `bytes`, as OCI writes digests.
@@ -46,6 +46,15 @@ pub(crate) async fn fetch(conn: &Connection, reference: &str) -> Result<FetchedM
             actual: digest,
         });
     }
+    parse(raw.to_vec(), digest, reference)
+}
+
+/// `raw` parsed as an OCI image manifest whose digest is `digest`.
+pub(crate) fn parse(
+    raw: Vec<u8>,
+    digest: String,
+    reference: &str,
+) -> Result<FetchedManifest, Error> {
     let not_artifact = |reason: String| Error::NotAnArtifact {
         reference: reference.to_string(),
         reason,
@@ -58,7 +67,7 @@ pub(crate) async fn fetch(conn: &Connection, reference: &str) -> Result<FetchedM
     Ok(FetchedManifest {
         manifest,
         digest,
-        len: raw.len(),
+        raw,
     })
 }
 

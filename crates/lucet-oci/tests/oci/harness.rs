@@ -17,6 +17,7 @@ pub struct Fixture {
     pub scratch: Scratch,
     pub artifact: PathBuf,
     pub public: PathBuf,
+    pub secret: PathBuf,
     /// A key that signed nothing here.
     pub stranger: PathBuf,
 }
@@ -43,6 +44,7 @@ pub fn fixture() -> &'static Fixture {
             scratch,
             artifact,
             public,
+            secret,
             stranger,
         }
     })

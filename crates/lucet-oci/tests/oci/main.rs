@@ -7,4 +7,5 @@ mod harness;
 mod auth;
 mod refusals;
 mod roundtrip;
+mod runners;
 mod versions;

@@ -1,0 +1,88 @@
+//! `oci://REF` in lucet-wasi and lucet-serve: fetched through a local
+//! digest-addressed cache that is never trusted, verified on every load,
+//! and refused without a trusted key.
+
+use std::path::Path;
+use std::process::Command;
+
+use lucet_test_support::{Output, Scratch, lucet_wasi, pk, raw, run, sk, tool};
+
+use crate::harness::*;
+
+/// `lucet-wasi --signature-pk RELEASE oci://REFERENCE`, caching under `cache`.
+fn run_from_registry(cache: &Path, reference: &str) -> Output {
+    let mut command = lucet_wasi(pk(&fixture().public));
+    command
+        .arg(format!("oci://{reference}"))
+        .env("LUCET_CACHE_DIR", cache)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE");
+    run(&mut command)
+}
+
+#[test]
+fn lucet_wasi_runs_a_pinned_artifact_from_the_cache_and_rechecks_it_every_time() {
+    let (registry, home, reference) = registry_with_hello();
+    let cache = home.path("cache");
+    assert_eq!(run_from_registry(&cache, &reference).ok(), HELLO);
+    let pinned = format!(
+        "{}/apps/hello@{}",
+        registry.host,
+        inspected(home.dir(), &reference, "digest: ")
+    );
+    let layer = inspected(
+        home.dir(),
+        &reference,
+        "layer: application/vnd.lucet.artifact.layer.v1 ",
+    );
+    drop(registry);
+
+    // The registry is gone: a pinned reference runs from the cache alone,
+    // a tag cannot be resolved.
+    assert_eq!(run_from_registry(&cache, &pinned).ok(), HELLO);
+    run_from_registry(&cache, &reference).refused(1, "Connection refused");
+
+    // The cached artifact replaced by another validly signed one (a
+    // rollback, say): its digest no longer matches, so it is fetched
+    // again, and with no registry, nothing runs.
+    let cached = cache
+        .join("oci/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    // Signed by the same trusted key, under another name.
+    let renamed = [
+        sk(raw(&fixture().secret)).to_vec(),
+        vec!["--name".into(), "other".into()],
+    ];
+    let other = fixture()
+        .scratch
+        .compile(&hello_wat(), "other", &renamed.concat());
+    std::fs::copy(other, &cached).expect("replace the cached artifact");
+    run_from_registry(&cache, &pinned).refused(1, "Connection refused");
+}
+
+#[test]
+fn runners_refuse_an_oci_artifact_without_a_trusted_key() {
+    let home = Scratch::new();
+    let mut unverified = lucet_wasi(["oci://127.0.0.1:1/apps/hello:1.0"]);
+    run(&mut unverified).usage_error("give --signature-pk");
+    let mut serve = Command::new(tool("lucet-serve"));
+    serve
+        .args(["--allow-unverified", "oci://127.0.0.1:1/apps/hello:1.0"])
+        .env_remove("LUCET_SIGNATURE_PK")
+        .env("HOME", home.dir());
+    run(&mut serve).usage_error("give --signature-pk");
+}
+
+#[test]
+fn lucet_serve_fetches_verifies_and_checks_the_kind_of_an_oci_app() {
+    let (_registry, home, reference) = registry_with_hello();
+    let mut serve = Command::new(tool("lucet-serve"));
+    serve
+        .args(pk(&fixture().public))
+        .args(["--listen", "127.0.0.1:0"])
+        .arg(format!("oci://{reference}"))
+        .env_remove("LUCET_SIGNATURE_PK")
+        .env("LUCET_CACHE_DIR", home.path("cache"));
+    // Fetched and verified, then refused for what its signed metadata says it is.
+    run(&mut serve).refused(1, "a core module, not a component");
+}
