@@ -18,6 +18,20 @@ mkdir -p target/runtime-only
 cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
 target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 
+# A runner built to require signatures refuses to start without a key. Built
+# here, next to the runtime-only build, it shares that build's dependencies.
+cargo build --locked -p lucet-wasi --features require-signatures
+mkdir -p target/require-signatures
+cp target/debug/lucet-wasi target/require-signatures/lucet-wasi
+if refusal=$(LUCET_SIGNATURE_PK= target/require-signatures/lucet-wasi anything.so 2>&1); then
+    echo "a require-signatures runner started without a key" >&2
+    exit 1
+fi
+grep -q "only runs verified artifacts" <<<"$refusal" || {
+    echo "a require-signatures runner refused without saying why: $refusal" >&2
+    exit 1
+}
+
 cargo build --locked --workspace --bins
 
 # README's main job still works as written (its own builds are the two above).
@@ -31,12 +45,11 @@ scripts/check-container-recipe.sh --prebuilt
 scripts/build-js-component.sh
 LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
 
-# A runner built to require signatures refuses to start without a key.
-cargo test --locked -p lucet-wasi --features require-signatures
-
 # The benchmark harnesses in smoke mode (seconds), so they never rot.
-cargo run --locked -p lucet-bench --bin verify-throughput -- --smoke --explore
-cargo run --locked -p lucet-bench --bin suite -- --smoke \
+# Run as the workspace build made them: `cargo run -p lucet-bench` would
+# resolve features for lucet-bench alone and build wasmtime once more.
+target/debug/verify-throughput --smoke --explore
+target/debug/suite --smoke \
     --lucetc target/debug/lucetc --lucet-wasi target/runtime-only/lucet-wasi
 
 # Fuzz targets: build them and replay the committed corpora (no fuzzing in CI).

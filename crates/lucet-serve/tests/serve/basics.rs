@@ -39,7 +39,9 @@ fn a_signed_component_answers_each_request_in_a_fresh_instance() {
 
 #[test]
 fn a_request_past_max_concurrency_is_answered_503_at_once() {
-    let server = signed_server(&["--timeout", "2s", "--max-concurrency", "1"]);
+    // A deadline long enough that the loop still holds the slot when the
+    // second request arrives on a loaded machine (2s was not, in CI).
+    let server = signed_server(&["--timeout", "8s", "--max-concurrency", "1"]);
     let address = server.address.clone();
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
     server.wait_for_line("looping");
