@@ -23,7 +23,7 @@ target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 cargo build --locked -p lucet-wasi --features require-signatures
 mkdir -p target/require-signatures
 cp target/debug/lucet-wasi target/require-signatures/lucet-wasi
-if refusal=$(LUCET_SIGNATURE_PK= target/require-signatures/lucet-wasi anything.so 2>&1); then
+if refusal=$(env -u LUCET_SIGNATURE_PK target/require-signatures/lucet-wasi anything.so 2>&1); then
     echo "a require-signatures runner started without a key" >&2
     exit 1
 fi
