@@ -7,9 +7,10 @@
 #
 #   scripts/bench.sh              full run (about twenty minutes), rewrites BENCHMARKS.md
 #   scripts/bench.sh --no-write   full run, prints only
-#   scripts/bench.sh --suite-only P2-P8 only (verify-throughput's block is kept)
+#   scripts/bench.sh --suite-only P2-P9 only (verify-throughput's block is kept)
 #   scripts/bench.sh --p7-only    P7 only (every other block is kept)
 #   scripts/bench.sh --p8-only    P8 only (every other block is kept)
+#   scripts/bench.sh --p9-only    P9 only (every other block is kept)
 #
 # CI runs the smoke mode instead (seconds, no peers): see scripts/test.sh.
 set -euo pipefail
@@ -20,13 +21,15 @@ p1=1
 p2_p6=1
 p7=1
 p8=1
+p9=1
 for arg in "$@"; do
     case $arg in
         --no-write) write=0 ;;
         --suite-only) p1=0 ;;
-        --p7-only) p1=0 p2_p6=0 p8=0 ;;
-        --p8-only) p1=0 p2_p6=0 p7=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only]" >&2; exit 2 ;;
+        --p7-only) p1=0 p2_p6=0 p8=0 p9=0 ;;
+        --p8-only) p1=0 p2_p6=0 p7=0 p9=0 ;;
+        --p9-only) p1=0 p2_p6=0 p7=0 p8=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only | --p9-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -47,7 +50,12 @@ if [[ $p8 == 1 ]]; then
     command -v wrk >/dev/null || scripts/install-test-deps.sh
     scripts/build-js-component.sh
 fi
-cargo build --locked --release -p lucetc -p lucet-bench --bins
+if [[ $p9 == 1 ]]; then
+    # P9 pulls from a registry of its own (docker-registry) against skopeo.
+    command -v docker-registry >/dev/null && command -v skopeo >/dev/null ||
+        scripts/install-test-deps.sh
+fi
+cargo build --locked --release -p lucetc -p lucet-oci -p lucet-bench --bins
 
 # Peer: the wasmtime CLI, major version 49, in a venv of its own. The venv's
 # `bin/wasmtime` is a Python wrapper; time the real binary it ships.
@@ -70,6 +78,7 @@ p1_out=$(mktemp)
 suite=$(mktemp)
 suite_p7=$(mktemp)
 suite_p8=$(mktemp)
+suite_p9=$(mktemp)
 # P8's servers are the suite's grandchildren; the suite stops them, and each
 # runs under a lifetime bound of its own. Should this script be stopped
 # mid-run, the suite's process group (its own session, see run_p8) is ended
@@ -79,7 +88,7 @@ cleanup() {
     if [[ -n $p8_group ]]; then
         kill -KILL -- "-$p8_group" 2>/dev/null || true
     fi
-    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8"
+    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8" "$suite_p9"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -88,6 +97,7 @@ suite_cmd=(target/release/suite --markdown --reps 3
     --lucetc target/release/lucetc
     --lucet-wasi target/runtime-only-release/lucet-wasi
     --lucet-serve target/runtime-only-release/lucet-serve
+    --lucet-oci target/release/lucet-oci
     "${peers[@]}")
 
 run_suite() { # rows
@@ -111,9 +121,9 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $p1 == 1 ]]; then
     target/release/verify-throughput --size-mb 256 --reps 7 --explore --markdown | tee "$p1_out"
 fi
-# P7 (WebAssembly 3.0 and components) and P8 (the wasi:http server) have
-# blocks of their own, so that each can be rerun alone (--p7-only,
-# --p8-only).
+# P7 (WebAssembly 3.0 and components), P8 (the wasi:http server) and P9
+# (pulls from a registry) have blocks of their own, so that each can be
+# rerun alone (--p7-only, --p8-only, --p9-only).
 if [[ $p2_p6 == 1 ]]; then
     run_suite P2,P3,P4,P5,P6 | tee "$suite"
 fi
@@ -122,6 +132,9 @@ if [[ $p7 == 1 ]]; then
 fi
 if [[ $p8 == 1 ]]; then
     run_p8
+fi
+if [[ $p9 == 1 ]]; then
+    run_suite P9 | tee "$suite_p9"
 fi
 
 if [[ $write == 1 ]]; then
@@ -146,6 +159,9 @@ if [[ $write == 1 ]]; then
     fi
     if [[ $p8 == 1 ]]; then
         replace suite-p8 "$suite_p8"
+    fi
+    if [[ $p9 == 1 ]]; then
+        replace suite-p9 "$suite_p9"
     fi
     echo "BENCHMARKS.md: generated blocks rewritten ($(date -u '+%Y-%m-%d %H:%M UTC'))" >&2
 fi

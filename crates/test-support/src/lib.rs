@@ -1,14 +1,15 @@
 //! Helpers shared by the test suites of this workspace (crates/tests e2e,
 //! crates/dist, crates/embed, the tools' own command-line tests): locating
 //! the built tools, running commands and collecting their output, scratch
-//! directories, keys and flags, what help text must mention, and WASI 0.2
-//! components made from preview-1 modules.
+//! directories, keys and flags, what help text must mention, WASI 0.2
+//! components made from preview-1 modules, and a real OCI registry.
 //!
 //! Dev-only: never published, never a dependency of a shipped crate.
 
 mod cli;
 mod component;
 mod process;
+mod registry;
 mod scratch;
 mod tools;
 
@@ -17,6 +18,7 @@ pub use component::componentize;
 pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };
+pub use registry::Registry;
 pub use scratch::Scratch;
 pub use tools::{
     built, external, lucet_objdump, lucet_wasi, lucet_wasi_noticing, lucetc, on_path, target_dir,

@@ -1,4 +1,4 @@
-//! `suite`: the performance suite (rows P2–P8 of BENCHMARKS.md), each row
+//! `suite`: the performance suite (rows P2–P9 of BENCHMARKS.md), each row
 //! measured side by side with its peer in the same run.
 //!
 //! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
@@ -36,8 +36,13 @@
 //!   requests/s, p50 and p99 latency, peak resident set under load, and
 //!   the per-request instantiate cost (in process with lucet-serve's engine
 //!   and pool, and over HTTP against the server's own 404).
+//! * **P9 registry pull**: `lucet-oci pull --signature-pk` (download,
+//!   digest check, signature and policy verification, atomic write) of a
+//!   signed 100 MB artifact from a CNCF distribution registry on loopback,
+//!   against `skopeo copy` of the same reference to a directory (the pull
+//!   alone) and curl's GET of the layer blob (the bare transfer).
 //!
-//! Each row has a module of its own (`p2` … `p8`; P8's servers, load
+//! Each row has a module of its own (`p2` … `p9`; P8's servers, load
 //! generator and in-process instantiation in `servers`, `wrk` and
 //! `instantiate`); the tables and timing
 //! helpers are in the library (`lucet_bench::report`), keys and in-process
@@ -64,6 +69,7 @@ mod p5;
 mod p6;
 mod p7;
 mod p8;
+mod p9;
 mod process;
 mod servers;
 mod wrk;
@@ -114,6 +120,10 @@ fn run(opts: &Options) -> Result<()> {
     }
     if opts.wants("P8") {
         p8::p8(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P9") {
+        p9::p9(opts, &fx, &tools, &mut report)?;
         report.flush();
     }
     report.line(&format!("load average {} after", load_average()));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use lucet_bench::args::{Common, Harness};
 
-/// The performance suite (rows P2–P8 of BENCHMARKS.md), each row measured
+/// The performance suite (rows P2–P9 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
 #[derive(Parser, Debug)]
 #[command(
@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(flatten)]
     common: Common,
     /// Rows to run, comma-separated (default: all)
-    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7,P8")]
+    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7,P8,P9")]
     rows: Option<String>,
     /// lucetc binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
@@ -30,6 +30,12 @@ pub struct Cli {
     /// lucet-serve binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
     lucet_serve: Option<PathBuf>,
+    /// lucet-oci binary (default: next to this one)
+    #[arg(long, value_name = "PATH")]
+    lucet_oci: Option<PathBuf>,
+    /// P9's peer pull, skopeo (default: `skopeo` on PATH)
+    #[arg(long, value_name = "PATH")]
+    skopeo: Option<PathBuf>,
     /// wasmtime CLI (default: `wasmtime` on PATH)
     #[arg(long, value_name = "PATH")]
     wasmtime: Option<PathBuf>,
@@ -62,7 +68,7 @@ pub struct Cli {
 }
 
 /// The rows of the suite, all run by default.
-const ROWS: [&str; 7] = ["P2", "P3", "P4", "P5", "P6", "P7", "P8"];
+const ROWS: [&str; 8] = ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"];
 
 #[derive(Debug)]
 pub struct Options {
@@ -72,6 +78,8 @@ pub struct Options {
     pub lucetc: Option<PathBuf>,
     pub lucet_wasi: Option<PathBuf>,
     pub lucet_serve: Option<PathBuf>,
+    pub lucet_oci: Option<PathBuf>,
+    pub skopeo: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
     pub corpus: PathBuf,
@@ -113,6 +121,8 @@ impl Harness for Options {
             lucetc: cli.lucetc,
             lucet_wasi: cli.lucet_wasi,
             lucet_serve: cli.lucet_serve,
+            lucet_oci: cli.lucet_oci,
+            skopeo: cli.skopeo,
             wasmtime: cli.wasmtime,
             node: cli.node,
             corpus: cli.corpus,
@@ -158,7 +168,7 @@ mod tests {
     fn options() {
         let opts = parse::<Options>(NO_ARGS).unwrap();
         assert_eq!(opts.common.reps, 5);
-        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7", "P8"]);
+        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"]);
         assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
         assert_eq!(opts.load_seconds, 10);
         assert_eq!(
@@ -174,7 +184,8 @@ mod tests {
         let opts = parse::<Options>(["--rows", "p8", "--load-seconds", "3"]).unwrap();
         assert!(opts.wants("P8") && !opts.wants("P7"));
         assert_eq!(opts.load_seconds, 3);
-        assert!(parse::<Options>(["--rows", "P9"]).is_err());
+        assert!(parse::<Options>(["--rows", "P9"]).unwrap().wants("P9"));
+        assert!(parse::<Options>(["--rows", "P10"]).is_err());
         assert!(parse::<Options>(["--load-seconds", "0"]).is_err());
         let opts = parse::<Options>(["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
         assert_eq!((opts.common.reps, opts.programs), (1, Some(1)));

@@ -93,7 +93,7 @@ fn sibling(name: &str) -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+pub fn on_path(name: &str) -> Option<PathBuf> {
     env::split_paths(&env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
@@ -105,11 +105,14 @@ pub struct Tools {
     pub lucetc: Option<PathBuf>,
     pub lucet_wasi: Option<PathBuf>,
     pub lucet_serve: Option<PathBuf>,
+    pub lucet_oci: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
     /// P8's load generator: an instrument, not a peer, so found in smoke
     /// mode too.
     pub wrk: Option<PathBuf>,
+    /// P9's peer pull.
+    pub skopeo: Option<PathBuf>,
 }
 
 impl Tools {
@@ -135,6 +138,8 @@ impl Tools {
             wasmtime: abs(peer(&opts.wasmtime, "wasmtime")),
             node: abs(peer(&opts.node, "node")),
             wrk: abs(opts.wrk.clone().or_else(|| on_path("wrk"))),
+            lucet_oci: abs(opts.lucet_oci.clone().or_else(|| sibling("lucet-oci"))),
+            skopeo: abs(peer(&opts.skopeo, "skopeo")),
         }
     }
 
