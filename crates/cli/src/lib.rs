@@ -32,8 +32,9 @@ pub const SIGNATURE_PK_ENV: &str = "LUCET_SIGNATURE_PK";
 /// The paths in [`SIGNATURE_PK_ENV`], for a tool that cannot let clap read
 /// it: lucetc's `--signature-pk` also names where keygen writes a public key,
 /// and a variable must never choose a file to write. Empty entries are
-/// skipped, and an unset or empty variable gives no keys, as clap's `env`
-/// does for the verifying tools.
+/// skipped, and an unset or empty variable gives no keys. (The verifying
+/// tools read it through clap's `env`, which refuses a set but empty
+/// variable as a missing value: a usage error, status 2.)
 pub fn signature_pk_from_env() -> Vec<PathBuf> {
     std::env::var_os(SIGNATURE_PK_ENV)
         .map(|paths| {
