@@ -29,12 +29,33 @@ pub fn after_help(sections: Sections) -> String {
 /// given, colon-separated like `PATH`.
 pub const SIGNATURE_PK_ENV: &str = "LUCET_SIGNATURE_PK";
 
+/// Parses a tool's command line, after refusing a [`SIGNATURE_PK_ENV`]
+/// that is set but names no key: a usage error (status 2) in every tool,
+/// rather than "no keys" (lucetc's own reading) in one and a missing
+/// `--signature-pk` value (clap's `env`) in the others. A deployment that
+/// meant to name its trusted keys and named none finds out at once.
+pub fn parse<A: clap::Parser>() -> A {
+    let names_no_key = std::env::var_os(SIGNATURE_PK_ENV)
+        .is_some_and(|paths| std::env::split_paths(&paths).all(|p| p.as_os_str().is_empty()));
+    if names_no_key {
+        A::command()
+            .error(
+                clap::error::ErrorKind::InvalidValue,
+                format!(
+                    "{SIGNATURE_PK_ENV} is set but names no key: unset it, or set it to the \
+                     public key files to trust (colon-separated)"
+                ),
+            )
+            .exit();
+    }
+    A::parse()
+}
+
 /// The paths in [`SIGNATURE_PK_ENV`], for a tool that cannot let clap read
 /// it: lucetc's `--signature-pk` also names where keygen writes a public key,
 /// and a variable must never choose a file to write. Empty entries are
-/// skipped, and an unset or empty variable gives no keys. (The verifying
-/// tools read it through clap's `env`, which refuses a set but empty
-/// variable as a missing value: a usage error, status 2.)
+/// skipped; an unset variable gives no keys (one set but naming no key was
+/// refused by [`parse`]).
 pub fn signature_pk_from_env() -> Vec<PathBuf> {
     std::env::var_os(SIGNATURE_PK_ENV)
         .map(|paths| {

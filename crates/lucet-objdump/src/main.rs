@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use lucet_artifact::{Metadata, hex};
 use lucet_objdump::cli::Args;
 use lucet_runtime::{LoadOptions, LoadedCode};
@@ -21,7 +20,7 @@ use wasmtime::ExternType;
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lucet_cli::parse::<Args>();
     lucet_cli::exit(
         "lucet-objdump",
         run(&args).map(|()| 0),

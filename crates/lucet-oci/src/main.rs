@@ -5,12 +5,11 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use lucet_oci::cli::{Args, Command, Inspect, Pull, Push};
 use lucet_registry::{Registry, RegistryOptions, SourceFiles};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lucet_cli::parse::<Args>();
     if let Err(usage) = args.check() {
         usage.exit();
     }

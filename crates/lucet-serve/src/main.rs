@@ -14,12 +14,11 @@ mod serve;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 
 use lucet_serve::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lucet_cli::parse::<Args>();
     if let Err(usage) = args.check() {
         usage.exit();
     }

@@ -13,12 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Parser;
 use lucet_runtime::{LoadOptions, LoadedArtifact, Outcome, TrapKind, WasiOptions};
 use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = lucet_cli::parse::<Args>();
     if let Err(usage) = args.check() {
         usage.exit();
     }

@@ -19,11 +19,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 use lucetc::cli::Args;
 
 fn main() -> ExitCode {
-    let mut args = Args::parse();
+    let mut args = lucet_cli::parse::<Args>();
     trust_keys_from_env(&mut args);
     if let Err(usage) = args.check() {
         usage.exit();

@@ -281,6 +281,26 @@ fn lucet_signature_pk_in_the_environment_acts_as_the_flag() {
     with_env(&unsigned).refused(1, "not signed");
 }
 
+/// A variable meant to name the trusted keys that names none is a usage
+/// error in every tool, before anything is read or run.
+#[test]
+fn a_lucet_signature_pk_that_names_no_key_is_a_usage_error_everywhere() {
+    let cases: [(&str, &[&str]); 5] = [
+        ("lucetc", &["hello.wat"]),
+        ("lucet-wasi", &["hello.so"]),
+        ("lucet-objdump", &["hello.so"]),
+        ("lucet-serve", &["hello.so"]),
+        ("lucet-oci", &["inspect", "localhost/hello:1.0"]),
+    ];
+    for (name, args) in cases {
+        for value in ["", ":"] {
+            let mut command = Command::new(tool(name));
+            command.args(args).env("LUCET_SIGNATURE_PK", value);
+            run(&mut command).usage_error("LUCET_SIGNATURE_PK is set but names no key");
+        }
+    }
+}
+
 #[test]
 fn signature_comments_are_signed_metadata() {
     let scratch = Scratch::new();
