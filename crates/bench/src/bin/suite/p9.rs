@@ -7,10 +7,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use lucet_bench::report::{Report, ms, ratio, yes_no};
+use lucet_bench::report::{Report, ms, ratio, time_n, yes_no};
 use lucet_bench::{pseudo_random_bytes, wasm_with_data};
 use lucet_runtime::EngineSettings;
 use lucet_test_support::Registry;
@@ -22,7 +22,7 @@ use crate::process::{Cmd, Tools, time_interleaved};
 /// The data segment that makes the artifact about 100 MB.
 const DATA_LEN: usize = 100_000_000;
 
-/// The artifact in the registry, and where each pull writes it.
+/// The artifact pushed to the registry, and how the peers address it.
 struct Pushed {
     artifact: Vec<u8>,
     /// `HOST/REPOSITORY@sha256:...`, as push printed it.
@@ -94,7 +94,12 @@ pub fn p9(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
         tools.skopeo.as_ref().map(|_| skopeo_dir.as_path()),
         curl.as_ref().map(|_| curled.as_path()),
     )?;
-    let hash = blake2b_time(&pushed.artifact, reps);
+    // BLAKE2b-512 of the whole artifact, in process: the largest part of
+    // what verification adds to a download.
+    let hash = time_n(reps, || {
+        std::hint::black_box(blake2b_simd::blake2b(&pushed.artifact));
+        Ok(())
+    })?;
     report_p9(report, &pushed, &names, &results, hash, reps);
     Ok(())
 }
@@ -157,20 +162,6 @@ fn check_outputs(
         );
     }
     Ok(())
-}
-
-/// The median time of a BLAKE2b-512 of the whole artifact, in process: the
-/// largest part of what verification adds to a download.
-fn blake2b_time(artifact: &[u8], reps: usize) -> Duration {
-    let mut times: Vec<Duration> = (0..reps.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            std::hint::black_box(blake2b_simd::blake2b(artifact));
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }
 
 fn report_p9(
