@@ -183,11 +183,19 @@ fn a_running_component_takes_one_instance_slot() {
         .load_verified(&Fixtures::get().artifact("fresh", crate::util::Build::Signed))
         .expect("module");
     std::thread::scope(|scope| {
+        // The probing loop below may hold the one slot at the moment the
+        // spinner asks for it: then the spinner is the one refused, and
+        // asks again (a module run takes milliseconds).
         let spinning = scope.spawn(|| {
-            spin.run(InstanceConfig {
-                deadline: Some(Duration::from_secs(2)),
-                ..InstanceConfig::default()
-            })
+            loop {
+                match spin.run(InstanceConfig {
+                    deadline: Some(Duration::from_secs(2)),
+                    ..InstanceConfig::default()
+                }) {
+                    Err(Error::PoolExhausted(_)) => std::thread::sleep(Duration::from_millis(1)),
+                    other => break other,
+                }
+            }
         });
         let mut refusal = None;
         while !spinning.is_finished() {
