@@ -131,20 +131,18 @@ fn call(
 /// The process's exit status for how the guest ended, with a line on stderr
 /// when that is not the guest's own status.
 fn exit_status(outcome: Outcome) -> u8 {
-    const MAX_EXIT_STATUS: i32 = lucet_runtime::MAX_EXIT_STATUS;
+    let status = outcome.exit_status();
     match outcome {
-        Outcome::Exited(status) if (0..=MAX_EXIT_STATUS).contains(&status) => {
-            u8::try_from(status).unwrap_or(1)
-        }
-        Outcome::Exited(status) => {
+        Outcome::Exited(code) if i32::from(status) != code => {
             // Passed on, 126 and above would read as "cannot execute", "not
             // found" or a signal to a shell or supervisor, and a negative
             // status as its low byte; wasmtime's CLI refuses them too.
             eprintln!(
-                "lucet-wasi: guest exited with status {status}, which a process cannot pass on (only 0 to {MAX_EXIT_STATUS} can; 126 and above mean a shell or signal failure); exiting 1"
+                "lucet-wasi: guest exited with status {code}, which a process cannot pass on (only 0 to {} can; 126 and above mean a shell or signal failure); exiting 1",
+                lucet_runtime::MAX_EXIT_STATUS
             );
-            1
         }
+        Outcome::Exited(_) => {}
         Outcome::Trapped(trap) => {
             // The trap's message, then its wasm backtrace on the lines after.
             eprintln!("lucet-wasi: guest trapped: {trap}");
@@ -153,13 +151,12 @@ fn exit_status(outcome: Outcome) -> u8 {
                     "lucet-wasi: the GC heap counts toward --max-heap-size: raise it if the guest needs more"
                 );
             }
-            134
         }
         Outcome::TimedOut(limit) => {
             eprintln!("lucet-wasi: guest stopped: --timeout {limit:?} reached");
-            124
         }
     }
+    status
 }
 
 /// When a file without a lucet footer is WebAssembly, says how to compile

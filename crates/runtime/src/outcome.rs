@@ -20,6 +20,23 @@ pub enum Outcome {
     TimedOut(Duration),
 }
 
+impl Outcome {
+    /// The exit status of a process that ran this guest, as `lucet-wasi`
+    /// and the containerd shim exit: the guest's own status from 0 to
+    /// [`MAX_EXIT_STATUS`], 1 for any other (a tool says why), 134 for a
+    /// trap (as an abort), 124 for a timeout (as `timeout(1)`).
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Outcome::Exited(status) => match u8::try_from(*status) {
+                Ok(status) if i32::from(status) <= MAX_EXIT_STATUS => status,
+                _ => 1,
+            },
+            Outcome::Trapped(_) => 134,
+            Outcome::TimedOut(_) => 124,
+        }
+    }
+}
+
 /// The largest `proc_exit` status a process can pass on: 126 and above mean
 /// "cannot execute", "not found" and "killed by signal N" (128 + N) to a
 /// shell, and wasmtime-wasi refuses them for that reason.
