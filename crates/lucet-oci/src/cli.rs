@@ -36,6 +36,7 @@ when no flag is given.",
     (
         "Examples",
         "  lucet-oci push --signature-pk lucet.pub --source hello.wasm hello.so registry.example/apps/hello:1.0
+  lucet-oci push --signature-pk lucet.pub --container-image hello.so registry.example/images/hello:1.0
   lucet-oci pull --signature-pk lucet.pub -o hello.so registry.example/apps/hello:1.0
   lucet-oci pull --signature-pk lucet.pub -o hello.so registry.example/apps/hello@sha256:4f1c...
   lucet-oci inspect registry.example/apps/hello:1.0",
@@ -106,6 +107,13 @@ pub struct Push {
     /// artifact's signed metadata names.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<PathBuf>,
+
+    /// Push a container image instead of an OCI artifact: the artifact as
+    /// the file /app.lucet (mode 0644) in one tar layer, with that file as
+    /// the entry point, for containerd's io.containerd.lucet.v1 runtime
+    /// (containerd-shim-lucet). `pull` and oci:// read only OCI artifacts.
+    #[arg(long)]
+    pub container_image: bool,
 
     /// Refuse an artifact (or source) larger than this (e.g. 512M).
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G")]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use lucet_oci::cli::{Args, Command, Inspect, Pull, Push};
-use lucet_registry::{Registry, RegistryOptions, SourceFiles};
+use lucet_registry::{Packaging, Registry, RegistryOptions, SourceFiles};
 
 fn main() -> ExitCode {
     let args = lucet_cli::parse::<Args>();
@@ -46,6 +46,11 @@ async fn run_push(registry: &Registry, push: Push) -> Result<u8> {
         &push.reference,
         &keys,
         source.as_ref(),
+        if push.container_image {
+            Packaging::ContainerImage
+        } else {
+            Packaging::Artifact
+        },
         push.max_artifact_size,
     )
     .await?;

@@ -84,4 +84,12 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A container image cannot be made for the artifact's target.
+    #[error(
+        "the artifact is compiled for {target}, which has no Linux container platform (x86-64 and aarch64 Linux have)"
+    )]
+    UnsupportedPlatform {
+        /// The artifact's target triple, escaped.
+        target: String,
+    },
 }

@@ -1,6 +1,8 @@
 //! Signed lucet artifacts in OCI registries (docs/artifact-format.md, "In
 //! an OCI registry"): an artifact is one layer of an OCI 1.1 artifact
-//! manifest, its source and `.minisig` an optional referrer.
+//! manifest, its source and `.minisig` an optional referrer; or, for
+//! containerd, a container image holding the artifact as a file
+//! ([`container`]).
 //!
 //! Nothing a registry says is trusted. [`push`] verifies the artifact before
 //! it uploads it and derives the manifest's annotations from the verified
@@ -16,6 +18,7 @@
 
 mod cache;
 mod client;
+pub mod container;
 mod error;
 mod inspect;
 mod manifest;
@@ -29,4 +32,4 @@ pub use client::{Registry, RegistryOptions};
 pub use error::Error;
 pub use inspect::{Description, Referrer, inspect};
 pub use pull::{DEFAULT_MAX_ARTIFACT_SIZE, Pulled, pull};
-pub use push::{Pushed, SourceFiles, push};
+pub use push::{Packaging, Pushed, SourceFiles, push};

@@ -90,6 +90,18 @@ pub(crate) fn artifact_layer<'m>(
             "its artifact type is {artifact_type}, a packaging newer than this build reads: upgrade"
         )));
     }
+    if manifest.artifact_type.is_none()
+        && manifest.config.media_type == crate::container::IMAGE_CONFIG
+        && manifest
+            .annotations
+            .as_ref()
+            .is_some_and(|annotations| annotations.contains_key(media::annotation::SIGNER))
+    {
+        // Claims, not checked: only the advice depends on them.
+        return Err(not_artifact(
+            "it is a container image made by `lucet-oci push --container-image`, for containerd's io.containerd.lucet.v1 runtime: push the artifact without --container-image to pull it".to_string(),
+        ));
+    }
     if artifact_type != media::ARTIFACT_TYPE {
         return Err(not_artifact(format!(
             "its artifact type is {artifact_type}, not {}",

@@ -13,7 +13,7 @@ use oci_client::manifest::{ImageIndexEntry, OciDescriptor, OciImageIndex, OciIma
 use crate::client::Connection;
 use crate::manifest::sha256_digest;
 use crate::media::{self, annotation};
-use crate::{Error, Registry, verify};
+use crate::{Error, Registry, container, verify};
 
 /// The source an artifact was compiled from, and its minisign signature.
 #[derive(Debug, Clone)]
@@ -34,6 +34,17 @@ impl SourceFiles {
             signature: signature.into(),
         }
     }
+}
+
+/// How an artifact is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packaging {
+    /// An OCI artifact whose one layer is the artifact: what `pull` and
+    /// `oci://` read.
+    Artifact,
+    /// A container image that containerd runs with `containerd-shim-lucet`
+    /// ([`crate::container`]).
+    ContainerImage,
 }
 
 /// What `push` stored.
@@ -58,6 +69,7 @@ pub async fn push(
     reference: &str,
     keys: &PublicKeySet,
     source: Option<&SourceFiles>,
+    packaging: Packaging,
     max_size: u64,
 ) -> Result<Pushed, Error> {
     let bytes = read_capped(artifact, max_size)?;
@@ -69,19 +81,38 @@ pub async fn push(
     let conn = registry.connect(reference)?;
     conn.authorize().await;
 
-    let title = file_name(artifact);
-    let layer = upload_blob(&conn, reference, bytes, media::ARTIFACT_LAYER, title).await?;
-    let manifest = OciImageManifest {
-        schema_version: 2,
-        media_type: Some(media::OCI_MANIFEST.to_string()),
-        config: upload_empty_config(&conn, reference).await?,
-        layers: vec![layer],
-        subject: None,
-        artifact_type: Some(media::ARTIFACT_TYPE.to_string()),
-        annotations: Some(media::artifact_annotations(
-            verified.metadata(),
-            verified.signer(),
-        )),
+    let annotations = media::artifact_annotations(verified.metadata(), verified.signer());
+    let manifest = match packaging {
+        Packaging::Artifact => {
+            let title = file_name(artifact);
+            let layer = upload_blob(&conn, reference, bytes, media::ARTIFACT_LAYER, title).await?;
+            OciImageManifest {
+                schema_version: 2,
+                media_type: Some(media::OCI_MANIFEST.to_string()),
+                config: upload_empty_config(&conn, reference).await?,
+                layers: vec![layer],
+                subject: None,
+                artifact_type: Some(media::ARTIFACT_TYPE.to_string()),
+                annotations: Some(annotations),
+            }
+        }
+        Packaging::ContainerImage => {
+            let layer = container::layer(&bytes)?;
+            drop(bytes);
+            let config = container::config(verified.metadata(), &layer, &annotations)?;
+            OciImageManifest {
+                schema_version: 2,
+                media_type: Some(media::OCI_MANIFEST.to_string()),
+                config: upload_blob(&conn, reference, config, container::IMAGE_CONFIG, None)
+                    .await?,
+                layers: vec![
+                    upload_blob(&conn, reference, layer, container::TAR_LAYER, None).await?,
+                ],
+                subject: None,
+                artifact_type: None,
+                annotations: Some(annotations),
+            }
+        }
     };
     let subject = upload_manifest(&conn, reference, &conn.reference, &manifest).await?;
 

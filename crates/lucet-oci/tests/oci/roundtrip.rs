@@ -136,3 +136,37 @@ fn skopeo_reads_and_copies_what_lucet_oci_pushes() {
         std::fs::read(&fixture.artifact).ok()
     );
 }
+
+#[test]
+fn a_container_image_is_a_plain_image_to_skopeo_and_pull_points_elsewhere() {
+    let fixture = fixture();
+    let registry = Registry::start();
+    let home = Scratch::new();
+    let reference = registry.reference("images/hello:1.0");
+    let extra = ["--container-image".to_string()];
+    push(home.dir(), &extra, &fixture.artifact, &reference).ok();
+
+    // skopeo describes it as any linux image, labelled from the verified
+    // metadata, with the artifact as the entry point.
+    let config = run(Command::new(external("skopeo"))
+        .args(["inspect", "--config", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{reference}")));
+    let config = config.ok();
+    let architecture = match std::env::consts::ARCH {
+        "aarch64" => r#""architecture":"arm64""#,
+        _ => r#""architecture":"amd64""#,
+    };
+    for needle in [
+        architecture,
+        r#""os":"linux""#,
+        r#""Entrypoint":["/app.lucet"]"#,
+        r#""dev.lucet.artifact.name":"hello""#,
+    ] {
+        assert!(config.contains(needle), "{needle} not in {config}");
+    }
+
+    let output = home.path("x.so");
+    let pulled = pull(home.dir(), &fixture.public, &[], &output, &reference);
+    pulled.refused(1, "push the artifact without --container-image");
+    assert!(!output.exists());
+}
