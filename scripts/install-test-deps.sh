@@ -6,7 +6,9 @@
 # JavaScript component (scripts/build-js-component.sh), wrk, the load
 # generator of the benchmark's P8 (smoke-run by scripts/test.sh), curl
 # for the guide, and for lucet-oci's tests a real OCI registry (CNCF
-# distribution, Debian's docker-registry), skopeo and Apache's htpasswd.
+# distribution, Debian's docker-registry), skopeo and Apache's htpasswd;
+# for containerd-shim-lucet, containerd with ctr and runc (its tests start
+# their own), and what runwasi's crates build with: protoc and libseccomp.
 # Idempotent: installed tools are kept.
 set -euo pipefail
 
@@ -32,6 +34,13 @@ command -v curl >/dev/null || missing+=(curl)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
 command -v htpasswd >/dev/null || missing+=(apache2-utils)
+# containerd-shim-lucet: containerd and ctr to test it under; protoc
+# (containerd's API) and libseccomp (youki's libcontainer) to build it.
+command -v containerd >/dev/null || missing+=(containerd)
+command -v runc >/dev/null || missing+=(runc)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+pkg-config --exists libseccomp 2>/dev/null || missing+=(libseccomp-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo_if_needed apt-get update -qq
     sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -18,6 +18,11 @@ mkdir -p target/runtime-only
 cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
 target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
 
+# The containerd shim ships without Cranelift too; its tests run this build.
+cargo build --locked -p containerd-shim-lucet
+cp target/debug/containerd-shim-lucet-v1 target/runtime-only/containerd-shim-lucet-v1
+target/runtime-only/containerd-shim-lucet-v1 -v | grep -q "compiler: none"
+
 # A runner built to require signatures refuses to start without a key. Built
 # here, next to the runtime-only build, it shares that build's dependencies.
 cargo build --locked -p lucet-wasi --features require-signatures
@@ -43,7 +48,9 @@ scripts/check-container-recipe.sh --prebuilt
 # A large real component for the end-to-end tests: JavaScript made into a
 # WASI 0.2 component with ComponentizeJS (npm).
 scripts/build-js-component.sh
-LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" cargo test --locked --workspace
+LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" \
+    CONTAINERD_SHIM_LUCET_V1="$PWD/target/runtime-only/containerd-shim-lucet-v1" \
+    cargo test --locked --workspace
 
 # The benchmark harnesses in smoke mode (seconds), so they never rot.
 # Run as the workspace build made them: `cargo run -p lucet-bench` would

@@ -2,12 +2,14 @@
 //! crates/dist, crates/embed, the tools' own command-line tests): locating
 //! the built tools, running commands and collecting their output, scratch
 //! directories, keys and flags, what help text must mention, WASI 0.2
-//! components made from preview-1 modules, and a real OCI registry.
+//! components made from preview-1 modules, a real OCI registry and a real
+//! containerd.
 //!
 //! Dev-only: never published, never a dependency of a shipped crate.
 
 mod cli;
 mod component;
+mod containerd;
 mod process;
 mod registry;
 mod scratch;
@@ -15,6 +17,7 @@ mod tools;
 
 pub use cli::{assert_help_mentions, assert_usage_errors};
 pub use component::componentize;
+pub use containerd::{Containerd, LUCET_RUNTIME};
 pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };

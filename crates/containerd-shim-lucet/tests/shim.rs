@@ -1,0 +1,324 @@
+//! `containerd-shim-lucet-v1` under a real containerd (started by each test,
+//! on its own socket), driven by `ctr` as an operator would: signed
+//! artifacts run with their status and output; everything else is refused
+//! before the guest starts. Needs root (containerd does); skipped otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use lucet_test_support::{
+    Containerd, Output, Registry, Scratch, componentize, run, sign_raw, tool,
+};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
+const HELLO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/hello/hello.wat"
+);
+
+/// A node: its key pair, its configuration, a root file system for
+/// `ctr run --rootfs`, and containerd with the shim on its PATH.
+struct Node {
+    scratch: Scratch,
+    secret: PathBuf,
+    rootfs: PathBuf,
+    containerd: Containerd,
+}
+
+impl Node {
+    /// A node trusting a fresh key, with `extra` lines in its configuration.
+    fn start(extra: &str) -> Option<Node> {
+        let scratch = Scratch::new();
+        let (secret, public) = scratch.raw_key_pair("node");
+        let config = scratch.write(
+            "shim.toml",
+            format!(
+                "signature_pk = [{:?}]\n{extra}",
+                public.display().to_string()
+            ),
+        );
+        let shim = tool("containerd-shim-lucet-v1");
+        let containerd = Containerd::start(shim.parent().expect("the shim's directory"), &config)?;
+        let rootfs = scratch.path("rootfs");
+        std::fs::create_dir(&rootfs).expect("rootfs");
+        Some(Node {
+            scratch,
+            secret,
+            rootfs,
+            containerd,
+        })
+    }
+
+    /// Compiles `source` signed by the node's key (or `signing`) into the
+    /// root file system as `/NAME`, mode 0644.
+    fn install(&self, source: &Path, name: &str, signing: &[String]) -> PathBuf {
+        let artifact = self.scratch.compile(source, name, signing);
+        let installed = self.rootfs.join(name);
+        std::fs::copy(&artifact, &installed).expect("install the artifact");
+        set_mode(&installed, 0o644);
+        installed
+    }
+
+    fn install_signed(&self, source: &Path, name: &str) -> PathBuf {
+        self.install(source, name, &[sign_raw(&self.secret)])
+    }
+
+    /// `ctr run --rm --runtime io.containerd.lucet.v1 --rootfs ROOTFS ID ARGS...`.
+    fn run(&self, flags: &[&str], id: &str, args: &[&str]) -> Output {
+        let rootfs = self.rootfs.display().to_string();
+        let flags: Vec<&str> = flags.iter().copied().chain(["--rootfs"]).collect();
+        self.containerd.run(&flags, &rootfs, id, args)
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(FIXTURES).join(name)
+}
+
+/// Asserts the container ran nothing and said why on its stderr.
+#[track_caller]
+fn assert_refused(output: &Output, reason: &str) {
+    assert_eq!(output.status, 1, "{output:?}");
+    assert!(output.stdout.is_empty(), "the guest ran: {output:?}");
+    assert!(
+        output.stderr.contains("containerd-shim-lucet: not started")
+            && output.stderr.contains(reason),
+        "{output:?}"
+    );
+}
+
+#[test]
+fn signed_modules_and_components_run_with_their_output_and_status() {
+    let Some(node) = Node::start("") else { return };
+    node.install_signed(Path::new(HELLO), "hello.lucet");
+    let hello = node.run(&[], "hello", &["/hello.lucet"]);
+    assert_eq!(
+        (hello.status, hello.stdout.as_str()),
+        (0, "Hello, world!\n"),
+        "{hello:?}"
+    );
+
+    node.install_signed(&fixture("exit.wat"), "exit.lucet");
+    assert_eq!(node.run(&[], "exit", &["/exit.lucet"]).status, 42);
+
+    node.install_signed(&fixture("trap.wat"), "trap.lucet");
+    let trapped = node.run(&[], "trap", &["/trap.lucet"]);
+    assert_eq!(trapped.status, 134, "{trapped:?}");
+    assert!(trapped.stderr.contains("guest trapped"), "{trapped:?}");
+
+    // Arguments after the entry point and the container's environment.
+    node.install_signed(&fixture("echo.wat"), "echo.lucet");
+    let echo = node.run(
+        &["--env", "GREETING=hi"],
+        "echo",
+        &["/echo.lucet", "a", "b c"],
+    );
+    assert_eq!(echo.status, 0, "{echo:?}");
+    assert!(echo.stdout.starts_with("echo.lucet\na\nb c\n"), "{echo:?}");
+    assert!(
+        echo.stdout.lines().any(|line| line == "GREETING=hi"),
+        "{echo:?}"
+    );
+
+    // A WASI 0.2 component: the preview-1 hello through the adapter.
+    let module = wat::parse_file(HELLO).expect("hello.wat");
+    let component = componentize(&module).expect("componentize");
+    let source = node.scratch.write("hello-component.wasm", component);
+    node.install_signed(&source, "component.lucet");
+    let component = node.run(&[], "component", &["/component.lucet"]);
+    assert_eq!(
+        (component.status, component.stdout.as_str()),
+        (0, "Hello, world!\n"),
+        "{component:?}"
+    );
+}
+
+#[test]
+fn unsigned_tampered_foreign_and_native_entry_points_never_start() {
+    let Some(node) = Node::start("") else { return };
+    node.install(Path::new(HELLO), "unsigned.lucet", &[]);
+    assert_refused(
+        &node.run(&[], "unsigned", &["/unsigned.lucet"]),
+        "unsigned.lucet",
+    );
+
+    let (foreign, _) = node.scratch.raw_key_pair("foreign");
+    node.install(Path::new(HELLO), "foreign.lucet", &[sign_raw(&foreign)]);
+    assert_refused(
+        &node.run(&[], "foreign", &["/foreign.lucet"]),
+        "which is not trusted",
+    );
+
+    let tampered = node.install_signed(Path::new(HELLO), "tampered.lucet");
+    let mut bytes = std::fs::read(&tampered).expect("artifact");
+    bytes[3000] ^= 1;
+    std::fs::write(&tampered, bytes).expect("tamper");
+    assert_refused(
+        &node.run(&[], "tampered", &["/tampered.lucet"]),
+        "signature does not verify",
+    );
+
+    assert_refused(
+        &node.run(&[], "missing", &["/missing.lucet"]),
+        "cannot open /missing.lucet",
+    );
+    assert_refused(
+        &node.run(&[], "relative", &["hello.lucet"]),
+        "not an absolute path",
+    );
+
+    // Native entry points, which runwasi's crate would run as runc does:
+    // a script, and a signed artifact left executable (it is ELF).
+    let script = node.rootfs.join("native.sh");
+    std::fs::write(&script, "#!/bin/sh\necho native\n").expect("script");
+    set_mode(&script, 0o755);
+    let native = node.run(&[], "native", &["/native.sh"]);
+    assert_ne!(native.status, 0, "{native:?}");
+    assert!(!native.stdout.contains("native"), "{native:?}");
+    let executable = node.install_signed(Path::new(HELLO), "executable.lucet");
+    set_mode(&executable, 0o755);
+    let elf = node.run(&[], "elf", &["/executable.lucet"]);
+    assert_ne!(elf.status, 0, "{elf:?}");
+    assert!(elf.stdout.is_empty(), "{elf:?}");
+    let log = std::fs::read_to_string(node.containerd.log()).expect("containerd's log");
+    assert!(
+        log.contains("the entry point is a native executable"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_nodes_policy_and_configuration_are_enforced() {
+    // Signed, but older than the node accepts.
+    let Some(node) = Node::start("min_timestamp = 4102444800\n") else {
+        return;
+    };
+    node.install_signed(Path::new(HELLO), "old.lucet");
+    assert_refused(&node.run(&[], "old", &["/old.lucet"]), "timestamp");
+    drop(node);
+
+    // A configuration with a key the shim does not know refuses every guest.
+    let Some(node) = Node::start("allow_unsigned = true\n") else {
+        return;
+    };
+    node.install_signed(Path::new(HELLO), "hello.lucet");
+    assert_refused(
+        &node.run(&[], "typo", &["/hello.lucet"]),
+        "the node's configuration is unusable",
+    );
+}
+
+#[test]
+fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
+    let Some(node) = Node::start("") else { return };
+    // A bind mount is a directory the guest can read, as --dir would give.
+    let data = node.scratch.path("data");
+    std::fs::create_dir(&data).expect("data dir");
+    std::fs::write(data.join("note.txt"), "from the host\n").expect("note");
+    node.install_signed(&fixture("cat.wat"), "cat.lucet");
+    let mount = format!(
+        "type=bind,src={},dst=/data,options=rbind:ro",
+        data.display()
+    );
+    let cat = node.run(
+        &["--mount", &mount],
+        "cat",
+        &["/cat.lucet", "data/note.txt"],
+    );
+    assert_eq!(
+        (cat.status, cat.stdout.as_str()),
+        (0, "from the host\n"),
+        "{cat:?}"
+    );
+
+    node.install_signed(&fixture("loop.wat"), "loop.lucet");
+    let rootfs = node.rootfs.display().to_string();
+    let mut running = node
+        .containerd
+        .ctr()
+        .args([
+            "run",
+            "--rm",
+            "--runtime",
+            lucet_test_support::LUCET_RUNTIME,
+            "--rootfs",
+        ])
+        .args([rootfs.as_str(), "loop", "/loop.lucet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ctr run");
+    wait_for_task(&node.containerd, "loop");
+    run(node.containerd.ctr().args(["task", "kill", "loop"])).ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = running.try_wait().expect("wait for ctr") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the guest");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(128 + 15));
+}
+
+fn wait_for_task(containerd: &Containerd, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let tasks = run(containerd.ctr().args(["task", "list"]));
+        if tasks
+            .stdout
+            .lines()
+            .any(|line| line.starts_with(id) && line.contains("RUNNING"))
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the task never ran: {tasks:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn images_pushed_by_lucet_oci_are_pulled_by_containerd_and_run_verified() {
+    let Some(node) = Node::start("") else { return };
+    let registry = Registry::start();
+    let artifact = node
+        .scratch
+        .compile(Path::new(HELLO), "hello", &[sign_raw(&node.secret)]);
+    let public = node.scratch.path("node.pub");
+    let reference = registry.reference("apps/hello:1");
+    run(std::process::Command::new(tool("lucet-oci"))
+        .args(["push", "--container-image", "--signature-pk"])
+        .arg(&public)
+        .arg(&artifact)
+        .arg(&reference))
+    .ok();
+    run(node
+        .containerd
+        .ctr()
+        .args(["image", "pull", "--plain-http", &reference]))
+    .ok();
+    let hello = node.containerd.run(&[], &reference, "pulled", &[]);
+    assert_eq!(
+        (hello.status, hello.stdout.as_str()),
+        (0, "Hello, world!\n"),
+        "{hello:?}"
+    );
+
+    // The same image on a node that trusts another key does not start.
+    let Some(other) = Node::start("") else { return };
+    run(other
+        .containerd
+        .ctr()
+        .args(["image", "pull", "--plain-http", &reference]))
+    .ok();
+    assert_refused(
+        &other.containerd.run(&[], &reference, "foreign", &[]),
+        "which is not trusted",
+    );
+}
