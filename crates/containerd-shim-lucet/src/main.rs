@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod mounts;
 mod sandbox;
 
 use std::sync::OnceLock;

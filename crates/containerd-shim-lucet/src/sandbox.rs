@@ -109,9 +109,7 @@ fn wasi_options(
             .unwrap_or_default(),
         args: ctx.args().iter().skip(1).cloned().collect(),
         env,
-        // The container's own root, as runwasi's wasmtime shim gives it:
-        // the container is the guest's sandbox for files.
-        dirs: vec![("/".into(), "/".into())],
+        dirs: crate::mounts::guest_directories()?,
         entrypoint: function,
         max_heap_size: node.max_heap_size,
         max_table_elements: None,

@@ -226,15 +226,30 @@ fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
         "type=bind,src={},dst=/data,options=rbind:ro",
         data.display()
     );
-    let cat = node.run(
-        &["--mount", &mount],
-        "cat",
-        &["/cat.lucet", "data/note.txt"],
-    );
+    // cat opens its argument in the first preopened directory: /data.
+    let cat = node.run(&["--mount", &mount], "cat", &["/cat.lucet", "note.txt"]);
     assert_eq!(
         (cat.status, cat.stdout.as_str()),
         (0, "from the host\n"),
         "{cat:?}"
+    );
+    // Nothing else: not the container's root, and so not its /proc, where
+    // /proc/self is the runtime itself (its memory, containerd's environment).
+    let escape = node.run(
+        &["--mount", &mount],
+        "escape",
+        &["/cat.lucet", "../proc/self/environ"],
+    );
+    assert_eq!(
+        (escape.status, escape.stdout.as_str()),
+        (1, ""),
+        "{escape:?}"
+    );
+    let rootless = node.run(&[], "rootless", &["/cat.lucet", "proc/self/environ"]);
+    assert_eq!(
+        (rootless.status, rootless.stdout.as_str()),
+        (1, ""),
+        "{rootless:?}"
     );
 
     node.install_signed(&fixture("loop.wat"), "loop.lucet");
@@ -255,6 +270,8 @@ fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
         .spawn()
         .expect("ctr run");
     wait_for_task(&node.containerd, "loop");
+    let shims = lucet_test_support::processes_mentioning(&node.containerd.namespace);
+    assert!(!shims.is_empty(), "the running guest's shim is not found");
     run(node.containerd.ctr().args(["task", "kill", "loop"])).ok();
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
@@ -265,6 +282,12 @@ fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(128 + 15));
+
+    // Nothing this containerd started outlives it: no shim, no guest.
+    let namespace = node.containerd.namespace.clone();
+    drop(node);
+    let left = lucet_test_support::processes_mentioning(&namespace);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
 }
 
 fn wait_for_task(containerd: &Containerd, id: &str) {
@@ -320,5 +343,80 @@ fn images_pushed_by_lucet_oci_are_pulled_by_containerd_and_run_verified() {
     assert_refused(
         &other.containerd.run(&[], &reference, "foreign", &[]),
         "which is not trusted",
+    );
+}
+
+#[test]
+fn specs_with_hooks_are_refused_and_pod_sandboxes_run_nothing() {
+    let Some(node) = Node::start("") else { return };
+    node.install_signed(Path::new(HELLO), "hello.lucet");
+    // A native program that leaves a mark if it ever runs.
+    let native = node.rootfs.join("native.sh");
+    std::fs::write(&native, "#!/bin/sh\ntouch /ran\n").expect("script");
+    set_mode(&native, 0o755);
+
+    // An OCI hook is a native program: the spec is refused before any runs.
+    let spec = run(node.containerd.ctr().args(["oci", "spec"]));
+    let mut spec: serde_json::Value = serde_json::from_str(spec.ok()).expect("spec");
+    spec["process"]["args"] = serde_json::json!(["/hello.lucet"]);
+    spec["root"] =
+        serde_json::json!({"path": node.rootfs.display().to_string(), "readonly": false});
+    spec["hooks"] = serde_json::json!({"startContainer": [{"path": "/native.sh"}]});
+    let spec_path = node.scratch.write("hooks.json", spec.to_string());
+    let spec_arg = spec_path.display().to_string();
+    let hooked = run(node.containerd.ctr().args([
+        "run",
+        "--rm",
+        "--runtime",
+        lucet_test_support::LUCET_RUNTIME,
+        "--config",
+        &spec_arg,
+        "hooked",
+    ]));
+    assert_ne!(hooked.status, 0, "{hooked:?}");
+    assert!(!hooked.stdout.contains("Hello"), "{hooked:?}");
+    assert!(hooked.stderr.contains("OCI hooks"), "{hooked:?}");
+    assert!(!node.rootfs.join("ran").exists(), "the hook ran");
+
+    // A pod's sandbox container (as containerd's CRI plugin marks it) runs
+    // nothing of its image, not even a native /pause: it waits, then
+    // exits 0 when told to stop.
+    let rootfs = node.rootfs.display().to_string();
+    let mut sandbox = node
+        .containerd
+        .ctr()
+        .args([
+            "run",
+            "--rm",
+            "--runtime",
+            lucet_test_support::LUCET_RUNTIME,
+        ])
+        .args([
+            "--annotation",
+            "io.kubernetes.cri.container-type=sandbox",
+            "--rootfs",
+        ])
+        .args([rootfs.as_str(), "sandbox", "/native.sh"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ctr run");
+    wait_for_task(&node.containerd, "sandbox");
+    run(node.containerd.ctr().args(["task", "kill", "sandbox"])).ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = sandbox.try_wait().expect("wait for ctr") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not stop the pod sandbox"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !node.rootfs.join("ran").exists(),
+        "the sandbox ran its image's program"
     );
 }

@@ -104,12 +104,18 @@ impl Containerd {
     /// `ctr --address SOCKET --namespace NS ARGS...`.
     pub fn ctr(&self) -> Command {
         let mut command = Command::new(external("ctr"));
+        command.args(self.ctr_global_flags());
         command
-            .arg("--address")
-            .arg(self.socket())
-            .arg("--namespace")
-            .arg(&self.namespace);
-        command
+    }
+
+    /// The flags before ctr's command that address this instance.
+    pub fn ctr_global_flags(&self) -> [std::ffi::OsString; 4] {
+        [
+            "--address".into(),
+            self.socket().into_os_string(),
+            "--namespace".into(),
+            self.namespace.clone().into(),
+        ]
     }
 
     /// `ctr run --rm --runtime io.containerd.lucet.v1 FLAGS... IMAGE ID ARGS...`,
@@ -185,6 +191,25 @@ impl Drop for Containerd {
         // libcontainer keeps its per-namespace directory outside our root.
         let _ = std::fs::remove_dir(Path::new("/run/containerd/lucet").join(&self.namespace));
     }
+}
+
+/// Processes whose command line mentions `namespace`: the shims (and
+/// containers) of a [`Containerd`] instance, which name it in their flags.
+pub fn processes_mentioning(namespace: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let mentions = cmdline
+                .split(|&byte| byte == 0)
+                .any(|arg| arg == namespace.as_bytes());
+            (mentions && pid != std::process::id()).then_some(pid)
+        })
+        .collect()
 }
 
 fn config_toml(dir: &Path) -> String {

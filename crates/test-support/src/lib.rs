@@ -17,7 +17,7 @@ mod tools;
 
 pub use cli::{assert_help_mentions, assert_usage_errors};
 pub use component::componentize;
-pub use containerd::{Containerd, LUCET_RUNTIME};
+pub use containerd::{Containerd, LUCET_RUNTIME, processes_mentioning};
 pub use process::{
     DrainedChild, Output, mkfifo, run, run_bounded, run_in_tty, run_ok, run_with_stdin,
 };

@@ -24,6 +24,8 @@ enum ExecutorType<S: Shim> {
     Wasm(S::Sandbox),
     Linux,
     CantHandle,
+    // lucet patch: a Kubernetes pod's sandbox ("pause") container.
+    Pause,
 }
 
 pub(crate) struct Executor<S: Shim>(Arc<InnerExecutor<S>>);
@@ -61,6 +63,7 @@ impl<S: Shim> LibcontainerExecutor for Executor<S> {
             ExecutorType::CantHandle | ExecutorType::Linux => {
                 Err(LibcontainerExecutorError::CantHandle(S::name()))
             }
+            ExecutorType::Pause => pause(),
             ExecutorType::Wasm(container) => {
                 let ctx = self.ctx(spec);
                 log::info!("calling start function");
@@ -106,6 +109,12 @@ impl<S: Shim> Executor<S> {
 
     fn ty(&self, spec: &Spec) -> &ExecutorType<S> {
         self.0.ty.get_or_init(|| {
+            // lucet patch: a pod's sandbox container only holds the pod's
+            // namespaces: it runs nothing of its image (usually the native
+            // `/pause`), only waits, as pause does.
+            if is_pod_sandbox(spec) {
+                return ExecutorType::Pause;
+            }
             let ctx = &self.ctx(spec);
             match is_linux_container(ctx) {
                 Ok(_) => {
@@ -156,4 +165,27 @@ fn is_linux_container(ctx: &impl RuntimeContext) -> Result<()> {
         [0x23, 0x21, ..] => Ok(()),         // shebang
         _ => bail!("not a valid script or elf file"),
     }
+}
+
+/// lucet patch: whether `spec` is a Kubernetes pod's sandbox container, as
+/// containerd's CRI plugin marks it.
+fn is_pod_sandbox(spec: &Spec) -> bool {
+    spec.annotations()
+        .as_ref()
+        .and_then(|annotations| annotations.get("io.kubernetes.cri.container-type"))
+        .is_some_and(|kind| kind == "sandbox")
+}
+
+/// lucet patch: what Kubernetes' pause does, without running a program:
+/// wait for SIGTERM, SIGINT or SIGQUIT, then exit 0.
+fn pause() -> ! {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGQUIT] {
+        signals.add(signal);
+    }
+    if signals.thread_block().is_ok() {
+        let _ = signals.wait();
+    }
+    std::process::exit(0)
 }

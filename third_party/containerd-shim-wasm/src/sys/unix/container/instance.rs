@@ -58,6 +58,10 @@ static OCI_CLIENT: OnceCell<Box<dyn OciClient + Send + Sync + 'static>> = OnceCe
 impl<S: Shim> SandboxInstance for Instance<S> {
     #[cfg_attr(feature = "tracing", tracing::instrument(level = "Info"))]
     async fn new(id: String, cfg: &InstanceConfig) -> Result<Self, SandboxError> {
+        // lucet patch: OCI hooks are native programs (prestart runs on the
+        // node, createContainer and startContainer in the container, from
+        // the image if the spec names one there): refused, never run.
+        refuse_hooks(&Spec::load(cfg.bundle.join("config.json"))?)?;
         let oci_client = OCI_CLIENT
             .get_or_try_init(|| async {
                 let client =
@@ -242,4 +246,28 @@ mod tests {
 
         Ok(())
     }
+}
+
+/// lucet patch: a spec naming any OCI hook is refused.
+fn refuse_hooks(spec: &Spec) -> Result<(), SandboxError> {
+    let Some(hooks) = spec.hooks() else {
+        return Ok(());
+    };
+    let named = [
+        hooks.prestart(),
+        hooks.create_runtime(),
+        hooks.create_container(),
+        hooks.start_container(),
+        hooks.poststart(),
+        hooks.poststop(),
+    ]
+    .into_iter()
+    .any(|list| list.as_ref().is_some_and(|list| !list.is_empty()));
+    if named {
+        log::error!("the spec names OCI hooks, which are native programs: refused");
+        return Err(SandboxError::InvalidArgument(
+            "the spec names OCI hooks, which are native programs; this runtime runs only verified artifacts".into(),
+        ));
+    }
+    Ok(())
 }
