@@ -11,6 +11,7 @@
 #   scripts/bench.sh --p7-only    P7 only (every other block is kept)
 #   scripts/bench.sh --p8-only    P8 only (every other block is kept)
 #   scripts/bench.sh --p9-only    P9 only (every other block is kept)
+#   scripts/bench.sh --p10-only   P10 only (every other block is kept; needs root)
 #
 # CI runs the smoke mode instead (seconds, no peers): see scripts/test.sh.
 set -euo pipefail
@@ -22,14 +23,16 @@ p2_p6=1
 p7=1
 p8=1
 p9=1
+p10=1
 for arg in "$@"; do
     case $arg in
         --no-write) write=0 ;;
         --suite-only) p1=0 ;;
-        --p7-only) p1=0 p2_p6=0 p8=0 p9=0 ;;
-        --p8-only) p1=0 p2_p6=0 p7=0 p9=0 ;;
-        --p9-only) p1=0 p2_p6=0 p7=0 p8=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only | --p9-only]" >&2; exit 2 ;;
+        --p7-only) p1=0 p2_p6=0 p8=0 p9=0 p10=0 ;;
+        --p8-only) p1=0 p2_p6=0 p7=0 p9=0 p10=0 ;;
+        --p9-only) p1=0 p2_p6=0 p7=0 p8=0 p10=0 ;;
+        --p10-only) p1=0 p2_p6=0 p7=0 p8=0 p9=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only | --p9-only | --p10-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -55,6 +58,14 @@ if [[ $p9 == 1 ]]; then
     command -v docker-registry >/dev/null && command -v skopeo >/dev/null ||
         scripts/install-test-deps.sh
 fi
+if [[ $p10 == 1 ]]; then
+    # P10 starts containers through the shim (runtime-only, like the
+    # runners) and through runc, with a containerd of its own.
+    cargo build --locked --release -p containerd-shim-lucet
+    cp target/release/containerd-shim-lucet-v1 target/runtime-only-release/containerd-shim-lucet-v1
+    target/runtime-only-release/containerd-shim-lucet-v1 -v | grep -q "compiler: none"
+    command -v containerd >/dev/null || scripts/install-test-deps.sh
+fi
 cargo build --locked --release -p lucetc -p lucet-oci -p lucet-bench --bins
 
 # Peer: the wasmtime CLI, major version 49, in a venv of its own. The venv's
@@ -79,6 +90,7 @@ suite=$(mktemp)
 suite_p7=$(mktemp)
 suite_p8=$(mktemp)
 suite_p9=$(mktemp)
+suite_p10=$(mktemp)
 # P8's servers are the suite's grandchildren; the suite stops them, and each
 # runs under a lifetime bound of its own. Should this script be stopped
 # mid-run, the suite's process group (its own session, see run_p8) is ended
@@ -88,7 +100,7 @@ cleanup() {
     if [[ -n $p8_group ]]; then
         kill -KILL -- "-$p8_group" 2>/dev/null || true
     fi
-    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8" "$suite_p9"
+    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8" "$suite_p9" "$suite_p10"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -98,6 +110,7 @@ suite_cmd=(target/release/suite --markdown --reps 3
     --lucet-wasi target/runtime-only-release/lucet-wasi
     --lucet-serve target/runtime-only-release/lucet-serve
     --lucet-oci target/release/lucet-oci
+    --shim target/runtime-only-release/containerd-shim-lucet-v1
     "${peers[@]}")
 
 run_suite() { # rows
@@ -121,9 +134,9 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ $p1 == 1 ]]; then
     target/release/verify-throughput --size-mb 256 --reps 7 --explore --markdown | tee "$p1_out"
 fi
-# P7 (WebAssembly 3.0 and components), P8 (the wasi:http server) and P9
-# (pulls from a registry) have blocks of their own, so that each can be
-# rerun alone (--p7-only, --p8-only, --p9-only).
+# P7 (WebAssembly 3.0 and components), P8 (the wasi:http server), P9
+# (pulls from a registry) and P10 (containers) have blocks of their own, so
+# that each can be rerun alone (--p7-only, --p8-only, --p9-only, --p10-only).
 if [[ $p2_p6 == 1 ]]; then
     run_suite P2,P3,P4,P5,P6 | tee "$suite"
 fi
@@ -135,6 +148,9 @@ if [[ $p8 == 1 ]]; then
 fi
 if [[ $p9 == 1 ]]; then
     run_suite P9 | tee "$suite_p9"
+fi
+if [[ $p10 == 1 ]]; then
+    run_suite P10 | tee "$suite_p10"
 fi
 
 if [[ $write == 1 ]]; then
@@ -162,6 +178,9 @@ if [[ $write == 1 ]]; then
     fi
     if [[ $p9 == 1 ]]; then
         replace suite-p9 "$suite_p9"
+    fi
+    if [[ $p10 == 1 ]]; then
+        replace suite-p10 "$suite_p10"
     fi
     echo "BENCHMARKS.md: generated blocks rewritten ($(date -u '+%Y-%m-%d %H:%M UTC'))" >&2
 fi

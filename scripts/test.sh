@@ -57,7 +57,8 @@ LUCET_WASI="$PWD/target/runtime-only/lucet-wasi" \
 # resolve features for lucet-bench alone and build wasmtime once more.
 target/debug/verify-throughput --smoke --explore
 target/debug/suite --smoke \
-    --lucetc target/debug/lucetc --lucet-wasi target/runtime-only/lucet-wasi
+    --lucetc target/debug/lucetc --lucet-wasi target/runtime-only/lucet-wasi \
+    --shim target/runtime-only/containerd-shim-lucet-v1
 
 # Fuzz targets: build them and replay the committed corpora (no fuzzing in CI).
 fuzz/replay.sh

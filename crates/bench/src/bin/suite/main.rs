@@ -1,4 +1,4 @@
-//! `suite`: the performance suite (rows P2–P9 of BENCHMARKS.md), each row
+//! `suite`: the performance suite (rows P2–P10 of BENCHMARKS.md), each row
 //! measured side by side with its peer in the same run.
 //!
 //! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
@@ -41,8 +41,12 @@
 //!   signed 100 MB artifact from a CNCF distribution registry on loopback,
 //!   against `skopeo copy` of the same reference to a directory (the pull
 //!   alone) and curl's GET of the layer blob (the bare transfer).
+//! * **P10 container start**: `ctr run --rm` of a signed hello world
+//!   through `containerd-shim-lucet-v1` (verified against the node's key),
+//!   against the same containerd starting a static native hello world
+//!   through runc, start to exit.
 //!
-//! Each row has a module of its own (`p2` … `p9`; P8's servers, load
+//! Each row has a module of its own (`p2` … `p10`; P8's servers, load
 //! generator and in-process instantiation in `servers`, `wrk` and
 //! `instantiate`); the tables and timing
 //! helpers are in the library (`lucet_bench::report`), keys and in-process
@@ -62,6 +66,7 @@ mod corpus;
 mod fixture;
 mod instantiate;
 mod options;
+mod p10;
 mod p2;
 mod p3;
 mod p4;
@@ -124,6 +129,10 @@ fn run(opts: &Options) -> Result<()> {
     }
     if opts.wants("P9") {
         p9::p9(opts, &fx, &tools, &mut report)?;
+        report.flush();
+    }
+    if opts.wants("P10") {
+        p10::p10(opts, &fx, &tools, &mut report)?;
         report.flush();
     }
     report.line(&format!("load average {} after", load_average()));

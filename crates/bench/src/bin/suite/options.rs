@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use lucet_bench::args::{Common, Harness};
 
-/// The performance suite (rows P2–P9 of BENCHMARKS.md), each row measured
+/// The performance suite (rows P2–P10 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
 #[derive(Parser, Debug)]
 #[command(
@@ -19,7 +19,7 @@ pub struct Cli {
     #[command(flatten)]
     common: Common,
     /// Rows to run, comma-separated (default: all)
-    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7,P8,P9")]
+    #[arg(long, value_name = "P2,P3,P4,P5,P6,P7,P8,P9,P10")]
     rows: Option<String>,
     /// lucetc binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
@@ -33,6 +33,10 @@ pub struct Cli {
     /// lucet-oci binary (default: next to this one)
     #[arg(long, value_name = "PATH")]
     lucet_oci: Option<PathBuf>,
+    /// containerd-shim-lucet-v1 for P10, ideally the runtime-only build
+    /// (default: next to this one)
+    #[arg(long, value_name = "PATH")]
+    shim: Option<PathBuf>,
     /// P9's peer pull, skopeo (default: `skopeo` on PATH)
     #[arg(long, value_name = "PATH")]
     skopeo: Option<PathBuf>,
@@ -68,7 +72,7 @@ pub struct Cli {
 }
 
 /// The rows of the suite, all run by default.
-const ROWS: [&str; 8] = ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"];
+const ROWS: [&str; 9] = ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10"];
 
 #[derive(Debug)]
 pub struct Options {
@@ -79,6 +83,7 @@ pub struct Options {
     pub lucet_wasi: Option<PathBuf>,
     pub lucet_serve: Option<PathBuf>,
     pub lucet_oci: Option<PathBuf>,
+    pub shim: Option<PathBuf>,
     pub skopeo: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
@@ -122,6 +127,7 @@ impl Harness for Options {
             lucet_wasi: cli.lucet_wasi,
             lucet_serve: cli.lucet_serve,
             lucet_oci: cli.lucet_oci,
+            shim: cli.shim,
             skopeo: cli.skopeo,
             wasmtime: cli.wasmtime,
             node: cli.node,

@@ -106,6 +106,8 @@ pub struct Tools {
     pub lucet_wasi: Option<PathBuf>,
     pub lucet_serve: Option<PathBuf>,
     pub lucet_oci: Option<PathBuf>,
+    /// P10's containerd shim.
+    pub shim: Option<PathBuf>,
     pub wasmtime: Option<PathBuf>,
     pub node: Option<PathBuf>,
     /// P8's load generator: an instrument, not a peer, so found in smoke
@@ -140,6 +142,10 @@ impl Tools {
             wrk: abs(opts.wrk.clone().or_else(|| on_path("wrk"))),
             lucet_oci: abs(opts.lucet_oci.clone().or_else(|| sibling("lucet-oci"))),
             skopeo: abs(peer(&opts.skopeo, "skopeo")),
+            shim: abs(opts
+                .shim
+                .clone()
+                .or_else(|| sibling("containerd-shim-lucet-v1"))),
         }
     }
 
