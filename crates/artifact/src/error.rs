@@ -143,4 +143,21 @@ pub enum Error {
         /// Minimum accepted.
         min: u64,
     },
+    /// A counter-signature cannot be read.
+    #[error("artifact counter-signature is malformed: {0}")]
+    BadCountersignature(String),
+
+    /// A counter-signature cannot be added.
+    #[error("cannot counter-sign: {0}")]
+    CannotCountersign(String),
+
+    /// A counter-signature by a trusted key does not verify: the block was altered.
+    #[error("artifact counter-signature by trusted key {signer} refused")]
+    CountersignatureRefused {
+        /// The key it names.
+        signer: lucet_signature::KeyId,
+        /// Why.
+        #[source]
+        source: lucet_signature::Error,
+    },
 }

@@ -22,11 +22,13 @@
 //! field, the block must be the canonical encoding of the signatures it
 //! holds (fixed untrusted comment, canonical base64, LF line ends), the image
 //! is covered by the signature and the metadata by the global signature.
-//! Counter-signatures, which this version keeps but does not evaluate, are
-//! signatures too: no byte in them is free either.
+//! Counter-signatures are signatures too: no byte in them is free either.
+//! The verified readers verify those made by trusted keys and return them
+//! for the caller's policy to count.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod countersign;
 mod error;
 mod footer;
 mod metadata;
@@ -34,6 +36,10 @@ mod policy;
 mod read;
 mod write;
 
+pub use countersign::{
+    COUNTERSIGNATURE_VERSION, Countersignature, MAX_ROLE_LEN, VerifiedCountersignature, check_role,
+    countersign,
+};
 pub use error::Error;
 pub use footer::{FOOTER_LEN, FORMAT_VERSION, Footer, Kind, MAGIC, MAX_BLOCK_LEN, MAX_SIGNATURES};
 pub use metadata::{ArtifactKind, MAX_NAME_LEN, METADATA_VERSION, Metadata, check_name, hex};

@@ -5,6 +5,7 @@ use std::io;
 use lucet_signature::{KeyId, Legacy, Prehash, Prehasher, PublicKeySet, SignatureBox};
 
 use crate::Error;
+use crate::countersign::{VerifiedCountersignature, verify_countersignatures};
 use crate::footer::{FOOTER_LEN, Footer, Kind, MAX_SIGNATURES};
 use crate::metadata::Metadata;
 use crate::write::SIGNATURE_UNTRUSTED_COMMENT;
@@ -108,9 +109,8 @@ impl Default for ReadLimits {
     }
 }
 
-/// Trusted comments of counter-signatures start with this. This version
-/// keeps them in canonical form but does not evaluate them (since format v2, see
-/// docs/artifact-format.md): the artifact signature alone decides.
+/// Trusted comments of counter-signatures start with this (see
+/// [`crate::Countersignature`] for the line).
 pub const COUNTERSIGNATURE_PREFIX: &str = "lucet-countersignature=";
 
 /// An artifact whose signature verified against a trusted key. Only the
@@ -121,6 +121,8 @@ pub struct VerifiedArtifact<I = Vec<u8>> {
     metadata: Metadata,
     signer: KeyId,
     signature: SignatureBox,
+    countersignatures: Vec<VerifiedCountersignature>,
+    block_countersignatures: Vec<SignatureBox>,
 }
 
 impl<I> VerifiedArtifact<I> {
@@ -140,6 +142,17 @@ impl<I> VerifiedArtifact<I> {
     pub fn signature(&self) -> &SignatureBox {
         &self.signature
     }
+    /// The counter-signatures made by trusted keys, each verified over the
+    /// same image; those by other keys are not here.
+    pub fn countersignatures(&self) -> &[VerifiedCountersignature] {
+        &self.countersignatures
+    }
+    /// Every counter-signature in the block, in order, as parsed: those
+    /// [`countersignatures`](VerifiedArtifact::countersignatures) returns
+    /// and those by keys not trusted (never verified).
+    pub fn countersignatures_in_block(&self) -> &[SignatureBox] {
+        &self.block_countersignatures
+    }
     /// The image and the signed metadata, for loading.
     pub fn into_image(self) -> (I, Metadata) {
         (self.image, self.metadata)
@@ -155,6 +168,8 @@ pub struct UnverifiedArtifact<I = Vec<u8>> {
     pub metadata: Metadata,
     /// The signature block's artifact signature, if it has one: parsed, NOT verified.
     pub signature: Option<SignatureBox>,
+    /// The counter-signatures after it: parsed, NOT verified.
+    pub countersignatures: Vec<SignatureBox>,
 }
 
 /// Reads an artifact, verifies its signature against `keys`, and returns the
@@ -178,6 +193,8 @@ pub fn read_verified<S: ArtifactSource + ?Sized>(
         metadata: artifact.metadata,
         signer: artifact.signer,
         signature: artifact.signature,
+        countersignatures: artifact.countersignatures,
+        block_countersignatures: artifact.block_countersignatures,
     })
 }
 
@@ -192,7 +209,7 @@ pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     if footer.kind != Kind::Signed {
         return Err(Error::NotSigned);
     }
-    let signature = read_signature_block(source, &footer, file_len)?;
+    let (signature, countersignatures) = read_signature_block(source, &footer, file_len)?;
     let key = keys
         .select(&signature, Legacy::Refuse)
         .map_err(Error::Verification)?;
@@ -206,11 +223,14 @@ pub fn read_verified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
         .verify_prehashed(&prehash)
         .map_err(Error::Verification)?;
     check_image_hash(&metadata, &prehash)?;
+    let verified = verify_countersignatures(&countersignatures, keys, &prehash)?;
     Ok(VerifiedArtifact {
         image,
         metadata,
         signer: key.key_id(),
         signature,
+        countersignatures: verified,
+        block_countersignatures: countersignatures,
     })
 }
 
@@ -226,6 +246,7 @@ pub fn read_unverified<S: ArtifactSource + ?Sized>(
         image: artifact.image.bytes,
         metadata: artifact.metadata,
         signature: artifact.signature,
+        countersignatures: artifact.countersignatures,
     })
 }
 
@@ -236,10 +257,14 @@ pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     limits: ReadLimits,
 ) -> Result<UnverifiedArtifact<I>, Error> {
     let (footer, file_len) = read_footer(source)?;
-    let (metadata_line, signature) = match footer.kind {
+    let (metadata_line, signature, countersignatures) = match footer.kind {
         Kind::Signed => {
-            let signature = read_signature_block(source, &footer, file_len)?;
-            (signature.trusted_comment().to_string(), Some(signature))
+            let (signature, countersignatures) = read_signature_block(source, &footer, file_len)?;
+            (
+                signature.trusted_comment().to_string(),
+                Some(signature),
+                countersignatures,
+            )
         }
         Kind::Unsigned => {
             let block = read_block(source, &footer, file_len)?;
@@ -249,7 +274,7 @@ pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
                 .ok_or_else(|| {
                     Error::Metadata("block is not one UTF-8 line ending in LF".into())
                 })?;
-            (line.to_string(), None)
+            (line.to_string(), None, Vec::new())
         }
     };
     let metadata = Metadata::parse(&metadata_line)?;
@@ -260,6 +285,7 @@ pub fn read_unverified_into<I: ImageBuffer, S: ArtifactSource + ?Sized>(
         image,
         metadata,
         signature,
+        countersignatures,
     })
 }
 
@@ -285,13 +311,13 @@ fn read_block<S: ArtifactSource + ?Sized>(
     Ok(block)
 }
 
-/// Reads a signed block and returns its artifact signature, having checked
-/// that every signature in it (counter-signatures too) is in canonical form.
+/// Reads a signed block and returns its artifact signature and its
+/// counter-signatures, having checked that every one is in canonical form.
 fn read_signature_block<S: ArtifactSource + ?Sized>(
     source: &S,
     footer: &Footer,
     file_len: u64,
-) -> Result<SignatureBox, Error> {
+) -> Result<(SignatureBox, Vec<SignatureBox>), Error> {
     let block = read_block(source, footer, file_len)?;
     let mut signatures = split_signatures(&block)?.into_iter();
     let primary = signatures
@@ -305,22 +331,22 @@ fn read_signature_block<S: ArtifactSource + ?Sized>(
             "its first signature is a counter-signature".into(),
         ));
     }
-    for countersignature in signatures {
-        if !countersignature
+    let countersignatures: Vec<SignatureBox> = signatures.collect();
+    if countersignatures.iter().any(|countersignature| {
+        !countersignature
             .trusted_comment()
             .starts_with(COUNTERSIGNATURE_PREFIX)
-        {
-            return Err(Error::BadSignatureBlock(
-                "a signature after the first is not a counter-signature".into(),
-            ));
-        }
+    }) {
+        return Err(Error::BadSignatureBlock(
+            "a signature after the first is not a counter-signature".into(),
+        ));
     }
-    Ok(primary)
+    Ok((primary, countersignatures))
 }
 
 /// Splits a block into its 4-line signatures, each parsed and checked for
 /// the one encoding lucetc writes.
-fn split_signatures(block: &[u8]) -> Result<Vec<SignatureBox>, Error> {
+pub(crate) fn split_signatures(block: &[u8]) -> Result<Vec<SignatureBox>, Error> {
     let mut signatures = Vec::new();
     let mut rest = block;
     while !rest.is_empty() {

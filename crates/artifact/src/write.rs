@@ -54,7 +54,7 @@ fn check_image(image: &[u8], metadata: &Metadata, prehash: &Prehash) -> Result<(
     Ok(())
 }
 
-fn assemble(image: &[u8], kind: Kind, block: &[u8]) -> Vec<u8> {
+pub(crate) fn assemble(image: &[u8], kind: Kind, block: &[u8]) -> Vec<u8> {
     // Blocks are bounded by the metadata and signature limits, far below MAX_BLOCK_LEN.
     let footer = Footer {
         kind,

@@ -3,9 +3,9 @@
 //! artifact is refused by the verified reader.
 
 use lucet_artifact::{
-    ArtifactSource, Error, FOOTER_LEN, Footer, Kind, Metadata, ReadLimits,
-    SIGNATURE_UNTRUSTED_COMMENT, VerifiedArtifact, encode_signed, encode_unsigned, read_unverified,
-    read_verified,
+    ArtifactSource, Countersignature, Error, FOOTER_LEN, Footer, Kind, Metadata, ReadLimits,
+    SIGNATURE_UNTRUSTED_COMMENT, VerifiedArtifact, countersign, encode_signed, encode_unsigned,
+    read_unverified, read_verified,
 };
 use lucet_signature::{PublicKeySet, SecretKey};
 
@@ -291,4 +291,86 @@ fn counter_signatures_are_kept_canonical_and_bounded() {
         let bytes = fx.with_signatures(&extra);
         assert!(fx.verify(bytes.as_slice()).is_err(), "{what} accepted");
     }
+}
+
+#[test]
+fn counter_signatures_by_trusted_keys_are_verified_and_returned() {
+    let fx = Fixture::signed();
+    let release = SecretKey::generate().expect("key");
+    let stranger = SecretKey::generate().expect("key");
+    let line = |role: &str| Countersignature {
+        role: role.into(),
+        timestamp: 1767225600,
+    };
+    let once = countersign(&fx.artifact, &release, &line("release")).expect("countersign");
+    let twice = countersign(&once, &stranger, &line("security")).expect("countersign");
+    // The image and the artifact signature are kept byte for byte.
+    assert_eq!(
+        twice[..fx.artifact.len() - FOOTER_LEN],
+        fx.artifact[..fx.artifact.len() - FOOTER_LEN]
+    );
+
+    let trusting =
+        PublicKeySet::new(vec![fx.key.public_key(), release.public_key()]).expect("keys");
+    let verified =
+        read_verified(twice.as_slice(), &trusting, ReadLimits::default()).expect("verify");
+    let counted: Vec<_> = verified
+        .countersignatures()
+        .iter()
+        .map(|c| (c.signer(), c.countersignature().role.as_str()))
+        .collect();
+    // The stranger's counter-signature is not trusted, so not returned.
+    assert_eq!(counted, [(release.key_id(), "release")]);
+    // A reader trusting only the artifact signer still loads it.
+    assert!(
+        fx.verify(twice.as_slice())
+            .expect("verify")
+            .countersignatures()
+            .is_empty()
+    );
+
+    // The same key twice, or a counter-signature of an unsigned artifact: refused.
+    assert!(countersign(&once, &release, &line("release")).is_err());
+    assert!(countersign(&once, &fx.key, &line("release")).is_err());
+    assert!(matches!(
+        countersign(&fx.unsigned(), &release, &line("x")),
+        Err(Error::NotSigned)
+    ));
+
+    // A counter-signature by a trusted key that does not verify refuses the
+    // artifact: its role byte changed, so its global signature fails.
+    let mut altered = once.clone();
+    let at = find(&altered, b"role=release").expect("role") + 5;
+    altered[at] = b'R';
+    let error =
+        read_verified(altered.as_slice(), &trusting, ReadLimits::default()).expect_err("altered");
+    assert!(
+        matches!(error, Error::CountersignatureRefused { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_newer_counter_signature_line_is_not_counted_but_loads() {
+    let fx = Fixture::signed();
+    let later = SecretKey::generate().expect("key");
+    let text = later
+        .sign_prehashed(
+            &fx.metadata.image_blake2b,
+            "lucet-countersignature=2 role=release quorum=3",
+            SIGNATURE_UNTRUSTED_COMMENT,
+        )
+        .expect("sign")
+        .to_text();
+    let bytes = fx.with_signatures(&[text]);
+    let trusting = PublicKeySet::new(vec![fx.key.public_key(), later.public_key()]).expect("keys");
+    let verified =
+        read_verified(bytes.as_slice(), &trusting, ReadLimits::default()).expect("verify");
+    assert!(verified.countersignatures().is_empty());
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }

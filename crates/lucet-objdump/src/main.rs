@@ -31,6 +31,8 @@ fn main() -> ExitCode {
 /// What was learnt about the artifact.
 struct Report {
     signature: Option<SignatureBox>,
+    /// The counter-signatures after it, each with whether it verified.
+    countersignatures: Vec<Countersigned>,
     verified: bool,
     metadata: Metadata,
     image_size: usize,
@@ -38,6 +40,13 @@ struct Report {
     /// Listed only once the artifact is loaded: after its signature
     /// verified, or with `--allow-unverified`.
     interface: Option<Interface>,
+}
+
+/// A counter-signature in the block.
+struct Countersigned {
+    signature: SignatureBox,
+    /// Whether it verified against a trusted key (never, without keys).
+    verified: bool,
 }
 
 /// What loaded code imports and exports.
@@ -68,8 +77,21 @@ fn run(args: &Args) -> Result<()> {
         let artifact =
             lucet_artifact::read_unverified(&file, limits(args)).with_context(in_file)?;
         let signature = artifact.signature.clone();
-        extract(args, &artifact.image, signature.as_ref())?;
+        let countersignatures = artifact.countersignatures.clone();
+        extract(
+            args,
+            &artifact.image,
+            signature.as_ref(),
+            &countersignatures,
+        )?;
         let mut report = Report::of(signature, false, &artifact.metadata, &artifact.image);
+        report.countersignatures = countersignatures
+            .into_iter()
+            .map(|signature| Countersigned {
+                signature,
+                verified: false,
+            })
+            .collect();
         if args.allow_unverified {
             let loaded = lucet_runtime::load_unverified_artifact(artifact, LoadOptions::default())
                 .with_context(in_file)?;
@@ -81,8 +103,20 @@ fn run(args: &Args) -> Result<()> {
         let artifact =
             lucet_artifact::read_verified(&file, &keys, limits(args)).with_context(in_file)?;
         let signature = Some(artifact.signature().clone());
-        extract(args, artifact.image(), signature.as_ref())?;
+        let in_block = artifact.countersignatures_in_block();
+        extract(args, artifact.image(), signature.as_ref(), in_block)?;
         let mut report = Report::of(signature, true, artifact.metadata(), artifact.image());
+        report.countersignatures = in_block
+            .iter()
+            .enumerate()
+            .map(|(position, signature)| Countersigned {
+                signature: signature.clone(),
+                verified: artifact
+                    .countersignatures()
+                    .iter()
+                    .any(|verified| verified.position() == position),
+            })
+            .collect();
         let loaded = lucet_runtime::load_verified_artifact(artifact, LoadOptions::default())
             .with_context(in_file)?;
         report.interface = Some(interface(loaded.code()));
@@ -115,6 +149,7 @@ impl Report {
     ) -> Report {
         Report {
             signature,
+            countersignatures: Vec::new(),
             verified,
             metadata: metadata.clone(),
             image_size: image.len(),
@@ -131,7 +166,12 @@ impl Report {
 /// linked into place only if its name is free, so a symbolic link planted at
 /// `DIR/image.bin` is refused instead of written through, and an earlier
 /// extraction is never silently mixed with this one.
-fn extract(args: &Args, image: &[u8], signature: Option<&SignatureBox>) -> Result<()> {
+fn extract(
+    args: &Args,
+    image: &[u8],
+    signature: Option<&SignatureBox>,
+    countersignatures: &[SignatureBox],
+) -> Result<()> {
     let Some(dir) = &args.extract_signature else {
         return Ok(());
     };
@@ -142,18 +182,36 @@ fn extract(args: &Args, image: &[u8], signature: Option<&SignatureBox>) -> Resul
         );
     };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let image_path = dir.join("image.bin");
-    let signature_path = dir.join("image.bin.minisig");
-    // Both are staged first: a full disk fails before either is visible.
-    let staged_image = stage(&image_path, image)?;
-    let staged_signature = stage(&signature_path, signature.to_text().as_bytes())?;
-    commit_new(staged_image, &image_path)?;
-    if let Err(error) = commit_new(staged_signature, &signature_path) {
-        // The image was just created by a move that fails if the name is
-        // taken, so it is ours to remove: no image is left without its
-        // signature.
-        let _ = std::fs::remove_file(&image_path);
-        return Err(error);
+    // The image, its signature, then each counter-signature as
+    // image.bin.N.minisig: every one a stock minisign signature of image.bin.
+    let mut files = vec![
+        (dir.join("image.bin"), image.to_vec()),
+        (
+            dir.join("image.bin.minisig"),
+            signature.to_text().into_bytes(),
+        ),
+    ];
+    for (n, countersignature) in countersignatures.iter().enumerate() {
+        let path = dir.join(format!("image.bin.{}.minisig", n + 1));
+        files.push((path, countersignature.to_text().into_bytes()));
+    }
+    // All are staged first: a full disk fails before any is visible.
+    let staged = files
+        .iter()
+        .map(|(path, bytes)| stage(path, bytes))
+        .collect::<Result<Vec<_>>>()?;
+    let mut committed = Vec::new();
+    for (staged, (path, _)) in staged.into_iter().zip(&files) {
+        if let Err(error) = commit_new(staged, path) {
+            // Each was just created by a move that fails if the name is
+            // taken, so it is ours to remove: no image is left without
+            // all its signatures.
+            for path in committed {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(error);
+        }
+        committed.push(path);
     }
     Ok(())
 }
@@ -314,6 +372,21 @@ fn to_text(path: &Path, report: &Report) -> String {
             None => "no".to_string(),
         },
     );
+    for countersigned in &report.countersignatures {
+        let status = match (report.verified, countersigned.verified) {
+            (false, _) => "NOT VERIFIED",
+            (true, true) => "verified",
+            (true, false) => "not verified (key not trusted)",
+        };
+        line(
+            "countersigned:",
+            &format!(
+                "key {}, {status}: {}",
+                countersigned.signature.key_id(),
+                escape_for_display(countersigned.signature.trusted_comment())
+            ),
+        );
+    }
     line(
         "verified:",
         if report.verified {
@@ -378,6 +451,11 @@ fn to_json(path: &Path, report: &Report) -> serde_json::Value {
         "signed": report.signature.is_some(),
         "verified": report.verified,
         "key_id": key_id(report).map(|k| k.to_string()),
+        "countersignatures": report.countersignatures.iter().map(|c| json!({
+            "key_id": c.signature.key_id().to_string(),
+            "trusted_comment": c.signature.trusted_comment(),
+            "verified": c.verified,
+        })).collect::<Vec<_>>(),
         "metadata": metadata,
         "image_size": report.image_size,
         "image_blake2b": report.image_blake2b,

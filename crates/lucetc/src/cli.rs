@@ -60,11 +60,12 @@ the flag's path).",
   lucetc app.wasm --target aarch64-unknown-linux-gnu --target-cpu baseline -o app-arm64.so
   lucetc app.wasm --name billing --signature-pk publisher.pub --signature-sk lucet.key
   lucetc --resign app.so --signature-pk old.pub --signature-sk new.key
+  lucetc --countersign app.so --role security --signature-pk ci.pub --signature-sk security.key
   lucetc --verify-rebuild app.so app.wasm --signature-pk lucet.pub",
     ),
     (
         "Exit status",
-        "  0   compiled (or keys written, re-signed, rebuild matched)
+        "  0   compiled (or keys written, re-signed, counter-signed, rebuild matched)
   1   refused or failed
   2   usage error",
     ),
@@ -100,7 +101,7 @@ const MODES: &str = "Other modes";
 )]
 pub struct Args {
     /// WebAssembly module or component to compile: binary or text, detected by content.
-    #[arg(value_name = "INPUT", required_unless_present_any = ["signature_keygen", "resign"])]
+    #[arg(value_name = "INPUT", required_unless_present_any = ["signature_keygen", "resign", "countersign"])]
     pub input: Option<PathBuf>,
 
     /// Where to write the artifact [default: INPUT's stem + .so, beside INPUT].
@@ -265,6 +266,19 @@ pub struct Args {
     #[arg(long, value_name = "ARTIFACT", conflicts_with_all = ["signature_keygen", "verify_rebuild", "input", "source_signature"], help_heading = MODES)]
     pub resign: Option<PathBuf>,
 
+    /// Add a counter-signature to ARTIFACT with -s/--signature-sk.
+    ///
+    /// ARTIFACT's signature is verified against -p/--signature-pk first. The
+    /// image and every signature already there are kept byte for byte; the
+    /// new one says --role and when. Writes to -o, or replaces ARTIFACT.
+    #[arg(long, value_name = "ARTIFACT", conflicts_with_all = ["signature_keygen", "verify_rebuild", "resign", "input", "source_signature", "allow_unverified"], help_heading = MODES)]
+    pub countersign: Option<PathBuf>,
+
+    /// With --countersign: the role it is made in (a-z, 0-9, -), as trust
+    /// policies name it (release, security, ...).
+    #[arg(long, value_name = "ROLE", default_value = "release", requires = "countersign", help_heading = MODES)]
+    pub role: String,
+
     /// Recompile INPUT with the settings recorded in ARTIFACT and compare the images.
     ///
     /// The engine images must be identical byte for byte; -p/--signature-pk
@@ -356,6 +370,19 @@ impl Args {
             return Some((
                 MissingRequiredArgument,
                 "--resign ARTIFACT signs it anew: give -s/--signature-sk KEY to sign with".into(),
+            ));
+        }
+        if self.countersign.is_some() && self.signature_sk.is_none() {
+            return Some((
+                MissingRequiredArgument,
+                "--countersign ARTIFACT adds a signature: give -s/--signature-sk KEY to sign with"
+                    .into(),
+            ));
+        }
+        if self.countersign.is_some() && !has_keys {
+            return Some(needs_key(
+                "--countersign ARTIFACT",
+                "vouches for what is already signed, so it verifies ARTIFACT first",
             ));
         }
         if self.verify_rebuild.is_some() && self.input.is_none() {

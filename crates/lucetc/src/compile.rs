@@ -191,7 +191,7 @@ fn source_name_check(args: &Args) -> source_name::SourceNameCheck {
 }
 
 /// Seconds since the epoch, or `SOURCE_DATE_EPOCH` for reproducible builds.
-fn timestamp() -> Result<u64> {
+pub fn timestamp() -> Result<u64> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(value) => value
             .parse()

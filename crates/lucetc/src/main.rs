@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod compile;
+mod countersign;
 mod keygen;
 mod keys;
 mod output;
@@ -46,6 +47,8 @@ enum Mode<'a> {
     Keygen,
     /// `--resign ARTIFACT`: the same artifact under a new signature.
     Resign(&'a Path),
+    /// `--countersign ARTIFACT`: one more signature on the same artifact.
+    Countersign(&'a Path),
     /// `--verify-rebuild ARTIFACT INPUT`: recompile and compare.
     VerifyRebuild(&'a Path),
     /// Compile INPUT (the default).
@@ -58,6 +61,8 @@ impl Mode<'_> {
             Mode::Keygen
         } else if let Some(artifact) = &args.resign {
             Mode::Resign(artifact)
+        } else if let Some(artifact) = &args.countersign {
+            Mode::Countersign(artifact)
         } else if let Some(artifact) = &args.verify_rebuild {
             Mode::VerifyRebuild(artifact)
         } else {
@@ -70,6 +75,7 @@ fn run(args: &Args) -> Result<()> {
     match Mode::of(args) {
         Mode::Keygen => keygen::run(args),
         Mode::Resign(artifact) => resign::run(args, artifact),
+        Mode::Countersign(artifact) => countersign::run(args, artifact),
         Mode::VerifyRebuild(artifact) => verify_rebuild::run(args, artifact),
         Mode::Compile => compile::run(args),
     }

@@ -82,11 +82,12 @@ fn inputs(args: &Args) -> Vec<(PathBuf, &'static str)> {
 pub(crate) fn refuse_overwriting_inputs(output: &Path, args: &Args) -> Result<()> {
     for (input, what) in inputs(args) {
         if same_file(output, &input) {
-            let default = if args.output.is_none() && args.resign.is_none() {
-                " (the default output, INPUT's stem + .so)"
-            } else {
-                ""
-            };
+            let default =
+                if args.output.is_none() && args.resign.is_none() && args.countersign.is_none() {
+                    " (the default output, INPUT's stem + .so)"
+                } else {
+                    ""
+                };
             bail!(
                 "refusing to write the artifact to {}{default}: it is {what}; name another output with -o",
                 output.display()

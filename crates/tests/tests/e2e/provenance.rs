@@ -333,3 +333,80 @@ fn signature_comments_are_signed_metadata() {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// `lucetc --countersign ARTIFACT --role ROLE -s KEY -p SIGNER`.
+fn countersign(artifact: &Path, role: &str, secret: &Path, signer: &Path) -> Output {
+    let mut command = lucetc([
+        "--countersign".into(),
+        arg(artifact),
+        "--role".into(),
+        role.into(),
+    ]);
+    command.arg(sign_raw(secret)).args(pk(signer));
+    run(&mut command)
+}
+
+#[test]
+fn counter_signatures_are_added_listed_extracted_and_verified_by_stock_minisign() {
+    let scratch = Scratch::new();
+    let (artifact, _, ci) = signed(&scratch, "ci");
+    let (security_secret, security) = scratch.raw_key_pair("security");
+    let (stranger_secret, _) = scratch.raw_key_pair("stranger");
+    let original = std::fs::read(&artifact).expect("artifact");
+
+    // Refused before anything is written: a wrong signer, the same key twice.
+    countersign(&artifact, "security", &security_secret, &security)
+        .refused(1, "which is not trusted");
+    assert_eq!(std::fs::read(&artifact).expect("artifact"), original);
+    countersign(&artifact, "security", &security_secret, &ci).ok();
+    countersign(&artifact, "security", &security_secret, &ci)
+        .refused(1, "has already signed this artifact");
+    countersign(&artifact, "Bad Role", &stranger_secret, &ci).refused(1, "--role");
+    countersign(&artifact, "release", &stranger_secret, &ci).ok();
+    let mut unkeyed = lucetc(["--countersign".into(), arg(&artifact)]);
+    unkeyed
+        .arg(sign_raw(&stranger_secret))
+        .env_remove("LUCET_SIGNATURE_PK");
+    run(&mut unkeyed).usage_error("verifies ARTIFACT first");
+
+    // The image and the artifact signature are kept byte for byte, and a
+    // runner that trusts only the artifact's signer runs it as before.
+    let block_at = original.len() - lucet_artifact::FOOTER_LEN;
+    let countersigned = std::fs::read(&artifact).expect("artifact");
+    assert_eq!(countersigned[..block_at], original[..block_at]);
+    assert_eq!(runs_with(&artifact, &pk(&ci)).ok(), HELLO);
+
+    // objdump lists each, verified where its key is trusted.
+    let listed = run(lucet_objdump([pk(&ci), pk(&security)].concat()).arg(&artifact));
+    let text = listed.ok();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("countersigned:"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains(", verified: lucet-countersignature=1 role=security timestamp="),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("not verified (key not trusted)"),
+        "{text}"
+    );
+
+    // Each extracted counter-signature is a stock minisign signature.
+    let dir = scratch.path("extracted");
+    run(lucet_objdump(pk(&ci))
+        .arg(&artifact)
+        .arg("--extract-signature")
+        .arg(&dir))
+    .ok();
+    let minisign = run(Command::new(external("minisign"))
+        .args(["-V", "-m"])
+        .arg(dir.join("image.bin"))
+        .arg("-x")
+        .arg(dir.join("image.bin.1.minisig"))
+        .arg("-p")
+        .arg(&security));
+    assert!(minisign.ok().contains("role=security"), "{minisign:#?}");
+    assert!(dir.join("image.bin.2.minisig").exists());
+}
