@@ -131,6 +131,21 @@ impl VerifiedCountersignature {
     }
 }
 
+#[cfg(test)]
+impl VerifiedCountersignature {
+    /// A "verified" counter-signature for the policy's unit tests.
+    pub(crate) fn for_test(signer: KeyId, role: &str, position: usize) -> Self {
+        VerifiedCountersignature {
+            signer,
+            line: Countersignature {
+                role: role.into(),
+                timestamp: 0,
+            },
+            position,
+        }
+    }
+}
+
 /// Verifies each of `signatures` made by a key in `keys` over the image
 /// whose prehash is `prehash` (already checked against the artifact
 /// signature). A counter-signature by a key not in `keys` is skipped: it

@@ -160,4 +160,66 @@ pub enum Error {
         #[source]
         source: lucet_signature::Error,
     },
+
+    /// A key signed the artifact outside its validity window.
+    #[error("artifact is signed by key {key}, which is valid {} and it is now {now}", window(*not_before, *not_after))]
+    KeyNotValid {
+        /// The key.
+        key: lucet_signature::KeyId,
+        /// Its window's start.
+        not_before: Option<u64>,
+        /// Its window's end.
+        not_after: Option<u64>,
+        /// The time of the check.
+        now: u64,
+    },
+
+    /// Too few of the keys a signer rule names signed the artifact.
+    #[error("rule {rule} needs {needed} of its keys to have signed, and {} did{}", counted.len(), if counted.is_empty() { String::new() } else { format!(" ({})", counted.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")) })]
+    TooFewSigners {
+        /// The rule, as the policy names it.
+        rule: String,
+        /// How many it needs.
+        needed: usize,
+        /// The valid keys of the rule that signed.
+        counted: Vec<lucet_signature::KeyId>,
+    },
+
+    /// The artifact's engine or target is not one the policy allows.
+    #[error("artifact's {field} is {found}, which the policy does not allow (allowed: {allowed})")]
+    NotAllowed {
+        /// `engine` or `target`.
+        field: &'static str,
+        /// What the metadata says, escaped.
+        found: String,
+        /// What the policy allows.
+        allowed: String,
+    },
+}
+
+impl Error {
+    /// For a policy's refusal, the rule that made it, as policy files name
+    /// rules (`artifact.signed_by[0]`, `artifact.min_timestamp`, ...);
+    /// `None` for any other error.
+    pub fn policy_rule(&self) -> Option<String> {
+        Some(match self {
+            Error::NameMismatch { .. } => "artifact.name".into(),
+            Error::SourceKeyNotAllowed { .. } => "source.signed_by".into(),
+            Error::TooOld { .. } => "artifact.min_timestamp".into(),
+            Error::NotAllowed { field, .. } => format!("artifact.{field}s"),
+            Error::KeyNotValid { .. } => "keys.not_before/not_after".into(),
+            Error::TooFewSigners { rule, .. } => rule.clone(),
+            _ => return None,
+        })
+    }
+}
+
+/// A key's validity window in words.
+fn window(not_before: Option<u64>, not_after: Option<u64>) -> String {
+    match (not_before, not_after) {
+        (Some(start), Some(end)) => format!("from {start} to {end}"),
+        (Some(start), None) => format!("from {start}"),
+        (None, Some(end)) => format!("until {end}"),
+        (None, None) => "always".into(),
+    }
 }

@@ -43,7 +43,7 @@ pub use countersign::{
 pub use error::Error;
 pub use footer::{FOOTER_LEN, FORMAT_VERSION, Footer, Kind, MAGIC, MAX_BLOCK_LEN, MAX_SIGNATURES};
 pub use metadata::{ArtifactKind, MAX_NAME_LEN, METADATA_VERSION, Metadata, check_name, hex};
-pub use policy::Policy;
+pub use policy::{KeyWindow, Policy, PolicyMode, SignerRule, unix_now};
 pub use read::{
     ArtifactSource, COUNTERSIGNATURE_PREFIX, DEFAULT_MAX_IMAGE_LEN, ImageBuffer, ReadLimits,
     UnverifiedArtifact, VerifiedArtifact, read_unverified, read_unverified_into, read_verified,

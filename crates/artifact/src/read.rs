@@ -159,6 +159,26 @@ impl<I> VerifiedArtifact<I> {
     }
 }
 
+#[cfg(test)]
+impl VerifiedArtifact<()> {
+    /// A "verified" artifact for the policy's unit tests, which cannot sign.
+    pub(crate) fn for_test(
+        metadata: Metadata,
+        signer: KeyId,
+        countersignatures: Vec<VerifiedCountersignature>,
+        signature: SignatureBox,
+    ) -> Self {
+        VerifiedArtifact {
+            image: (),
+            metadata,
+            signer,
+            signature,
+            countersignatures,
+            block_countersignatures: Vec::new(),
+        }
+    }
+}
+
 /// An artifact read without verification. Nothing in it is authenticated.
 #[derive(Debug)]
 pub struct UnverifiedArtifact<I = Vec<u8>> {

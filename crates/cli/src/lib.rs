@@ -122,6 +122,7 @@ impl PolicyFlags {
             expected_name: self.expect_name.clone(),
             required_source_keys: self.require_source_key.clone(),
             min_timestamp: self.min_timestamp,
+            ..lucet_artifact::Policy::default()
         }
     }
 

@@ -115,9 +115,9 @@ fn check(file: ConfigFile) -> Result<NodeConfig> {
     Ok(NodeConfig {
         keys,
         policy: Policy {
-            expected_name: None,
             required_source_keys,
             min_timestamp: file.min_timestamp,
+            ..Policy::default()
         },
         load,
         max_heap_size: size("max_heap_size", &file.max_heap_size)?,

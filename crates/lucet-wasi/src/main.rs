@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lucet_runtime::{LoadOptions, LoadedArtifact, Outcome, TrapKind, WasiOptions};
-use lucet_wasi::cli::Args;
+use lucet_wasi::cli::{Args, LogFormat};
 
 fn main() -> ExitCode {
     let args = lucet_cli::parse::<Args>();
@@ -67,7 +67,26 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
             None => anyhow::Error::new(error).context(module.display().to_string()),
         }
     };
-    let loaded = if args.trust.signature_pk.is_empty() {
+    let loaded = if let Some(path) = &args.policy_file {
+        let trust = lucet_policy::read(path)?;
+        if cfg!(feature = "require-signatures")
+            && trust.policy.mode == lucet_artifact::PolicyMode::Audit
+        {
+            bail!(
+                "{}: this lucet-wasi only runs verified artifacts, and audit mode would run refused ones: use mode = \"enforce\"",
+                path.display()
+            );
+        }
+        let checked = lucet_runtime::read_verified_audited(
+            &file,
+            &trust.artifact_keys,
+            &trust.policy,
+            load_options.read_limits,
+        )
+        .map_err(explain)?;
+        report_audit(args, &checked.audit_findings);
+        lucet_runtime::load_verified_artifact(checked.artifact, load_options).map_err(explain)?
+    } else if args.trust.signature_pk.is_empty() {
         if !args.allow_unverified {
             // As loud as it is cheap to silence: the user may not know that
             // no key is configured.
@@ -85,6 +104,29 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
         lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
     Ok(loaded)
+}
+
+/// Each refusal an audit-mode policy let through, one line on stderr.
+fn report_audit(args: &Args, findings: &[lucet_artifact::Error]) {
+    for finding in findings {
+        let rule = finding.policy_rule().unwrap_or_default();
+        match args.log_format {
+            LogFormat::Text => eprintln!(
+                "lucet-wasi: audit: {}: rule {rule} would refuse it: {finding}; running anyway",
+                args.module().display()
+            ),
+            LogFormat::Json => eprintln!(
+                "{}",
+                serde_json::json!({
+                    "level": "audit",
+                    "artifact": args.module().display().to_string(),
+                    "rule": rule,
+                    "refusal": finding.to_string(),
+                    "action": "ran",
+                })
+            ),
+        }
+    }
 }
 
 /// MODULE opened once: a file, or for `oci://REF` the artifact from the

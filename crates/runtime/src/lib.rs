@@ -53,8 +53,9 @@ pub use image::{EngineImage, LoadedCode, SealedImage};
 pub use invoke::{Invocation, Results};
 pub use limits::{DEFAULT_MAX_TABLE_ELEMENTS, GuestLimiter, LimitRefusal, LimitedResource};
 pub use load::{
-    HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, Provenance, load_unverified,
-    load_unverified_artifact, load_verified, load_verified_artifact, read_verified_checked,
+    Checked, HOST_STACK_MARGIN, LoadOptions, Loaded, LoadedArtifact, Provenance, load_unverified,
+    load_unverified_artifact, load_verified, load_verified_artifact, read_verified_audited,
+    read_verified_checked,
 };
 pub use outcome::{GuestTrap, MAX_EXIT_STATUS, Outcome, TrapKind, outcome_of};
 pub use run::{DEFAULT_ENTRYPOINT, WasiOptions, invoke, run};

@@ -138,9 +138,12 @@ pub fn load_verified<S: ArtifactSource + ?Sized>(
 }
 
 /// Reads and verifies a signed artifact into a sealed memory file, then
-/// checks `policy` on its metadata, which the signature has just
-/// authenticated: the sequence every verifying loader (lucet-wasi,
-/// lucet-embed) runs before wasmtime sees an image, kept in one place.
+/// checks `policy` on it (its metadata, which the signature has just
+/// authenticated, and its verified signers): the sequence every verifying
+/// loader (lucet-wasi, lucet-serve, lucet-embed, the containerd shim) runs
+/// before wasmtime sees an image, kept in one place. A policy in audit mode
+/// is enforced here: this caller has no way to report what it would let
+/// through ([`read_verified_audited`] has).
 ///
 /// # Errors
 ///
@@ -151,9 +154,37 @@ pub fn read_verified_checked<S: ArtifactSource + ?Sized>(
     policy: &Policy,
     limits: ReadLimits,
 ) -> Result<VerifiedArtifact<SealedImage>, Error> {
-    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, limits)?;
-    policy.check(verified.metadata())?;
-    Ok(verified)
+    let enforced = Policy {
+        mode: lucet_artifact::PolicyMode::Enforce,
+        ..policy.clone()
+    };
+    Ok(read_verified_audited(source, keys, &enforced, limits)?.artifact)
+}
+
+/// A verified artifact and, when its policy is in audit mode, what the
+/// policy would have refused in enforce mode (each naming its rule).
+#[derive(Debug)]
+pub struct Checked<I> {
+    /// The verified artifact.
+    pub artifact: VerifiedArtifact<I>,
+    /// Refusals audit mode let through: report each.
+    pub audit_findings: Vec<lucet_artifact::Error>,
+}
+
+/// [`read_verified_checked`] for a caller that reports what an audit-mode
+/// policy lets through. Policy rules on key validity use the current time.
+pub fn read_verified_audited<S: ArtifactSource + ?Sized>(
+    source: &S,
+    keys: &PublicKeySet,
+    policy: &Policy,
+    limits: ReadLimits,
+) -> Result<Checked<SealedImage>, Error> {
+    let artifact = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, limits)?;
+    let audit_findings = policy.check(&artifact, lucet_artifact::unix_now())?;
+    Ok(Checked {
+        artifact,
+        audit_findings,
+    })
 }
 
 /// Loads an artifact that [`lucet_artifact::read_verified`] (image in

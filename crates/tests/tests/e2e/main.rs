@@ -12,6 +12,7 @@ mod corpus;
 mod files;
 mod interop;
 mod pipeline;
+mod policy;
 mod provenance;
 mod run;
 mod tamper;

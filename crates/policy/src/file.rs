@@ -1,0 +1,254 @@
+//! The policy file as written (TOML), and its translation into keys and a
+//! [`Policy`]. Errors are one line each, naming the field.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use lucet_artifact::{KeyWindow, Policy, PolicyMode, SignerRule};
+use lucet_signature::{KeyId, PublicKey, PublicKeySet};
+use serde::Deserialize;
+
+use crate::TrustPolicy;
+
+/// The policy file version this release reads. A newer one is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The role of keys that vouch for sources only, never for artifacts.
+const SOURCE_ROLE: &str = "source";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    version: u32,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default)]
+    keys: BTreeMap<String, KeyEntry>,
+    #[serde(default)]
+    artifact: ArtifactRules,
+    #[serde(default)]
+    source: SourceRules,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    /// A Minisign public key file, relative to the policy file.
+    file: Option<String>,
+    /// An inline public key, as `minisign -P` takes it.
+    key: Option<String>,
+    roles: Vec<String>,
+    not_before: Option<u64>,
+    not_after: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ArtifactRules {
+    #[serde(default)]
+    signed_by: Vec<Quorum>,
+    min_timestamp: Option<u64>,
+    name: Option<String>,
+    #[serde(default)]
+    engines: Vec<String>,
+    #[serde(default)]
+    targets: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Quorum {
+    at_least: usize,
+    of: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SourceRules {
+    #[serde(default)]
+    signed_by: Vec<String>,
+}
+
+/// A named key, read.
+struct Named {
+    name: String,
+    key: PublicKey,
+    roles: Vec<String>,
+}
+
+/// Parses a policy file's `text`; key files are relative to `base`.
+pub(crate) fn parse(text: &str, base: &Path) -> Result<TrustPolicy, String> {
+    let file: PolicyFile = toml::from_str(text).map_err(|error| one_line(&error.to_string()))?;
+    if file.version != FORMAT_VERSION {
+        return Err(if file.version > FORMAT_VERSION {
+            format!(
+                "version {} is newer than this release reads ({FORMAT_VERSION}): upgrade",
+                file.version
+            )
+        } else {
+            format!(
+                "version {} is not a policy version (this release reads {FORMAT_VERSION})",
+                file.version
+            )
+        });
+    }
+    let keys = file
+        .keys
+        .iter()
+        .map(|(name, entry)| read_key(name, entry, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let artifact_keys: Vec<PublicKey> = keys
+        .iter()
+        .filter(|named| named.roles.iter().any(|role| role != SOURCE_ROLE))
+        .map(|named| named.key.clone())
+        .collect();
+    if artifact_keys.is_empty() {
+        return Err("no key may sign artifacts: give one a role other than `source`".into());
+    }
+    let artifact_keys = PublicKeySet::new(artifact_keys).map_err(|error| error.to_string())?;
+    let policy = Policy {
+        expected_name: file.artifact.name.clone(),
+        required_source_keys: resolve_all(&file.source.signed_by, &keys, "source.signed_by")?,
+        min_timestamp: file.artifact.min_timestamp,
+        signer_rules: signer_rules(&file.artifact.signed_by, &keys)?,
+        key_windows: windows(&file.keys, &keys),
+        allowed_engines: file.artifact.engines.clone(),
+        allowed_targets: file.artifact.targets.clone(),
+        mode: match file.mode {
+            Mode::Enforce => PolicyMode::Enforce,
+            Mode::Audit => PolicyMode::Audit,
+        },
+    };
+    Ok(TrustPolicy {
+        artifact_keys,
+        policy,
+        key_names: keys
+            .iter()
+            .map(|named| (named.key.key_id(), named.name.clone()))
+            .collect(),
+    })
+}
+
+/// toml's messages span lines (they quote the file): the first says what.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().filter(|line| !line.trim().is_empty());
+    let first = lines.next().unwrap_or("does not parse").trim().to_string();
+    match lines.next_back() {
+        Some(last) if last.trim() != first => format!("{first}: {}", last.trim()),
+        _ => first,
+    }
+}
+
+fn read_key(name: &str, entry: &KeyEntry, base: &Path) -> Result<Named, String> {
+    let key = match (&entry.file, &entry.key) {
+        (Some(file), None) => {
+            let path = base.join(file);
+            let keys = lucet_signature::read_public_keys(&[path])
+                .map_err(|e| format!("keys.{name}: {e}"))?;
+            keys.iter()
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("keys.{name}: no key in {file}"))?
+        }
+        (None, Some(inline)) => {
+            PublicKey::from_base64(inline).map_err(|e| format!("keys.{name}.key: {e}"))?
+        }
+        _ => return Err(format!("keys.{name}: give exactly one of `file` and `key`")),
+    };
+    if entry.roles.is_empty() {
+        return Err(format!(
+            "keys.{name}: no roles: say what the key is trusted for"
+        ));
+    }
+    for role in &entry.roles {
+        lucet_artifact::check_role(role).map_err(|e| format!("keys.{name}.roles: {e}"))?;
+    }
+    if let (Some(start), Some(end)) = (entry.not_before, entry.not_after)
+        && start > end
+    {
+        return Err(format!("keys.{name}: not_before is after not_after"));
+    }
+    Ok(Named {
+        name: name.to_string(),
+        key,
+        roles: entry.roles.clone(),
+    })
+}
+
+/// The keys `reference` names: a key's name, or `role:ROLE` for every key
+/// with that role. Naming nothing is an error (a typo would make a rule
+/// that nothing can meet, or that means something else).
+fn resolve(reference: &str, keys: &[Named], field: &str) -> Result<Vec<KeyId>, String> {
+    let found: Vec<KeyId> = match reference.strip_prefix("role:") {
+        Some(role) => keys
+            .iter()
+            .filter(|named| named.roles.iter().any(|r| r == role))
+            .map(|named| named.key.key_id())
+            .collect(),
+        None => keys
+            .iter()
+            .filter(|named| named.name == reference)
+            .map(|named| named.key.key_id())
+            .collect(),
+    };
+    if found.is_empty() {
+        return Err(format!("{field}: {reference:?} names no key of this file"));
+    }
+    Ok(found)
+}
+
+fn resolve_all(references: &[String], keys: &[Named], field: &str) -> Result<Vec<KeyId>, String> {
+    let mut all = Vec::new();
+    for reference in references {
+        for key in resolve(reference, keys, field)? {
+            if !all.contains(&key) {
+                all.push(key);
+            }
+        }
+    }
+    Ok(all)
+}
+
+fn signer_rules(quorums: &[Quorum], keys: &[Named]) -> Result<Vec<SignerRule>, String> {
+    quorums
+        .iter()
+        .enumerate()
+        .map(|(at, quorum)| {
+            let name = format!("artifact.signed_by[{at}]");
+            let of = resolve_all(&quorum.of, keys, &name)?;
+            if quorum.at_least == 0 || quorum.at_least > of.len() {
+                return Err(format!(
+                    "{name}: at_least = {} but it names {} keys: no artifact could meet it, or any would",
+                    quorum.at_least,
+                    of.len()
+                ));
+            }
+            Ok(SignerRule {
+                name,
+                at_least: quorum.at_least,
+                of,
+            })
+        })
+        .collect()
+}
+
+fn windows(entries: &BTreeMap<String, KeyEntry>, keys: &[Named]) -> Vec<KeyWindow> {
+    keys.iter()
+        .filter_map(|named| {
+            let entry = entries.get(&named.name)?;
+            (entry.not_before.is_some() || entry.not_after.is_some()).then(|| KeyWindow {
+                key: named.key.key_id(),
+                not_before: entry.not_before,
+                not_after: entry.not_after,
+            })
+        })
+        .collect()
+}
