@@ -24,7 +24,11 @@ const MAX_CONFIG_LEN: u64 = 64 << 10;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
+    #[serde(default)]
     signature_pk: Vec<PathBuf>,
+    /// A trust policy file (docs/policy.md) instead of `signature_pk` and
+    /// the policy keys.
+    policy: Option<PathBuf>,
     #[serde(default)]
     require_source_key: Vec<String>,
     min_timestamp: Option<u64>,
@@ -79,19 +83,7 @@ fn read_capped(path: &Path) -> Result<String> {
 }
 
 fn check(file: ConfigFile) -> Result<NodeConfig> {
-    if file.signature_pk.is_empty() {
-        // There is no unverified mode: a node without keys runs nothing.
-        bail!("signature_pk names no key: list the public keys this node trusts");
-    }
-    let keys = lucet_signature::read_public_keys(&file.signature_pk)?;
-    let required_source_keys = file
-        .require_source_key
-        .iter()
-        .map(|id| {
-            id.parse::<KeyId>()
-                .with_context(|| format!("require_source_key {id:?}: not a key id (16 hex digits)"))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let (keys, policy) = trust(&file)?;
     let size = |name: &str, value: &Option<String>| -> Result<Option<u64>> {
         value
             .as_deref()
@@ -114,15 +106,50 @@ fn check(file: ConfigFile) -> Result<NodeConfig> {
         .transpose()?;
     Ok(NodeConfig {
         keys,
-        policy: Policy {
-            required_source_keys,
-            min_timestamp: file.min_timestamp,
-            ..Policy::default()
-        },
+        policy,
         load,
         max_heap_size: size("max_heap_size", &file.max_heap_size)?,
         timeout,
     })
+}
+
+/// The keys and policy: from a policy file, or from `signature_pk` and
+/// the policy keys; never both, and never none.
+fn trust(file: &ConfigFile) -> Result<(PublicKeySet, Policy)> {
+    if let Some(path) = &file.policy {
+        if !file.signature_pk.is_empty()
+            || !file.require_source_key.is_empty()
+            || file.min_timestamp.is_some()
+        {
+            bail!(
+                "policy names the keys and rules: leave out signature_pk, require_source_key and min_timestamp, or put them in {}",
+                path.display()
+            );
+        }
+        let trust = lucet_policy::read(path)?;
+        return Ok((trust.artifact_keys, trust.policy));
+    }
+    if file.signature_pk.is_empty() {
+        // There is no unverified mode: a node without keys runs nothing.
+        bail!(
+            "signature_pk names no key: list the public keys this node trusts (or give a policy file)"
+        );
+    }
+    let keys = lucet_signature::read_public_keys(&file.signature_pk)?;
+    let required_source_keys = file
+        .require_source_key
+        .iter()
+        .map(|id| {
+            id.parse::<KeyId>()
+                .with_context(|| format!("require_source_key {id:?}: not a key id (16 hex digits)"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let policy = Policy {
+        required_source_keys,
+        min_timestamp: file.min_timestamp,
+        ..Policy::default()
+    };
+    Ok((keys, policy))
 }
 
 #[cfg(test)]
@@ -179,7 +206,15 @@ mod tests {
         let path = dir.path().join("containerd-shim.toml");
         for (text, reason) in [
             ("signature_pk = []", "names no key"),
-            ("", "missing field `signature_pk`"),
+            ("", "names no key"),
+            (
+                "policy = \"/etc/lucet/policy.toml\"\nsignature_pk = [\"/k.pub\"]",
+                "leave out signature_pk",
+            ),
+            (
+                "policy = \"/nonexistent/policy.toml\"",
+                "/nonexistent/policy.toml",
+            ),
             (
                 "signature_pk = [\"/nonexistent/k.pub\"]",
                 "/nonexistent/k.pub",

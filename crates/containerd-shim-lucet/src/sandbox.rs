@@ -79,14 +79,21 @@ fn load(path: &Path, node: &NodeConfig) -> Result<LoadedArtifact> {
     }
     let file = lucet_signature::file::open_regular_file(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let verified = lucet_runtime::read_verified_checked(
+    let checked = lucet_runtime::read_verified_audited(
         &file,
         &node.keys,
         &node.policy,
         node.load.read_limits,
     )
     .with_context(|| path.display().to_string())?;
-    lucet_runtime::load_verified_artifact(verified, node.load)
+    for finding in &checked.audit_findings {
+        report(&format!(
+            "audit: {}: rule {} would refuse it: {finding}; running anyway",
+            path.display(),
+            finding.policy_rule().unwrap_or_default()
+        ));
+    }
+    lucet_runtime::load_verified_artifact(checked.artifact, node.load)
         .with_context(|| path.display().to_string())
 }
 

@@ -29,15 +29,20 @@ struct Node {
 impl Node {
     /// A node trusting a fresh key, with `extra` lines in its configuration.
     fn start(extra: &str) -> Option<Node> {
-        let scratch = Scratch::new();
-        let (secret, public) = scratch.raw_key_pair("node");
-        let config = scratch.write(
-            "shim.toml",
+        Node::start_with(|_, public| {
             format!(
                 "signature_pk = [{:?}]\n{extra}",
                 public.display().to_string()
-            ),
-        );
+            )
+        })
+    }
+
+    /// A node with a fresh key (`node.key`, `node.pub`) whose configuration
+    /// `config` writes, given the scratch directory and the public key.
+    fn start_with(config: impl FnOnce(&Scratch, &Path) -> String) -> Option<Node> {
+        let scratch = Scratch::new();
+        let (secret, public) = scratch.raw_key_pair("node");
+        let config = scratch.write("shim.toml", config(&scratch, &public));
         let shim = tool("containerd-shim-lucet-v1");
         let containerd = Containerd::start(shim.parent().expect("the shim's directory"), &config)?;
         let rootfs = scratch.path("rootfs");
@@ -418,5 +423,65 @@ fn specs_with_hooks_are_refused_and_pod_sandboxes_run_nothing() {
     assert!(
         !node.rootfs.join("ran").exists(),
         "the sandbox ran its image's program"
+    );
+}
+
+#[test]
+fn a_policy_file_on_the_node_counts_counter_signatures_and_audit_mode_runs() {
+    // Two of {node, security} must have signed; security counter-signs.
+    let policy = |mode: &'static str| {
+        move |scratch: &Scratch, _: &Path| {
+            let (_, security) = scratch.raw_key_pair("security");
+            let file = scratch.write(
+                "policy.toml",
+                format!(
+                    "version = 1\nmode = \"{mode}\"\n[keys.node]\nfile = \"node.pub\"\nroles = [\"compiler\"]\n\
+                     [keys.security]\nfile = {:?}\nroles = [\"security\"]\n\
+                     [artifact]\nsigned_by = [{{ at_least = 2, of = [\"node\", \"role:security\"] }}]\n",
+                    security.display().to_string()
+                ),
+            );
+            format!("policy = {:?}\n", file.display().to_string())
+        }
+    };
+    let Some(node) = Node::start_with(policy("enforce")) else {
+        return;
+    };
+    let installed = node.install_signed(Path::new(HELLO), "hello.lucet");
+    assert_refused(
+        &node.run(&[], "one-signer", &["/hello.lucet"]),
+        "rule artifact.signed_by[0] needs 2",
+    );
+    let mut countersign = lucet_test_support::lucetc(["--countersign".to_string()]);
+    countersign
+        .arg(&installed)
+        .args(["--role", "security"])
+        .arg(sign_raw(&node.scratch.path("security.key")))
+        .arg("--signature-pk")
+        .arg(node.scratch.path("node.pub"));
+    run(&mut countersign).ok();
+    let hello = node.run(&[], "two-signers", &["/hello.lucet"]);
+    assert_eq!(
+        (hello.status, hello.stdout.as_str()),
+        (0, "Hello, world!\n"),
+        "{hello:?}"
+    );
+    drop(node);
+
+    let Some(node) = Node::start_with(policy("audit")) else {
+        return;
+    };
+    node.install_signed(Path::new(HELLO), "hello.lucet");
+    let audited = node.run(&[], "audited", &["/hello.lucet"]);
+    assert_eq!(
+        (audited.status, audited.stdout.as_str()),
+        (0, "Hello, world!\n"),
+        "{audited:?}"
+    );
+    assert!(
+        audited
+            .stderr
+            .contains("audit: /hello.lucet: rule artifact.signed_by[0] would refuse it"),
+        "{audited:?}"
     );
 }
