@@ -7,6 +7,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod trust;
+
+pub use trust::{LogFormat, PolicyFileFlags, report_audit, trust};
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -59,6 +59,7 @@ pub struct Loader {
     /// `None` only with `--allow-unverified`.
     keys: Option<PublicKeySet>,
     policy: Policy,
+    log_format: lucet_cli::LogFormat,
     options: LoadOptions,
     max_heap_size: usize,
     max_concurrency: u32,
@@ -70,18 +71,19 @@ pub struct Loader {
 impl Loader {
     /// Reads the trusted keys once and takes the limits from `args`.
     pub fn new(args: &Args) -> Result<Loader> {
-        let keys = if args.trust.signature_pk.is_empty() {
-            None
-        } else {
-            Some(lucet_signature::read_public_keys(&args.trust.signature_pk)?)
-        };
+        let (keys, policy) =
+            match lucet_cli::trust(&args.trust, &args.policy, &args.policy_file, false)? {
+                Some((keys, policy)) => (Some(keys), policy),
+                None => (None, args.policy.policy()),
+            };
         let max_heap_size = usize::try_from(args.max_heap_size)
             .map_err(|_| anyhow!("--max-heap-size does not fit this host's address space"))?;
         let mut options = LoadOptions::default();
         options.read_limits.max_image_len = args.max_artifact_size;
         Ok(Loader {
             keys,
-            policy: args.policy.policy(),
+            policy,
+            log_format: args.policy_file.log_format,
             options,
             max_heap_size,
             max_concurrency: args.max_concurrency,
@@ -99,7 +101,7 @@ impl Loader {
     pub fn load(&self, path: &Path, not_before: Option<u64>) -> Result<App> {
         let file = self.open(path)?;
         let loaded = match &self.keys {
-            Some(keys) => self.load_verified(keys, &file, not_before)?,
+            Some(keys) => self.load_verified(keys, (path, &file), not_before)?,
             None => load_unverified(&file, self.options)?,
         };
         if !loaded.settings().interruptible {
@@ -146,13 +148,21 @@ impl Loader {
     fn load_verified(
         &self,
         keys: &PublicKeySet,
-        file: &File,
+        (path, file): (&Path, &File),
         not_before: Option<u64>,
     ) -> Result<LoadedArtifact> {
-        let mut policy = self.policy.clone();
-        policy.min_timestamp = policy.min_timestamp.max(not_before);
         let read_limits = self.options.read_limits;
-        let verified = lucet_runtime::read_verified_checked(file, keys, &policy, read_limits)?;
+        let checked = lucet_runtime::read_verified_audited(file, keys, &self.policy, read_limits)?;
+        let findings = &checked.audit_findings;
+        lucet_cli::report_audit("lucet-serve", path, findings, self.log_format);
+        let verified = checked.artifact;
+        // A reload never rolls an app back, whatever the policy's mode.
+        let timestamp = verified.metadata().timestamp;
+        if let Some(min) = not_before
+            && timestamp < min
+        {
+            return Err(lucet_artifact::Error::TooOld { timestamp, min }.into());
+        }
         require_component(verified.metadata())?;
         // The engine takes the settings the artifact was signed with, so that
         // any lucetc --reserved-size or --guard-size loads.

@@ -91,12 +91,16 @@ pub struct Args {
     /// INSECURE, for local development only: serve an artifact WITHOUT verifying
     /// its signature when no key is given. Whoever can write the file controls
     /// the code that runs.
-    #[arg(long, help_heading = TRUST, conflicts_with_all = ["require_source_key", "min_timestamp", "expect_name"])]
+    #[arg(long, help_heading = TRUST, conflicts_with_all = ["require_source_key", "min_timestamp", "expect_name", "policy_file"])]
     pub allow_unverified: bool,
 
     /// The load policy: `--require-source-key`, `--min-timestamp`, `--expect-name`.
     #[command(flatten, next_help_heading = TRUST)]
     pub policy: lucet_cli::PolicyFlags,
+
+    /// `--policy FILE` and `--log-format`.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub policy_file: lucet_cli::PolicyFileFlags,
 
     /// How apps given as oci://REF are fetched (again on every reload).
     #[command(flatten, next_help_heading = TRUST)]
@@ -183,7 +187,12 @@ impl Args {
                 .to_str()
                 .is_some_and(|app| app.starts_with("oci://"))
         });
-        if from_registry && self.trust.signature_pk.is_empty() {
+        if let Some(flag) = self.policy_file.conflict(&self.trust, &self.policy) {
+            return usage(lucet_cli::PolicyFileFlags::conflict_message(flag));
+        }
+        let verified =
+            !self.trust.signature_pk.is_empty() || self.policy_file.policy_file.is_some();
+        if from_registry && !verified {
             return usage(
                 "an oci:// app is served only verified: give --signature-pk KEY (or set LUCET_SIGNATURE_PK)".into(),
             );

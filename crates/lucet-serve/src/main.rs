@@ -26,12 +26,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<u8> {
-    if args.trust.signature_pk.is_empty() && !args.allow_unverified {
+    let keyless = args.trust.signature_pk.is_empty() && args.policy_file.policy_file.is_none();
+    if keyless && !args.allow_unverified {
         bail!(
             "refusing to start without a trusted key: give --signature-pk KEY or set LUCET_SIGNATURE_PK (--allow-unverified serves unsigned artifacts, for local development only)"
         );
     }
-    if args.trust.signature_pk.is_empty() {
+    if keyless {
         eprintln!(
             "lucet-serve: notice: serving UNVERIFIED artifacts (--allow-unverified): for local development only"
         );

@@ -5,7 +5,7 @@
 //! parses with it) and `lucet-dist` (which generates the man page and shell
 //! completions from it). Nothing here does I/O.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use clap::Parser;
@@ -142,17 +142,9 @@ pub struct Args {
     #[command(flatten, next_help_heading = TRUST)]
     pub policy: lucet_cli::PolicyFlags,
 
-    /// Take the trusted keys and every rule from a trust policy file
-    /// (docs/policy.md): named keys with roles and validity windows, k-of-n
-    /// signers (counter-signatures count), source signers, engines, targets,
-    /// and enforce or audit mode. Not with --signature-pk or the policy flags.
-    #[arg(long = "policy", value_name = "FILE", help_heading = TRUST)]
-    pub policy_file: Option<PathBuf>,
-
-    /// How a policy in audit mode reports what it lets through on stderr:
-    /// one line per failed rule, as text or as JSON.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text", help_heading = TRUST)]
-    pub log_format: LogFormat,
+    /// `--policy FILE` and `--log-format`.
+    #[command(flatten, next_help_heading = TRUST)]
+    pub policy_file: lucet_cli::PolicyFileFlags,
 
     /// Refuse artifacts whose engine image is larger than this, before reading it.
     #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G", help_heading = LIMITS)]
@@ -187,8 +179,11 @@ impl Args {
     /// Combinations clap cannot express, as usage errors (exit status 2).
     pub fn check(&self) -> Result<(), clap::Error> {
         use clap::CommandFactory;
-        if self.policy_file.is_some() {
-            return self.check_policy_file();
+        if let Some(flag) = self.policy_file.conflict(&self.trust, &self.policy) {
+            return Err(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                lucet_cli::PolicyFileFlags::conflict_message(flag),
+            ));
         }
         let no_key = self.trust.signature_pk.is_empty();
         let needs_key = if self.signature_verify {
@@ -212,36 +207,6 @@ impl Args {
             _ => Ok(()),
         }
     }
-}
-
-impl Args {
-    /// `--policy FILE` is the one source of keys and rules.
-    fn check_policy_file(&self) -> Result<(), clap::Error> {
-        use clap::CommandFactory;
-        let other = if !self.trust.signature_pk.is_empty() {
-            Some("--signature-pk (or LUCET_SIGNATURE_PK)")
-        } else {
-            self.policy.first_given()
-        };
-        match other {
-            Some(flag) => Err(Args::command().error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!(
-                    "--policy FILE holds the keys and rules: leave out {flag}, or put it in the file"
-                ),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-/// How audit findings are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// `lucet-wasi: audit: ...`, one line each.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// A `--stack-size`: a size from 64 KiB to 1 GiB.

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lucet_runtime::{LoadOptions, LoadedArtifact, Outcome, TrapKind, WasiOptions};
-use lucet_wasi::cli::{Args, LogFormat};
+use lucet_wasi::cli::Args;
 
 fn main() -> ExitCode {
     let args = lucet_cli::parse::<Args>();
@@ -25,7 +25,10 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<u8> {
-    if cfg!(feature = "require-signatures") && args.trust.signature_pk.is_empty() {
+    if cfg!(feature = "require-signatures")
+        && args.trust.signature_pk.is_empty()
+        && args.policy_file.policy_file.is_none()
+    {
         bail!(
             "this lucet-wasi only runs verified artifacts: give --signature-pk KEY or set LUCET_SIGNATURE_PK"
         );
@@ -42,7 +45,6 @@ fn run(args: Args) -> Result<u8> {
 /// Opens MODULE once and loads it: verified and checked against the policy
 /// when keys are given, else unverified (with a notice).
 fn load(args: &Args) -> Result<LoadedArtifact> {
-    let policy = args.policy.policy();
     let mut load_options = LoadOptions::default();
     load_options.read_limits.max_image_len = args.max_artifact_size;
     if let Some(size) = args.stack_size {
@@ -67,66 +69,35 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
             None => anyhow::Error::new(error).context(module.display().to_string()),
         }
     };
-    let loaded = if let Some(path) = &args.policy_file {
-        let trust = lucet_policy::read(path)?;
-        if cfg!(feature = "require-signatures")
-            && trust.policy.mode == lucet_artifact::PolicyMode::Audit
-        {
-            bail!(
-                "{}: this lucet-wasi only runs verified artifacts, and audit mode would run refused ones: use mode = \"enforce\"",
-                path.display()
-            );
+    let require = cfg!(feature = "require-signatures");
+    let trust = lucet_cli::trust(&args.trust, &args.policy, &args.policy_file, require)?;
+    let loaded = match trust {
+        None => {
+            if !args.allow_unverified {
+                // As loud as it is cheap to silence: the user may not know
+                // that no key is configured.
+                eprintln!(
+                    "lucet-wasi: notice: running {} unverified: no --signature-pk or LUCET_SIGNATURE_PK is given (--allow-unverified silences this notice)",
+                    module.display()
+                );
+            }
+            lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
         }
-        let checked = lucet_runtime::read_verified_audited(
-            &file,
-            &trust.artifact_keys,
-            &trust.policy,
-            load_options.read_limits,
-        )
-        .map_err(explain)?;
-        report_audit(args, &checked.audit_findings);
-        lucet_runtime::load_verified_artifact(checked.artifact, load_options).map_err(explain)?
-    } else if args.trust.signature_pk.is_empty() {
-        if !args.allow_unverified {
-            // As loud as it is cheap to silence: the user may not know that
-            // no key is configured.
-            eprintln!(
-                "lucet-wasi: notice: running {} unverified: no --signature-pk or LUCET_SIGNATURE_PK is given (--allow-unverified silences this notice)",
-                module.display()
-            );
+        Some((keys, policy)) => {
+            let checked = lucet_runtime::read_verified_audited(
+                &file,
+                &keys,
+                &policy,
+                load_options.read_limits,
+            )
+            .map_err(explain)?;
+            let format = args.policy_file.log_format;
+            lucet_cli::report_audit("lucet-wasi", module, &checked.audit_findings, format);
+            lucet_runtime::load_verified_artifact(checked.artifact, load_options)
+                .map_err(explain)?
         }
-        lucet_runtime::load_unverified(&file, load_options).map_err(explain)?
-    } else {
-        let keys = lucet_signature::read_public_keys(&args.trust.signature_pk)?;
-        let verified =
-            lucet_runtime::read_verified_checked(&file, &keys, &policy, load_options.read_limits)
-                .map_err(explain)?;
-        lucet_runtime::load_verified_artifact(verified, load_options).map_err(explain)?
     };
     Ok(loaded)
-}
-
-/// Each refusal an audit-mode policy let through, one line on stderr.
-fn report_audit(args: &Args, findings: &[lucet_artifact::Error]) {
-    for finding in findings {
-        let rule = finding.policy_rule().unwrap_or_default();
-        match args.log_format {
-            LogFormat::Text => eprintln!(
-                "lucet-wasi: audit: {}: rule {rule} would refuse it: {finding}; running anyway",
-                args.module().display()
-            ),
-            LogFormat::Json => eprintln!(
-                "{}",
-                serde_json::json!({
-                    "level": "audit",
-                    "artifact": args.module().display().to_string(),
-                    "rule": rule,
-                    "refusal": finding.to_string(),
-                    "action": "ran",
-                })
-            ),
-        }
-    }
 }
 
 /// MODULE opened once: a file, or for `oci://REF` the artifact from the

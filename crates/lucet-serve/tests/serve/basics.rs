@@ -115,3 +115,49 @@ fn unverifiable_artifacts_and_modules_are_refused_at_start() {
     assert_eq!(server.get("/dev"), (200, "GET /dev\n".into()));
     assert!(server.log().contains("UNVERIFIED"), "{}", server.log());
 }
+
+#[test]
+fn a_policy_file_decides_at_start_and_audit_mode_serves_and_reports() {
+    let fixture = fixture();
+    let scratch = &fixture.scratch;
+    let (_, security) = scratch.raw_key_pair("policy-security");
+    let policy = |mode: &str| {
+        scratch.write(
+            &format!("policy-{mode}.toml"),
+            format!(
+                "version = 1\nmode = \"{mode}\"\n[keys.release]\nfile = {:?}\nroles = [\"release\"]\n\
+                 [keys.security]\nfile = {:?}\nroles = [\"security\"]\n\
+                 [artifact]\nsigned_by = [{{ at_least = 2, of = [\"release\", \"security\"] }}]\n",
+                fixture.public.display().to_string(),
+                security.display().to_string()
+            ),
+        )
+    };
+    let enforce = [
+        "--policy".to_string(),
+        lucet_test_support::arg(&policy("enforce")),
+    ];
+    refused(
+        &enforce,
+        &fixture.artifact,
+        "rule artifact.signed_by[0] needs 2",
+    );
+    let both = [enforce.to_vec(), pk(&fixture.public).to_vec()].concat();
+    let mut command = serve_command();
+    command.args(&both).arg(&fixture.artifact);
+    let output = lucet_test_support::run_bounded(&mut command, Duration::from_secs(60));
+    assert_eq!(output.status, 2, "{output:?}");
+
+    let audit = lucet_test_support::arg(&policy("audit"));
+    let mut command = serve_command();
+    command
+        .args(["--policy", &audit, "--log-format", "json"])
+        .arg(&fixture.artifact);
+    let server = Server::start(&mut command);
+    assert_eq!(server.get("/").0, 200);
+    assert!(
+        server.log().contains("\"rule\":\"artifact.signed_by[0]\""),
+        "{}",
+        server.log()
+    );
+}

@@ -174,7 +174,10 @@ mod tests {
     fn options() {
         let opts = parse::<Options>(NO_ARGS).unwrap();
         assert_eq!(opts.common.reps, 5);
-        assert_eq!(opts.rows, ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9"]);
+        assert_eq!(
+            opts.rows,
+            ["P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10"]
+        );
         assert_eq!(opts.corpus, Path::new("../shared/corpus/sightglass"));
         assert_eq!(opts.load_seconds, 10);
         assert_eq!(
@@ -191,7 +194,8 @@ mod tests {
         assert!(opts.wants("P8") && !opts.wants("P7"));
         assert_eq!(opts.load_seconds, 3);
         assert!(parse::<Options>(["--rows", "P9"]).unwrap().wants("P9"));
-        assert!(parse::<Options>(["--rows", "P10"]).is_err());
+        assert!(parse::<Options>(["--rows", "P10"]).unwrap().wants("P10"));
+        assert!(parse::<Options>(["--rows", "P11"]).is_err());
         assert!(parse::<Options>(["--load-seconds", "0"]).is_err());
         let opts = parse::<Options>(["--smoke", "--reps", "3", "--programs", "4"]).unwrap();
         assert_eq!((opts.common.reps, opts.programs), (1, Some(1)));
