@@ -349,6 +349,34 @@ fn check_footer(data: &[u8]) {
     }
 }
 
+/// Trust policy files, with key files looked for in a directory that does
+/// not exist (inline keys only reach the rules).
+///
+/// * Nothing panics; an error is one line.
+/// * A policy that parses can be met and can fail: some key may sign
+///   artifacts, every signer rule needs between 1 and all of its keys, and
+///   every validity window starts before it ends.
+pub fn check_policy(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let base = std::path::Path::new("/nonexistent/lucet-fuzz");
+    match lucet_policy::parse_text(text, base) {
+        Err(reason) => assert!(!reason.contains('\n'), "not one line: {reason:?}"),
+        Ok(trust) => {
+            assert!(!trust.artifact_keys.is_empty());
+            for rule in &trust.policy.signer_rules {
+                assert!((1..=rule.of.len()).contains(&rule.at_least), "{rule:?}");
+            }
+            for window in &trust.policy.key_windows {
+                if let (Some(start), Some(end)) = (window.not_before, window.not_after) {
+                    assert!(start <= end, "{window:?}");
+                }
+            }
+        }
+    }
+}
+
 /// Metadata line parsing.
 ///
 /// * A line that parses is exactly what `to_line` writes for the parsed

@@ -82,8 +82,32 @@ pub fn all() -> Vec<Seed> {
     seeds.extend(key_seeds(key));
     seeds.extend(artifact_seeds(key));
     seeds.extend(component_seeds());
+    seeds.extend(policy_seeds(key));
     seeds.extend(regressions());
     seeds
+}
+
+/// policy: the documented shape with inline keys (the fuzzing key and a
+/// second fixed one), in both modes, and a few refusals to start from.
+fn policy_seeds(key: &SecretKey) -> Vec<Seed> {
+    let other = SecretKey::from_seed(lucet_signature::KeyId::from_bytes([7; 8]), &[7; 32]);
+    let valid = format!(
+        "version = 1\nmode = \"enforce\"\n\
+         [keys.ci]\nkey = \"{}\"\nroles = [\"compiler\"]\n\
+         [keys.security]\nkey = \"{}\"\nroles = [\"security\", \"release\"]\nnot_before = 1767225600\nnot_after = 1830297600\n\
+         [artifact]\nsigned_by = [{{ at_least = 2, of = [\"ci\", \"role:security\"] }}]\n\
+         min_timestamp = 1767225600\nengines = [\"wasmtime-48.0.8\"]\ntargets = [\"x86_64-unknown-linux-gnu\"]\nname = \"app\"\n\
+         [source]\nsigned_by = [\"ci\"]\n",
+        key.public_key().to_base64(),
+        other.public_key().to_base64()
+    );
+    vec![
+        seed("policy", "enforce", valid.clone()),
+        seed("policy", "audit", valid.replace("\"enforce\"", "\"audit\"")),
+        seed("policy", "newer", valid.replace("version = 1", "version = 2")),
+        seed("policy", "unknown-role", valid.replace("role:security", "role:nobody")),
+        seed("policy", "file-key", "version = 1\n[keys.ci]\nfile = \"ci.pub\"\nroles = [\"compiler\"]\n"),
+    ]
 }
 
 /// signature: minisign's own, with the line-end variants the parser

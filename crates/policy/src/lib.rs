@@ -74,6 +74,13 @@ pub fn read(path: &Path) -> Result<TrustPolicy, Error> {
     file::parse(&text, base).map_err(|reason| invalid(path, reason))
 }
 
+/// Parses policy file `text` whose key files are relative to `base`, as
+/// [`read`] does after reading the file; the error is the reason alone,
+/// one line, without the file's name. For fuzzing and tests.
+pub fn parse_text(text: &str, base: &Path) -> Result<TrustPolicy, String> {
+    file::parse(text, base)
+}
+
 fn invalid(path: &Path, reason: String) -> Error {
     Error::Invalid {
         path: path.to_path_buf(),
