@@ -104,9 +104,21 @@ fn policy_seeds(key: &SecretKey) -> Vec<Seed> {
     vec![
         seed("policy", "enforce", valid.clone()),
         seed("policy", "audit", valid.replace("\"enforce\"", "\"audit\"")),
-        seed("policy", "newer", valid.replace("version = 1", "version = 2")),
-        seed("policy", "unknown-role", valid.replace("role:security", "role:nobody")),
-        seed("policy", "file-key", "version = 1\n[keys.ci]\nfile = \"ci.pub\"\nroles = [\"compiler\"]\n"),
+        seed(
+            "policy",
+            "newer",
+            valid.replace("version = 1", "version = 2"),
+        ),
+        seed(
+            "policy",
+            "unknown-role",
+            valid.replace("role:security", "role:nobody"),
+        ),
+        seed(
+            "policy",
+            "file-key",
+            "version = 1\n[keys.ci]\nfile = \"ci.pub\"\nroles = [\"compiler\"]\n",
+        ),
     ]
 }
 
