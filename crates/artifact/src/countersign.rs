@@ -179,12 +179,15 @@ pub(crate) fn verify_countersignatures(
     Ok(verified)
 }
 
-/// `artifact` (a signed artifact, whole, whose artifact signature the
-/// caller has verified) with one more counter-signature by `key`. The
-/// image and every signature already there are kept byte for byte.
-/// Refused when `key` already signed it or the block is full.
-pub fn countersign(
+/// `artifact` (a signed artifact, whole, whose reading as `verified` the
+/// caller has just made from these very bytes) with one more
+/// counter-signature by `key`, over the image hash the verification
+/// checked (the image is not hashed again). The image and every signature
+/// already there are kept byte for byte. Refused when `key` already signed
+/// it or the block is full.
+pub fn countersign<I>(
     artifact: &[u8],
+    verified: &crate::VerifiedArtifact<I>,
     key: &SecretKey,
     line: &Countersignature,
 ) -> Result<Vec<u8>, Error> {
@@ -203,7 +206,14 @@ pub fn countersign(
     if footer.kind != Kind::Signed {
         return Err(Error::NotSigned);
     }
-    let image_len = footer.image_len(file_len) as usize;
+    let image_len = footer.image_len(file_len);
+    if image_len != verified.metadata().image_len {
+        return Err(Error::ImageLengthMismatch {
+            signed: verified.metadata().image_len,
+            found: image_len,
+        });
+    }
+    let image_len = image_len as usize;
     let (image, rest) = artifact.split_at(image_len);
     let block = &rest[..footer.block_len as usize];
     let signatures = crate::read::split_signatures(block)?;
@@ -218,9 +228,9 @@ pub fn countersign(
             key.key_id()
         )));
     }
-    let prehash = Prehash::of(image);
+    let prehash = &verified.metadata().image_blake2b;
     let signature = key
-        .sign_prehashed(&prehash, &line.to_line()?, SIGNATURE_UNTRUSTED_COMMENT)
+        .sign_prehashed(prehash, &line.to_line()?, SIGNATURE_UNTRUSTED_COMMENT)
         .map_err(Error::Signing)?;
     let mut new_block = block.to_vec();
     new_block.extend_from_slice(signature.to_text().as_bytes());

@@ -111,6 +111,16 @@ impl Policy {
         }
     }
 
+    /// [`check`](Policy::check) in enforce mode whatever the policy's own
+    /// mode: for callers that have no way to report what audit mode would
+    /// let through, which must then not let it through.
+    pub fn check_enforced<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Result<(), Error> {
+        match self.evaluate(verified, now).into_iter().next() {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
     /// Every rule `verified` fails at time `now`, in the order the rules
     /// are listed here, each as the refusal that names it.
     pub fn evaluate<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Vec<Error> {

@@ -302,8 +302,10 @@ fn counter_signatures_by_trusted_keys_are_verified_and_returned() {
         role: role.into(),
         timestamp: 1767225600,
     };
-    let once = countersign(&fx.artifact, &release, &line("release")).expect("countersign");
-    let twice = countersign(&once, &stranger, &line("security")).expect("countersign");
+    let signed = fx.verify(fx.artifact.as_slice()).expect("verify");
+    let once = countersign(&fx.artifact, &signed, &release, &line("release")).expect("countersign");
+    let once_read = fx.verify(once.as_slice()).expect("verify");
+    let twice = countersign(&once, &once_read, &stranger, &line("security")).expect("countersign");
     // The image and the artifact signature are kept byte for byte.
     assert_eq!(
         twice[..fx.artifact.len() - FOOTER_LEN],
@@ -330,10 +332,10 @@ fn counter_signatures_by_trusted_keys_are_verified_and_returned() {
     );
 
     // The same key twice, or a counter-signature of an unsigned artifact: refused.
-    assert!(countersign(&once, &release, &line("release")).is_err());
-    assert!(countersign(&once, &fx.key, &line("release")).is_err());
+    assert!(countersign(&once, &once_read, &release, &line("release")).is_err());
+    assert!(countersign(&once, &once_read, &fx.key, &line("release")).is_err());
     assert!(matches!(
-        countersign(&fx.unsigned(), &release, &line("x")),
+        countersign(&fx.unsigned(), &signed, &release, &line("x")),
         Err(Error::NotSigned)
     ));
 

@@ -69,17 +69,9 @@ pub fn read(path: &Path) -> Result<NodeConfig> {
 }
 
 fn read_capped(path: &Path) -> Result<String> {
-    use std::io::Read;
-    let file = lucet_signature::file::open_regular_file(path)
-        .with_context(|| format!("cannot open the node configuration {}", path.display()))?;
-    let mut text = String::new();
-    file.take(MAX_CONFIG_LEN + 1)
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
-    if text.len() as u64 > MAX_CONFIG_LEN {
-        bail!("{}: larger than {MAX_CONFIG_LEN} bytes", path.display());
-    }
-    Ok(text)
+    let bytes = lucet_signature::read_capped(path, MAX_CONFIG_LEN)
+        .with_context(|| format!("cannot read the node configuration {}", path.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))
 }
 
 fn check(file: ConfigFile) -> Result<NodeConfig> {

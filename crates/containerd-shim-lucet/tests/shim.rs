@@ -258,6 +258,30 @@ fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
     );
 
     node.install_signed(&fixture("loop.wat"), "loop.lucet");
+    let shims_seen = |node: &Node| {
+        let shims = lucet_test_support::processes_mentioning(&node.containerd.namespace);
+        assert!(!shims.is_empty(), "the running guest's shim is not found");
+    };
+    let status = run_until_killed(&node, &[], "loop", "/loop.lucet", shims_seen);
+    assert_eq!(status, Some(128 + 15));
+
+    // Nothing this containerd started outlives it: no shim, no guest.
+    let namespace = node.containerd.namespace.clone();
+    drop(node);
+    let left = lucet_test_support::processes_mentioning(&namespace);
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+/// `ctr run --rm --runtime io.containerd.lucet.v1 FLAGS --rootfs ROOTFS ID
+/// ENTRY` in the background; once the task runs, `while_running`, then
+/// `ctr task kill ID` (SIGTERM). The exit status `ctr run` reports.
+fn run_until_killed(
+    node: &Node,
+    flags: &[&str],
+    id: &str,
+    entry: &str,
+    while_running: impl FnOnce(&Node),
+) -> Option<i32> {
     let rootfs = node.rootfs.display().to_string();
     let mut running = node
         .containerd
@@ -267,32 +291,24 @@ fn ctr_task_kill_stops_a_running_guest_and_mounts_are_its_directories() {
             "--rm",
             "--runtime",
             lucet_test_support::LUCET_RUNTIME,
-            "--rootfs",
         ])
-        .args([rootfs.as_str(), "loop", "/loop.lucet"])
+        .args(flags)
+        .args(["--rootfs", rootfs.as_str(), id, entry])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("ctr run");
-    wait_for_task(&node.containerd, "loop");
-    let shims = lucet_test_support::processes_mentioning(&node.containerd.namespace);
-    assert!(!shims.is_empty(), "the running guest's shim is not found");
-    run(node.containerd.ctr().args(["task", "kill", "loop"])).ok();
+    wait_for_task(&node.containerd, id);
+    while_running(node);
+    run(node.containerd.ctr().args(["task", "kill", id])).ok();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
+    loop {
         if let Some(status) = running.try_wait().expect("wait for ctr") {
-            break status;
+            return status.code();
         }
-        assert!(Instant::now() < deadline, "SIGTERM did not stop the guest");
+        assert!(Instant::now() < deadline, "SIGTERM did not stop {id}");
         std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(128 + 15));
-
-    // Nothing this containerd started outlives it: no shim, no guest.
-    let namespace = node.containerd.namespace.clone();
-    drop(node);
-    let left = lucet_test_support::processes_mentioning(&namespace);
-    assert!(left.is_empty(), "processes left behind: {left:?}");
+    }
 }
 
 fn wait_for_task(containerd: &Containerd, id: &str) {
@@ -386,40 +402,9 @@ fn specs_with_hooks_are_refused_and_pod_sandboxes_run_nothing() {
     // A pod's sandbox container (as containerd's CRI plugin marks it) runs
     // nothing of its image, not even a native /pause: it waits, then
     // exits 0 when told to stop.
-    let rootfs = node.rootfs.display().to_string();
-    let mut sandbox = node
-        .containerd
-        .ctr()
-        .args([
-            "run",
-            "--rm",
-            "--runtime",
-            lucet_test_support::LUCET_RUNTIME,
-        ])
-        .args([
-            "--annotation",
-            "io.kubernetes.cri.container-type=sandbox",
-            "--rootfs",
-        ])
-        .args([rootfs.as_str(), "sandbox", "/native.sh"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ctr run");
-    wait_for_task(&node.containerd, "sandbox");
-    run(node.containerd.ctr().args(["task", "kill", "sandbox"])).ok();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = sandbox.try_wait().expect("wait for ctr") {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "SIGTERM did not stop the pod sandbox"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    let annotation = ["--annotation", "io.kubernetes.cri.container-type=sandbox"];
+    let status = run_until_killed(&node, &annotation, "sandbox", "/native.sh", |_| {});
+    assert_eq!(status, Some(0));
     assert!(
         !node.rootfs.join("ran").exists(),
         "the sandbox ran its image's program"

@@ -1,7 +1,6 @@
 //! `--countersign ARTIFACT`: one more signature over the same image, in a
 //! role, after the artifact's own signature has verified.
 
-use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -34,10 +33,10 @@ pub fn run(args: &Args, artifact: &Path) -> Result<()> {
     let limits = lucet_artifact::ReadLimits {
         max_image_len: args.max_artifact_size,
     };
-    lucet_artifact::read_verified(bytes.as_slice(), &trusted, limits)
+    let verified = lucet_artifact::read_verified(bytes.as_slice(), &trusted, limits)
         .with_context(|| artifact.display().to_string())?;
     let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
-    let countersigned = lucet_artifact::countersign(&bytes, &signer, &line)
+    let countersigned = lucet_artifact::countersign(&bytes, &verified, &signer, &line)
         .with_context(|| artifact.display().to_string())?;
     write_atomically(output, &countersigned)?;
     eprintln!(
@@ -53,18 +52,5 @@ pub fn run(args: &Args, artifact: &Path) -> Result<()> {
 /// `max_image_len` (a block and footer add at most 64 KiB).
 fn read_capped(path: &Path, max_image_len: u64) -> Result<Vec<u8>> {
     let max = max_image_len.saturating_add(lucet_artifact::MAX_BLOCK_LEN as u64 + 16);
-    let mut file = lucet_signature::file::open_regular_file(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.by_ref()
-        .take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.len() as u64 > max {
-        bail!(
-            "{}: larger than --max-artifact-size allows ({max_image_len} bytes of image)",
-            path.display()
-        );
-    }
-    Ok(bytes)
+    Ok(lucet_signature::read_capped(path, max)?)
 }

@@ -32,15 +32,10 @@ pub struct TrustPolicy {
 /// Why a policy file cannot be used. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The file cannot be read.
-    #[error("cannot read the policy file {path}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file cannot be read: not a regular file, too large, unreadable
+    /// (the message names the file).
+    #[error(transparent)]
+    Read(lucet_signature::Error),
     /// The file is not a policy this release reads.
     #[error("policy file {path}: {reason}")]
     Invalid {
@@ -57,19 +52,8 @@ const MAX_POLICY_LEN: u64 = 1 << 20;
 /// Reads the policy file at `path`; key files it names are relative to
 /// its directory.
 pub fn read(path: &Path) -> Result<TrustPolicy, Error> {
-    use std::io::Read as _;
-    let read_error = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = lucet_signature::file::open_regular_file(path).map_err(read_error)?;
-    let mut text = String::new();
-    file.take(MAX_POLICY_LEN + 1)
-        .read_to_string(&mut text)
-        .map_err(read_error)?;
-    if text.len() as u64 > MAX_POLICY_LEN {
-        return Err(invalid(path, format!("larger than {MAX_POLICY_LEN} bytes")));
-    }
+    let bytes = lucet_signature::read_capped(path, MAX_POLICY_LEN).map_err(Error::Read)?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     file::parse(&text, base).map_err(|reason| invalid(path, reason))
 }

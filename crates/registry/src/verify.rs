@@ -59,12 +59,8 @@ pub(crate) fn verify(
     let verified = lucet_artifact::read_verified_into::<HashOnly, [u8]>(artifact, keys, limits)
         .map_err(Error::Artifact)?;
     // Pull has no audit report: an audit-mode policy is enforced.
-    let enforced = Policy {
-        mode: lucet_artifact::PolicyMode::Enforce,
-        ..policy.clone()
-    };
-    enforced
-        .check(&verified, lucet_artifact::unix_now())
+    policy
+        .check_enforced(&verified, lucet_artifact::unix_now())
         .map_err(Error::Artifact)?;
     Ok(Verified {
         signer: verified.signer(),

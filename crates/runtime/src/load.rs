@@ -154,11 +154,9 @@ pub fn read_verified_checked<S: ArtifactSource + ?Sized>(
     policy: &Policy,
     limits: ReadLimits,
 ) -> Result<VerifiedArtifact<SealedImage>, Error> {
-    let enforced = Policy {
-        mode: lucet_artifact::PolicyMode::Enforce,
-        ..policy.clone()
-    };
-    Ok(read_verified_audited(source, keys, &enforced, limits)?.artifact)
+    let verified = lucet_artifact::read_verified_into::<SealedImage, S>(source, keys, limits)?;
+    policy.check_enforced(&verified, lucet_artifact::unix_now())?;
+    Ok(verified)
 }
 
 /// A verified artifact and, when its policy is in audit mode, what the
