@@ -195,6 +195,33 @@ pub enum Error {
         /// What the policy allows.
         allowed: String,
     },
+
+    /// A revocation list names the artifact's signing key, image or source.
+    #[error("artifact's {what} {value} is revoked (revocation list serial {serial})")]
+    Revoked {
+        /// What the list names.
+        what: crate::Revoked,
+        /// The key id or the BLAKE2b-512 hash, as the list writes it.
+        value: String,
+        /// The list's serial number.
+        serial: u64,
+    },
+
+    /// The revocation list is out of date beyond its grace period: without
+    /// a current list nothing is known not to be revoked.
+    #[error(
+        "revocation list serial {serial} expired at {expires} (grace {grace} s) and it is now {now}: publish a newer list signed by a `revocation` key"
+    )]
+    RevocationListExpired {
+        /// The list's serial number.
+        serial: u64,
+        /// Its expiry, Unix seconds.
+        expires: u64,
+        /// The grace period, seconds.
+        grace: u64,
+        /// The time of the check.
+        now: u64,
+    },
 }
 
 impl Error {
@@ -209,8 +236,20 @@ impl Error {
             Error::NotAllowed { field, .. } => format!("artifact.{field}s"),
             Error::KeyNotValid { .. } => "keys.not_before/not_after".into(),
             Error::TooFewSigners { rule, .. } => rule.clone(),
+            Error::Revoked { what, .. } => what.rule().into(),
+            Error::RevocationListExpired { .. } => "revocation.expires".into(),
             _ => return None,
         })
+    }
+}
+
+impl Error {
+    /// Whether this is a revocation's refusal, which audit mode enforces too.
+    pub fn is_revocation(&self) -> bool {
+        matches!(
+            self,
+            Error::Revoked { .. } | Error::RevocationListExpired { .. }
+        )
     }
 }
 

@@ -34,6 +34,7 @@ mod footer;
 mod metadata;
 mod policy;
 mod read;
+mod revocation;
 mod write;
 
 pub use countersign::{
@@ -49,4 +50,5 @@ pub use read::{
     UnverifiedArtifact, VerifiedArtifact, read_unverified, read_unverified_into, read_verified,
     read_verified_into,
 };
+pub use revocation::{Freshness, Revocations, Revoked};
 pub use write::{SIGNATURE_UNTRUSTED_COMMENT, encode_signed, encode_unsigned};

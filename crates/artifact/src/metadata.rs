@@ -432,21 +432,8 @@ fn check_value(field: Field, value: &str) -> Result<(), Error> {
 }
 
 fn hash_field(value: &str, field: Field) -> Result<Prehash, Error> {
-    let not_hex = || Error::Metadata(format!("`{field}` is not 128 lowercase hex digits"));
-    let digit = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    };
-    let value = value.as_bytes();
-    let mut bytes = [0u8; 64];
-    if value.len() != 2 * bytes.len() {
-        return Err(not_hex());
-    }
-    for (byte, pair) in bytes.iter_mut().zip(value.chunks_exact(2)) {
-        *byte = digit(pair[0]).ok_or_else(not_hex)? << 4 | digit(pair[1]).ok_or_else(not_hex)?;
-    }
-    Ok(Prehash::from_bytes(bytes))
+    Prehash::from_lowercase_hex(value)
+        .ok_or_else(|| Error::Metadata(format!("`{field}` is not 128 lowercase hex digits")))
 }
 
 /// Shortens untrusted text quoted in an error so a hostile line cannot flood the terminal.

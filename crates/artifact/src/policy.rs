@@ -1,7 +1,7 @@
 //! Deployment policy on a verified artifact: which keys must have signed
 //! it (k of n, counter-signatures counted) and when those keys are valid,
 //! which source signers may vouch for it, how old it may be, which engine
-//! and target it must be made for. One evaluator, [`Policy::evaluate`],
+//! and target it must be made for, and what a revocation list revokes. One evaluator, [`Policy::evaluate`],
 //! for every runner and for every way of writing a policy (flags, a policy
 //! file, a host's configuration).
 //!
@@ -13,7 +13,7 @@
 
 use lucet_signature::KeyId;
 
-use crate::{Error, Metadata, VerifiedArtifact};
+use crate::{Error, Metadata, Revocations, VerifiedArtifact};
 
 /// Seconds since the epoch, the time policies check key windows at (0 for
 /// a clock before the epoch: every window with a start then refuses).
@@ -83,7 +83,10 @@ pub struct Policy {
     pub allowed_engines: Vec<String>,
     /// If not empty, the artifact's `target` must be one of these.
     pub allowed_targets: Vec<String>,
-    /// Whether refusals stop the load.
+    /// A verified revocation list's keys, images and sources, refused in
+    /// either mode.
+    pub revocations: Option<Revocations>,
+    /// Whether refusals stop the load (revocations stop it in either mode).
     pub mode: PolicyMode,
 }
 
@@ -97,15 +100,20 @@ impl Policy {
             && self.key_windows.is_empty()
             && self.allowed_engines.is_empty()
             && self.allowed_targets.is_empty()
+            && self.revocations.is_none()
     }
 
     /// Checks `verified` against the policy at time `now` (Unix seconds):
     /// in enforce mode the first refusal is the error; in audit mode every
-    /// refusal is returned for the caller to report, and the load goes on.
+    /// refusal is returned for the caller to report, and the load goes on,
+    /// unless a revocation refused it (a kill switch is never audited).
     pub fn check<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Result<Vec<Error>, Error> {
         let mut refusals = self.evaluate(verified, now);
         match self.mode {
-            PolicyMode::Audit => Ok(refusals),
+            PolicyMode::Audit => match refusals.iter().position(Error::is_revocation) {
+                Some(at) => Err(refusals.swap_remove(at)),
+                None => Ok(refusals),
+            },
             PolicyMode::Enforce if refusals.is_empty() => Ok(refusals),
             PolicyMode::Enforce => Err(refusals.swap_remove(0)),
         }
@@ -122,10 +130,13 @@ impl Policy {
     }
 
     /// Every rule `verified` fails at time `now`, in the order the rules
-    /// are listed here, each as the refusal that names it.
+    /// are listed here (a revocation first), each as the refusal that names it.
     pub fn evaluate<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Vec<Error> {
         let metadata = verified.metadata();
         let mut refusals: Vec<Error> = [
+            self.revocations
+                .as_ref()
+                .and_then(|revocations| revocations.check(verified, now)),
             self.check_name(metadata),
             self.check_source_key(metadata),
             self.check_timestamp(metadata),
@@ -187,11 +198,17 @@ impl Policy {
         })
     }
 
-    /// The distinct keys that signed `verified` and are valid now.
+    /// The distinct keys that signed `verified`, are valid now and are not revoked.
     fn valid_signers<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Vec<KeyId> {
+        let revoked = |key: KeyId| {
+            self.revocations
+                .as_ref()
+                .is_some_and(|revocations| revocations.revokes_key(key))
+        };
         let mut signers: Vec<KeyId> = std::iter::once(verified.signer())
             .chain(verified.countersignatures().iter().map(|c| c.signer()))
             .filter(|key| self.window(*key).is_none_or(|window| window.contains(now)))
+            .filter(|key| !revoked(*key))
             .collect();
         signers.sort_by_key(|key| key.to_string());
         signers.dedup();
@@ -427,5 +444,86 @@ mod tests {
             policy.check(&plain(None, 0), 0),
             Err(Error::TooOld { .. })
         ));
+    }
+
+    fn revoking(keys: &[KeyId], image: bool, source: bool) -> Revocations {
+        let artifact = metadata(None, 0);
+        Revocations {
+            serial: 7,
+            expires: 1000,
+            grace: 50,
+            keys: keys.iter().copied().collect(),
+            images: image
+                .then_some(artifact.image_blake2b)
+                .into_iter()
+                .collect(),
+            sources: source
+                .then_some(artifact.source_blake2b)
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn revocations_refuse_in_either_mode_by_key_image_and_source() {
+        for mode in [PolicyMode::Enforce, PolicyMode::Audit] {
+            for (revocations, rule) in [
+                (revoking(&[key(9)], false, false), "revocation.keys"),
+                (revoking(&[], true, false), "revocation.images"),
+                (revoking(&[], false, true), "revocation.sources"),
+            ] {
+                let policy = Policy {
+                    revocations: Some(revocations),
+                    mode,
+                    ..Policy::default()
+                };
+                let error = policy.check(&plain(None, 0), 500).unwrap_err();
+                assert_eq!(error.policy_rule().as_deref(), Some(rule), "{error}");
+                assert!(
+                    error.to_string().contains("revocation list serial 7"),
+                    "{error}"
+                );
+            }
+            let unrelated = Policy {
+                revocations: Some(revoking(&[key(8)], false, false)),
+                mode,
+                ..Policy::default()
+            };
+            assert!(unrelated.check(&plain(None, 0), 500).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_revoked_counter_signer_does_not_count() {
+        let mut policy = two_of(&[key(1), key(2)]);
+        let artifact = verified(metadata(None, 0), key(1), &[key(2)]);
+        assert!(policy.check(&artifact, 0).is_ok());
+        policy.revocations = Some(revoking(&[key(2)], false, false));
+        let error = policy.check(&artifact, 0).unwrap_err();
+        assert!(matches!(error, Error::TooFewSigners { .. }), "{error}");
+    }
+
+    #[test]
+    fn an_expired_list_refuses_every_load_after_its_grace() {
+        for mode in [PolicyMode::Enforce, PolicyMode::Audit] {
+            let policy = Policy {
+                revocations: Some(revoking(&[], false, false)),
+                mode,
+                ..Policy::default()
+            };
+            for (now, accepted) in [(1000, true), (1050, true), (1051, false)] {
+                assert_eq!(
+                    policy.check(&plain(None, 0), now).is_ok(),
+                    accepted,
+                    "at {now}"
+                );
+            }
+            let error = policy.check(&plain(None, 0), 1051).unwrap_err();
+            assert_eq!(error.policy_rule().as_deref(), Some("revocation.expires"));
+        }
+        let list = revoking(&[], false, false);
+        assert_eq!(list.freshness(1000), crate::Freshness::Current);
+        assert_eq!(list.freshness(1001), crate::Freshness::InGrace);
+        assert_eq!(list.freshness(u64::MAX), crate::Freshness::Expired);
     }
 }

@@ -56,6 +56,8 @@ impl PolicyFileFlags {
 /// `--signature-pk` and the policy flags; `None` when neither names a key
 /// (the runner then decides whether it may run unverified).
 /// `refuse_audit`: a build that must never run what its policy refuses.
+/// A policy file's warnings (a revocation list in its grace period) are
+/// printed on stderr.
 pub fn trust(
     keys: &TrustedKeys,
     flags: &PolicyFlags,
@@ -64,6 +66,9 @@ pub fn trust(
 ) -> anyhow::Result<Option<(PublicKeySet, Policy)>> {
     if let Some(path) = &file.policy_file {
         let trust = lucet_policy::read(path)?;
+        for warning in &trust.warnings {
+            eprintln!("warning: {warning}");
+        }
         if refuse_audit && trust.policy.mode == PolicyMode::Audit {
             anyhow::bail!(
                 "{}: this build only runs verified, policy-conforming artifacts, and audit mode would run refused ones: use mode = \"enforce\"",

@@ -119,6 +119,10 @@ fn trust(file: &ConfigFile) -> Result<(PublicKeySet, Policy)> {
             );
         }
         let trust = lucet_policy::read(path)?;
+        for warning in &trust.warnings {
+            // containerd logs the shim's stderr.
+            eprintln!("warning: {warning}");
+        }
         return Ok((trust.artifact_keys, trust.policy));
     }
     if file.signature_pk.is_empty() {

@@ -8,13 +8,16 @@ use lucet_artifact::{KeyWindow, Policy, PolicyMode, SignerRule};
 use lucet_signature::{KeyId, PublicKey, PublicKeySet};
 use serde::Deserialize;
 
-use crate::TrustPolicy;
+use crate::{TrustPolicy, revocation};
 
 /// The policy file version this release reads. A newer one is refused.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The role of keys that vouch for sources only, never for artifacts.
 const SOURCE_ROLE: &str = "source";
+
+/// The role of keys that sign revocation lists only, never artifacts.
+const REVOCATION_ROLE: &str = "revocation";
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +31,7 @@ struct PolicyFile {
     artifact: ArtifactRules,
     #[serde(default)]
     source: SourceRules,
+    revocation: Option<revocation::Section>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -84,8 +88,9 @@ struct Named {
     roles: Vec<String>,
 }
 
-/// Parses a policy file's `text`; key files are relative to `base`.
-pub(crate) fn parse(text: &str, base: &Path) -> Result<TrustPolicy, String> {
+/// Parses a policy file's `text`; key and list files are relative to
+/// `base`; a revocation list is checked against the time `now`.
+pub(crate) fn parse(text: &str, base: &Path, now: u64) -> Result<TrustPolicy, String> {
     let file: PolicyFile = toml::from_str(text).map_err(|error| one_line(&error.to_string()))?;
     if file.version != FORMAT_VERSION {
         return Err(if file.version > FORMAT_VERSION {
@@ -105,15 +110,23 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<TrustPolicy, String> {
         .iter()
         .map(|(name, entry)| read_key(name, entry, base))
         .collect::<Result<Vec<_>, _>>()?;
-    let artifact_keys: Vec<PublicKey> = keys
-        .iter()
-        .filter(|named| named.roles.iter().any(|role| role != SOURCE_ROLE))
-        .map(|named| named.key.clone())
-        .collect();
-    if artifact_keys.is_empty() {
-        return Err("no key may sign artifacts: give one a role other than `source`".into());
-    }
-    let artifact_keys = PublicKeySet::new(artifact_keys).map_err(|error| error.to_string())?;
+    let artifact_keys = keys_where(
+        &keys,
+        |role| role != SOURCE_ROLE && role != REVOCATION_ROLE,
+        "no key may sign artifacts: give one a role other than `source` and `revocation`",
+    )?;
+    let (revocations, warnings) = match &file.revocation {
+        Some(section) => {
+            let revokers = keys_where(
+                &keys,
+                |role| role == REVOCATION_ROLE,
+                "revocation: no key has the `revocation` role to verify the list",
+            )?;
+            let (list, warning) = revocation::read(section, &revokers, base, now)?;
+            (Some(list), warning.into_iter().collect())
+        }
+        None => (None, Vec::new()),
+    };
     let policy = Policy {
         expected_name: file.artifact.name.clone(),
         required_source_keys: resolve_all(&file.source.signed_by, &keys, "source.signed_by")?,
@@ -122,6 +135,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<TrustPolicy, String> {
         key_windows: windows(&file.keys, &keys),
         allowed_engines: file.artifact.engines.clone(),
         allowed_targets: file.artifact.targets.clone(),
+        revocations,
         mode: match file.mode {
             Mode::Enforce => PolicyMode::Enforce,
             Mode::Audit => PolicyMode::Audit,
@@ -134,11 +148,29 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<TrustPolicy, String> {
             .iter()
             .map(|named| (named.key.key_id(), named.name.clone()))
             .collect(),
+        warnings,
     })
 }
 
+/// The keys with a role `wanted` accepts; `none` is the error if there is none.
+fn keys_where(
+    keys: &[Named],
+    wanted: impl Fn(&str) -> bool,
+    none: &str,
+) -> Result<PublicKeySet, String> {
+    let chosen: Vec<PublicKey> = keys
+        .iter()
+        .filter(|named| named.roles.iter().any(|role| wanted(role)))
+        .map(|named| named.key.clone())
+        .collect();
+    if chosen.is_empty() {
+        return Err(none.into());
+    }
+    PublicKeySet::new(chosen).map_err(|error| error.to_string())
+}
+
 /// toml's messages span lines (they quote the file): the first says what.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut lines = message.lines().filter(|line| !line.trim().is_empty());
     let first = lines.next().unwrap_or("does not parse").trim().to_string();
     match lines.next_back() {

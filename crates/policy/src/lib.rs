@@ -12,10 +12,12 @@
 #![deny(missing_docs)]
 
 mod file;
+mod revocation;
 
 use std::path::{Path, PathBuf};
 
 pub use file::FORMAT_VERSION;
+pub use revocation::{LIST_VERSION, parse_list as parse_revocation_list};
 
 /// What a policy file says, ready to use.
 #[derive(Debug)]
@@ -27,6 +29,9 @@ pub struct TrustPolicy {
     pub policy: lucet_artifact::Policy,
     /// Each key's name in the file, for messages.
     pub key_names: Vec<(lucet_signature::KeyId, String)>,
+    /// What the caller should print as a warning: a revocation list used
+    /// within its grace period.
+    pub warnings: Vec<String>,
 }
 
 /// Why a policy file cannot be used. Every message names the file.
@@ -55,14 +60,14 @@ pub fn read(path: &Path) -> Result<TrustPolicy, Error> {
     let bytes = lucet_signature::read_capped(path, MAX_POLICY_LEN).map_err(Error::Read)?;
     let text = String::from_utf8(bytes).map_err(|_| invalid(path, "not UTF-8 text".into()))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    file::parse(&text, base).map_err(|reason| invalid(path, reason))
+    file::parse(&text, base, lucet_artifact::unix_now()).map_err(|reason| invalid(path, reason))
 }
 
 /// Parses policy file `text` whose key files are relative to `base`, as
 /// [`read`] does after reading the file; the error is the reason alone,
 /// one line, without the file's name. For fuzzing and tests.
 pub fn parse_text(text: &str, base: &Path) -> Result<TrustPolicy, String> {
-    file::parse(text, base)
+    file::parse(text, base, lucet_artifact::unix_now())
 }
 
 fn invalid(path: &Path, reason: String) -> Error {

@@ -29,6 +29,26 @@ impl Prehash {
     pub const fn as_bytes(&self) -> &[u8; PREHASH_LEN] {
         &self.0
     }
+
+    /// Parses exactly 128 lowercase hexadecimal digits, as `b2sum` and
+    /// lucet's metadata write them: one spelling per hash, so lists of
+    /// hashes compare as text too.
+    pub fn from_lowercase_hex(text: &str) -> Option<Prehash> {
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        };
+        let text = text.as_bytes();
+        let mut bytes = [0u8; PREHASH_LEN];
+        if text.len() != 2 * PREHASH_LEN {
+            return None;
+        }
+        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+            *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+        }
+        Some(Prehash(bytes))
+    }
 }
 
 impl fmt::Debug for Prehash {
@@ -167,6 +187,22 @@ mod tests {
             "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419\
              d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce"
         );
+    }
+
+    #[test]
+    fn lowercase_hex_is_the_one_spelling() {
+        let abc = Prehash::of(b"abc");
+        assert_eq!(Prehash::from_lowercase_hex(&hex(abc.as_bytes())), Some(abc));
+        let upper = hex(abc.as_bytes()).to_uppercase();
+        for bad in [
+            &upper[..],
+            &hex(abc.as_bytes())[1..],
+            "",
+            "zz",
+            &"0".repeat(130),
+        ] {
+            assert_eq!(Prehash::from_lowercase_hex(bad), None, "{bad}");
+        }
     }
 
     #[test]
