@@ -163,6 +163,23 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_revocation_list_reads_as_documented() {
+        let doc = include_str!("../../../docs/policy.md");
+        let list = doc.split("```toml\n").nth(2).unwrap();
+        let list = &list[..list.find("```").unwrap()];
+        let revocations = parse_revocation_list(list).unwrap();
+        assert_eq!(revocations.serial, 7);
+        assert_eq!(revocations.expires, 1830297600);
+        assert!(revocations.revokes_key("B5EC7E8F95D4E4C1".parse().unwrap()));
+        // The documented source hash is `b2sum` of an empty file.
+        assert!(
+            revocations
+                .sources
+                .contains(&lucet_signature::Prehash::of(b""))
+        );
+    }
+
+    #[test]
     fn audit_mode_reads() {
         let (dir, _) = keys_dir();
         let audit = documented_example().replace("mode = \"enforce\"", "mode = \"audit\"");
