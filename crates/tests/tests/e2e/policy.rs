@@ -1,6 +1,7 @@
 //! `lucet-wasi --policy FILE`: a trust policy file's keys, roles, windows
 //! and k-of-n rule against real artifacts, counter-signed by `lucetc
-//! --countersign`, in enforce and audit modes.
+//! --countersign`, in enforce and audit modes; revocation lists signed by
+//! the real minisign.
 
 use std::path::{Path, PathBuf};
 
@@ -120,4 +121,109 @@ fn a_policy_file_is_the_one_source_of_keys_and_a_bad_one_stops_the_start() {
         .refused(1, "\"nobody\" names no key of this file");
     let newer = setup.scratch.write("newer.toml", "version = 2\n");
     run_with_policy(&newer, &setup.artifact, &[]).refused(1, "upgrade");
+}
+
+/// A policy with a revocation list signed by the real minisign with the
+/// `revoker` key; what the artifact is and who signed it, from
+/// lucet-objdump --json.
+struct Revocation {
+    setup: Setup,
+    revoker: PathBuf,
+    key_id: String,
+    image: String,
+    source: String,
+}
+
+fn revocation_setup() -> Revocation {
+    let setup = setup();
+    let (revoker, _) = setup.scratch.raw_key_pair("revoker");
+    let dump = run(&mut lucet_objdump([
+        "--json".to_string(),
+        "--signature-pk".into(),
+        arg(&setup.ci),
+        arg(&setup.artifact),
+    ]));
+    let dump: serde_json::Value = serde_json::from_str(dump.ok()).expect("JSON");
+    let field = |value: &serde_json::Value| value.as_str().expect("a string").to_string();
+    Revocation {
+        key_id: field(&dump["key_id"]),
+        image: field(&dump["image_blake2b"]),
+        source: field(&dump["metadata"]["source-blake2b"]),
+        setup,
+        revoker,
+    }
+}
+
+impl Revocation {
+    fn policy(&self, mode: &str) -> PathBuf {
+        self.setup.scratch.write(
+            "revoking.toml",
+            format!(
+                "version = 1\nmode = \"{mode}\"\n\
+                 [keys.ci]\nfile = \"ci.pub\"\nroles = [\"compiler\"]\n\
+                 [keys.revoker]\nfile = \"revoker.pub\"\nroles = [\"revocation\"]\n\
+                 [revocation]\nlist = \"revoked.toml\"\nstate = \"revocation.state\"\n"
+            ),
+        )
+    }
+
+    /// Writes list `serial`, revoking `field = [value]`, and signs it with
+    /// stock minisign.
+    fn publish(&self, serial: u64, expires: u64, field: &str, value: &str) {
+        let list = self.setup.scratch.write(
+            "revoked.toml",
+            format!(
+                "version = 1\nserial = {serial}\nexpires = {expires}\n{field} = [\"{value}\"]\n"
+            ),
+        );
+        run(std::process::Command::new(external("minisign"))
+            .args(["-S", "-s"])
+            .arg(&self.revoker)
+            .arg("-m")
+            .arg(&list))
+        .ok();
+    }
+}
+
+/// 2100-01-01: lists in these tests stay current.
+const FAR: u64 = 4102444800;
+
+#[test]
+fn a_signed_revocation_list_refuses_revoked_keys_images_and_sources_even_in_audit_mode() {
+    let revocation = revocation_setup();
+    let artifact = &revocation.setup.artifact;
+    let (enforce, audit) = (revocation.policy("enforce"), revocation.policy("audit"));
+    revocation.publish(1, FAR, "keys", "0000000000000001");
+    assert_eq!(run_with_policy(&enforce, artifact, &[]).ok(), HELLO);
+    let cases = [
+        ("keys", revocation.key_id.as_str(), "signing key"),
+        ("images", revocation.image.as_str(), "image"),
+        ("sources", revocation.source.as_str(), "source"),
+    ];
+    for (serial, (field, value, what)) in (2..).zip(cases) {
+        revocation.publish(serial, FAR, field, value);
+        let refusal =
+            format!("artifact's {what} {value} is revoked (revocation list serial {serial})");
+        run_with_policy(&enforce, artifact, &[]).refused(1, &refusal);
+        run_with_policy(&audit, artifact, &[]).refused(1, &refusal);
+    }
+}
+
+#[test]
+fn an_older_or_expired_or_unsigned_revocation_list_stops_the_start() {
+    let revocation = revocation_setup();
+    let artifact = &revocation.setup.artifact;
+    let policy = revocation.policy("enforce");
+    revocation.publish(5, FAR, "keys", "0000000000000001");
+    assert_eq!(run_with_policy(&policy, artifact, &[]).ok(), HELLO);
+    revocation.publish(4, FAR, "keys", "0000000000000001");
+    run_with_policy(&policy, artifact, &[]).refused(1, "lower than serial 5 already seen");
+    revocation.publish(6, 1_000_000_000, "keys", "0000000000000001");
+    run_with_policy(&policy, artifact, &[]).refused(1, "expired at 1000000000 (grace 0 s)");
+    revocation.publish(7, FAR, "keys", "0000000000000001");
+    let list = revocation.setup.scratch.path("revoked.toml");
+    let signed = std::fs::read_to_string(&list).expect("read");
+    std::fs::write(&list, signed.replace("serial = 7", "serial = 8")).expect("write");
+    run_with_policy(&policy, artifact, &[])
+        .refused(1, "it must verify against a key with the `revocation` role");
 }
