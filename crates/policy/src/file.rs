@@ -258,9 +258,10 @@ fn signer_rules(quorums: &[Quorum], keys: &[Named]) -> Result<Vec<SignerRule>, S
             let of = resolve_all(&quorum.of, keys, &name)?;
             if quorum.at_least == 0 || quorum.at_least > of.len() {
                 return Err(format!(
-                    "{name}: at_least = {} but it names {} keys: no artifact could meet it, or any would",
+                    "{name}: at_least = {} but it names {} key{}: no artifact could meet it, or any would",
                     quorum.at_least,
-                    of.len()
+                    of.len(),
+                    if of.len() == 1 { "" } else { "s" }
                 ));
             }
             Ok(SignerRule {

@@ -23,7 +23,7 @@ use recipes::FileRecipe;
 /// The password prompt cases come after the other refusals, where
 /// docs/SECURITY.md lists them; `lucetc` holds the runs that succeed, which
 /// have no row there.
-const GROUPS: [&str; 9] = [
+const GROUPS: [&str; 10] = [
     "public-keys",
     "secret-keys",
     "minisig",
@@ -31,6 +31,7 @@ const GROUPS: [&str; 9] = [
     "wasm3",
     "components",
     "flags",
+    "policy-files",
     "password-prompts",
     "lucetc",
 ];
