@@ -377,6 +377,32 @@ pub fn check_policy(data: &[u8]) {
     }
 }
 
+/// Revocation lists (docs/policy.md, "Revocation"), as read once verified.
+///
+/// * Nothing panics; an error is one line.
+/// * A list that parses is current up to its expiry and expired right
+///   after it (its grace is 0 until a policy sets one), and revokes the key
+///   ids it names.
+pub fn check_revocation_list(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match lucet_policy::parse_revocation_list(text) {
+        Err(reason) => assert!(!reason.contains('\n'), "not one line: {reason:?}"),
+        Ok(list) => {
+            use lucet_artifact::Freshness;
+            assert_eq!(list.grace, 0);
+            assert_eq!(list.freshness(list.expires), Freshness::Current);
+            if let Some(after) = list.expires.checked_add(1) {
+                assert_eq!(list.freshness(after), Freshness::Expired);
+            }
+            for key in &list.keys {
+                assert!(list.revokes_key(*key));
+            }
+        }
+    }
+}
+
 /// Metadata line parsing.
 ///
 /// * A line that parses is exactly what `to_line` writes for the parsed

@@ -83,6 +83,7 @@ pub fn all() -> Vec<Seed> {
     seeds.extend(artifact_seeds(key));
     seeds.extend(component_seeds());
     seeds.extend(policy_seeds(key));
+    seeds.extend(revocation_seeds());
     seeds.extend(regressions());
     seeds
 }
@@ -118,6 +119,35 @@ fn policy_seeds(key: &SecretKey) -> Vec<Seed> {
             "policy",
             "file-key",
             "version = 1\n[keys.ci]\nfile = \"ci.pub\"\nroles = [\"compiler\"]\n",
+        ),
+    ]
+}
+
+/// revocation: a list naming each kind of entry, an empty one, and a few
+/// refusals to start from.
+fn revocation_seeds() -> Vec<Seed> {
+    let hash = "ab".repeat(64);
+    let full = format!(
+        "version = 1\nserial = 7\nexpires = 1830297600\n\
+         keys = [\"B5EC7E8F95D4E4C1\", \"0707070707070707\"]\n\
+         images = [\"{hash}\"]\nsources = [\"{hash}\"]\n"
+    );
+    vec![
+        seed("revocation", "full", full.clone()),
+        seed(
+            "revocation",
+            "empty",
+            "version = 1\nserial = 1\nexpires = 18446744073709551615\n",
+        ),
+        seed(
+            "revocation",
+            "newer",
+            full.replace("version = 1", "version = 2"),
+        ),
+        seed(
+            "revocation",
+            "uppercase-hash",
+            full.replace(&hash, &hash.to_uppercase()),
         ),
     ]
 }
