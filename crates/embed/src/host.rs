@@ -322,23 +322,31 @@ impl Host {
     /// Reads the artifact at `path` once, verifies it, checks the policy and
     /// loads it: a core module or a component, as its signed metadata says.
     /// It is named after the file's stem (`echo.so` → `echo`), which is also
-    /// the guest's `argv[0]`.
+    /// the guest's `argv[0]`. Every rule is enforced, whatever the policy's
+    /// mode: a host that reports what an audit-mode policy lets through
+    /// calls [`load_verified_audited`](Host::load_verified_audited).
     ///
     /// # Errors
     ///
     /// [`Error::Open`], [`Error::Refused`] (with the reason), [`Error::Link`]
     /// or [`Error::NotACommand`]. Nothing of a refused artifact executes.
     pub fn load_verified(&self, path: &Path) -> Result<ModuleHandle, Error> {
-        let file =
-            lucet_signature::file::open_regular_file(path).map_err(|source| Error::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        let name = path
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        self.load(name, &file)
+        let (name, file) = open_artifact(path)?;
+        Ok(self.load(name, &file, PolicyCheck::Enforce)?.handle)
+    }
+
+    /// [`load_verified`](Host::load_verified) under the policy's own mode:
+    /// in audit mode, what enforce mode would refuse is loaded and returned
+    /// beside the handle, one refusal per rule, for the host to report
+    /// (revocations are refused in audit mode too). In enforce mode it is
+    /// `load_verified` with no findings.
+    ///
+    /// # Errors
+    ///
+    /// As [`load_verified`](Host::load_verified).
+    pub fn load_verified_audited(&self, path: &Path) -> Result<AuditedLoad, Error> {
+        let (name, file) = open_artifact(path)?;
+        self.load(name, &file, PolicyCheck::Report)
     }
 
     /// Verifies and loads an artifact already in memory, as
@@ -349,31 +357,43 @@ impl Host {
     ///
     /// As [`load_verified`](Host::load_verified), less [`Error::Open`].
     pub fn load_verified_bytes(&self, name: &str, artifact: &[u8]) -> Result<ModuleHandle, Error> {
-        self.load(name.to_string(), artifact)
+        Ok(self
+            .load(name.to_string(), artifact, PolicyCheck::Enforce)?
+            .handle)
     }
 
     fn load<S: ArtifactSource + ?Sized>(
         &self,
         name: String,
         source: &S,
-    ) -> Result<ModuleHandle, Error> {
+        check: PolicyCheck,
+    ) -> Result<AuditedLoad, Error> {
         let shared = &self.shared;
         // Into a sealed memory file that wasmtime maps (the image is held
         // once, not copied), and the policy checked on the authenticated
         // metadata before any of the image reaches wasmtime.
-        let verified = lucet_runtime::read_verified_checked(
-            source,
+        let (keys, policy, limits) = (
             &shared.keys,
             &shared.policy,
             shared.engine.options().read_limits,
-        )?;
+        );
+        let (verified, audit_findings) = match check {
+            PolicyCheck::Enforce => (
+                lucet_runtime::read_verified_checked(source, keys, policy, limits)?,
+                Vec::new(),
+            ),
+            PolicyCheck::Report => {
+                let checked = lucet_runtime::read_verified_audited(source, keys, policy, limits)?;
+                (checked.artifact, checked.audit_findings)
+            }
+        };
         let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
         let code = match loaded.code() {
             LoadedCode::Module(module) => Code::Module(shared.link_module(module)?),
             LoadedCode::Component(component) => Code::Component(shared.link_component(component)?),
         };
-        Ok(ModuleHandle {
+        let handle = ModuleHandle {
             inner: Arc::new(ModuleInner {
                 name,
                 code,
@@ -381,8 +401,44 @@ impl Host {
                 signer,
                 host: Arc::clone(shared),
             }),
+        };
+        Ok(AuditedLoad {
+            handle,
+            audit_findings,
         })
     }
+}
+
+/// How a load applies the host's policy.
+#[derive(Clone, Copy)]
+enum PolicyCheck {
+    /// Every rule refuses, whatever the policy's mode.
+    Enforce,
+    /// The policy's mode decides; audit findings are returned.
+    Report,
+}
+
+/// What [`Host::load_verified_audited`] returns.
+#[derive(Debug)]
+pub struct AuditedLoad {
+    /// The loaded module or component.
+    pub handle: ModuleHandle,
+    /// What an audit-mode policy let through, each naming its rule
+    /// ([`lucet_artifact::Error::policy_rule`]); empty in enforce mode.
+    pub audit_findings: Vec<lucet_artifact::Error>,
+}
+
+/// Opens the artifact at `path` as a regular file; its name is the stem.
+fn open_artifact(path: &Path) -> Result<(String, std::fs::File), Error> {
+    let file = lucet_signature::file::open_regular_file(path).map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let name = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((name, file))
 }
 
 impl Shared {

@@ -76,7 +76,7 @@ mod host;
 mod instance;
 
 pub use error::{Error, PoolFull};
-pub use host::{EPOCH_TICK, Host, HostConfig, ModuleHandle, PoolingLimits};
+pub use host::{AuditedLoad, EPOCH_TICK, Host, HostConfig, ModuleHandle, PoolingLimits};
 pub use instance::{InstanceConfig, RunOutput};
 pub use lucet_artifact::{ArtifactKind, Metadata, Policy};
 pub use lucet_runtime::{

@@ -487,6 +487,53 @@ fn the_policy_is_checked_on_signed_metadata() {
     };
     let host = Host::new(config).expect("host");
     refused(host.load_verified(&fixtures.artifact("upper", Build::Signed)));
+    let audited = host.load_verified_audited(&fixtures.artifact("upper", Build::Signed));
+    assert!(matches!(audited, Err(Error::Refused(_))), "{audited:?}");
+}
+
+#[test]
+fn audit_mode_loads_and_reports_only_when_asked_and_never_past_a_revocation() {
+    let fixtures = Fixtures::get();
+    let upper = fixtures.artifact("upper", Build::Signed);
+    let mut config = HostConfig::new(fixtures.keys());
+    config.policy = Policy {
+        min_timestamp: Some(u64::MAX),
+        mode: lucet_artifact::PolicyMode::Audit,
+        ..Policy::default()
+    };
+    let host = Host::new(config.clone()).expect("host");
+    // Without a way to report, audit mode is enforced.
+    refused(host.load_verified(&upper));
+    let audited = host.load_verified_audited(&upper).expect("audited load");
+    let rules: Vec<_> = audited
+        .audit_findings
+        .iter()
+        .map(|finding| finding.policy_rule())
+        .collect();
+    assert_eq!(rules, [Some("artifact.min_timestamp".to_string())]);
+    let output = audited
+        .handle
+        .run(InstanceConfig {
+            stdin: b"abc".to_vec(),
+            ..InstanceConfig::default()
+        })
+        .expect("run");
+    assert_eq!(output.stdout, b"ABC");
+
+    let signer = audited.handle.signer();
+    config.policy.revocations = Some(lucet_artifact::Revocations {
+        expires: u64::MAX,
+        keys: [signer].into(),
+        ..Default::default()
+    });
+    let host = Host::new(config).expect("host");
+    match host.load_verified_audited(&upper) {
+        Err(error @ Error::Refused(_)) => {
+            let message = error.report();
+            assert!(message.contains("is revoked"), "{message}");
+        }
+        other => panic!("a revoked signer loaded in audit mode: {other:?}"),
+    }
 }
 
 #[test]
