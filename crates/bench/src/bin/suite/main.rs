@@ -75,6 +75,7 @@ mod p6;
 mod p7;
 mod p8;
 mod p9;
+mod policy_cost;
 mod process;
 mod servers;
 mod wrk;

@@ -135,7 +135,7 @@ pub fn p2(opts: &Options, fx: &Fixture, report: &mut Report) -> Result<()> {
     for v in verdicts {
         report.line(&v);
     }
-    Ok(())
+    crate::policy_cost::policy_cost(opts, fx, report)
 }
 
 impl Artifacts {
