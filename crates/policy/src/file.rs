@@ -170,11 +170,23 @@ fn keys_where(
 }
 
 /// toml's messages span lines (they quote the file): the first says what.
+/// The quoted line (`19 | min_timestamp = "x"`) names the field when the
+/// last line ("invalid type: ...") does not, so it is kept, shortened.
 pub(crate) fn one_line(message: &str) -> String {
     let mut lines = message.lines().filter(|line| !line.trim().is_empty());
     let first = lines.next().unwrap_or("does not parse").trim().to_string();
+    let quoted = message.lines().find_map(|line| {
+        let (number, text) = line.split_once(" | ")?;
+        let text = text.trim();
+        (number.trim().parse::<u32>().is_ok() && !text.is_empty())
+            .then(|| text.chars().take(60).collect::<String>())
+    });
+    let first = match quoted {
+        Some(text) => format!("{first} (`{text}`)"),
+        None => first,
+    };
     match lines.next_back() {
-        Some(last) if last.trim() != first => format!("{first}: {}", last.trim()),
+        Some(last) if !first.starts_with(last.trim()) => format!("{first}: {}", last.trim()),
         _ => first,
     }
 }

@@ -398,7 +398,7 @@ mod tests {
             ),
             (
                 "version = 1\nserial = -1\nexpires = 2\n".into(),
-                "line 2, column 10: invalid value: integer `-1`",
+                "line 2, column 10 (`serial = -1`): invalid value: integer `-1`",
             ),
             (
                 "version = 1\nserial = 1\nexpires = 2\nkeys = [\"B5EC\"]\n".into(),
