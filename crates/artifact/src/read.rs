@@ -429,7 +429,8 @@ fn read_image<I: ImageBuffer, S: ArtifactSource + ?Sized>(
 ) -> Result<(I, Prehash), Error> {
     let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
     let mut image = I::for_len(len)?;
-    let mut hasher = Prehasher::new();
+    // A large image is hashed by the BLAKE2b-512 implementation fastest on this CPU.
+    let mut hasher = Prehasher::for_len(len as u64);
     let mut offset = 0;
     while offset < len {
         let want = READ_CHUNK.min(len - offset);

@@ -77,7 +77,9 @@ pub use crate::keyfile::{
     KeyFileMode, StagedKeyFile, read_capped, read_capped_hashed, read_public_keys,
     read_secret_key_file, stage_key_file, write_key_file,
 };
-pub use crate::prehash::{Prehash, Prehasher, read_hashed};
+pub use crate::prehash::{
+    Blake2bImplementation, CHOOSE_IMPLEMENTATION_FROM, Prehash, Prehasher, read_hashed,
+};
 pub use crate::public_key::PublicKey;
 pub use crate::secret_key::{EncryptedSecretKey, KdfCost, KdfParams, SecretKey, SecretKeyFile};
 pub use crate::signature::{Algorithm, SignatureBox};
