@@ -33,6 +33,26 @@ pub fn load_average() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// The CPU, from `/proc/cpuinfo`: its model name, family and model (which
+/// BLAKE2b-512 implementation is fastest depends on them).
+pub fn cpu_description() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|line| line.split(':').next().is_some_and(|key| key.trim() == name))
+            .and_then(|line| line.split_once(':'))
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
+    format!(
+        "{}, family {}, model {}, {} logical CPUs",
+        field("model name"),
+        field("cpu family"),
+        field("model"),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    )
+}
+
 /// SplitMix64: cheap, deterministic, and incompressible enough that nothing
 /// on the way (page cache, filesystem) can shortcut the data.
 struct SplitMix64(u64);
