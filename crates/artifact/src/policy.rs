@@ -490,6 +490,20 @@ mod tests {
                 ..Policy::default()
             };
             assert!(unrelated.check(&plain(None, 0), 500).unwrap().is_empty());
+            // A revoked publisher: the source it signed is refused too.
+            let publisher = Policy {
+                revocations: Some(revoking(&[key(5)], false, false)),
+                mode,
+                ..Policy::default()
+            };
+            let error = publisher.check(&plain(Some(key(5)), 0), 500).unwrap_err();
+            assert_eq!(error.policy_rule().as_deref(), Some("revocation.keys"));
+            assert!(
+                error
+                    .to_string()
+                    .contains("source's signing key 0505050505050505"),
+                "{error}"
+            );
         }
     }
 

@@ -22,8 +22,9 @@ pub struct Revocations {
     /// Seconds after `expires` during which the list is still used (the
     /// reader warns); after that every load is refused.
     pub grace: u64,
-    /// Keys whose signatures never count: an artifact signed by one is
-    /// refused, a counter-signature by one is ignored.
+    /// Keys whose signatures never count: an artifact signed by one, or
+    /// compiled from a source one signed, is refused; a counter-signature
+    /// by one is ignored.
     pub keys: HashSet<KeyId>,
     /// Engine images (the metadata's `image-blake2b`) refused.
     pub images: HashSet<Prehash>,
@@ -36,6 +37,8 @@ pub struct Revocations {
 pub enum Revoked {
     /// The key of its own signature.
     SigningKey,
+    /// The key that signed its source (the metadata's `source-key`).
+    SourceKey,
     /// Its engine image.
     Image,
     /// The source it was compiled from.
@@ -46,7 +49,7 @@ impl Revoked {
     /// The list's field, as policy refusals name rules.
     pub fn rule(self) -> &'static str {
         match self {
-            Revoked::SigningKey => "revocation.keys",
+            Revoked::SigningKey | Revoked::SourceKey => "revocation.keys",
             Revoked::Image => "revocation.images",
             Revoked::Source => "revocation.sources",
         }
@@ -57,6 +60,7 @@ impl std::fmt::Display for Revoked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Revoked::SigningKey => "signing key",
+            Revoked::SourceKey => "source's signing key",
             Revoked::Image => "image",
             Revoked::Source => "source",
         })
@@ -92,7 +96,8 @@ impl Revocations {
     }
 
     /// The first reason `verified` is refused at `now`: the list is out of
-    /// date, or it names the artifact's signer, image or source.
+    /// date, or it names the artifact's signer, its source's signer, its
+    /// image or its source.
     pub(crate) fn check<I>(&self, verified: &VerifiedArtifact<I>, now: u64) -> Option<Error> {
         if self.freshness(now) == Freshness::Expired {
             return Some(Error::RevocationListExpired {
@@ -112,6 +117,9 @@ impl Revocations {
         };
         if self.revokes_key(verified.signer()) {
             return revoked(Revoked::SigningKey, verified.signer().to_string());
+        }
+        if let Some(source_key) = metadata.source_key.filter(|key| self.revokes_key(*key)) {
+            return revoked(Revoked::SourceKey, source_key.to_string());
         }
         if self.images.contains(&metadata.image_blake2b) {
             return revoked(

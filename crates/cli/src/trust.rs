@@ -14,7 +14,8 @@ pub struct PolicyFileFlags {
     /// Take the trusted keys and every rule from a trust policy file
     /// (docs/policy.md): named keys with roles and validity windows, k-of-n
     /// signers (counter-signatures count), source signers, engines, targets,
-    /// and enforce or audit mode. Not with --signature-pk or the policy flags.
+    /// a signed revocation list, and enforce or audit mode. Not with
+    /// --signature-pk or the policy flags.
     #[arg(long = "policy", value_name = "FILE")]
     pub policy_file: Option<PathBuf>,
 

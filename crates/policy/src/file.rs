@@ -86,6 +86,20 @@ struct Named {
     name: String,
     key: PublicKey,
     roles: Vec<String>,
+    not_before: Option<u64>,
+    not_after: Option<u64>,
+}
+
+impl Named {
+    fn has_role(&self, wanted: impl Fn(&str) -> bool) -> bool {
+        self.roles.iter().any(|role| wanted(role))
+    }
+
+    /// Whether `now` is within the key's window, both ends included.
+    fn valid_at(&self, now: u64) -> bool {
+        self.not_before.is_none_or(|start| start <= now)
+            && self.not_after.is_none_or(|end| now <= end)
+    }
 }
 
 /// Parses a policy file's `text`; key and list files are relative to
@@ -112,15 +126,17 @@ pub(crate) fn parse(text: &str, base: &Path, now: u64) -> Result<TrustPolicy, St
         .collect::<Result<Vec<_>, _>>()?;
     let artifact_keys = keys_where(
         &keys,
-        |role| role != SOURCE_ROLE && role != REVOCATION_ROLE,
+        |named| named.has_role(|role| role != SOURCE_ROLE && role != REVOCATION_ROLE),
         "no key may sign artifacts: give one a role other than `source` and `revocation`",
     )?;
     let (revocations, warnings) = match &file.revocation {
         Some(section) => {
+            // A retired revocation key must not be able to publish a list
+            // that undoes revocations: its window counts here too.
             let revokers = keys_where(
                 &keys,
-                |role| role == REVOCATION_ROLE,
-                "revocation: no key has the `revocation` role to verify the list",
+                |named| named.has_role(|role| role == REVOCATION_ROLE) && named.valid_at(now),
+                "revocation: no key with the `revocation` role is valid now to verify the list",
             )?;
             let (list, warning) = revocation::read(section, &revokers, base, now)?;
             (Some(list), warning.into_iter().collect())
@@ -152,15 +168,15 @@ pub(crate) fn parse(text: &str, base: &Path, now: u64) -> Result<TrustPolicy, St
     })
 }
 
-/// The keys with a role `wanted` accepts; `none` is the error if there is none.
+/// The keys `wanted` accepts; `none` is the error if there is none.
 fn keys_where(
     keys: &[Named],
-    wanted: impl Fn(&str) -> bool,
+    wanted: impl Fn(&Named) -> bool,
     none: &str,
 ) -> Result<PublicKeySet, String> {
     let chosen: Vec<PublicKey> = keys
         .iter()
-        .filter(|named| named.roles.iter().any(|role| wanted(role)))
+        .filter(|named| wanted(named))
         .map(|named| named.key.clone())
         .collect();
     if chosen.is_empty() {
@@ -215,6 +231,13 @@ fn read_key(name: &str, entry: &KeyEntry, base: &Path) -> Result<Named, String> 
     for role in &entry.roles {
         lucet_artifact::check_role(role).map_err(|e| format!("keys.{name}.roles: {e}"))?;
     }
+    // A key that can un-revoke must not also be one that revocation is
+    // for: a stolen artifact key that signs lists would lift its own entry.
+    if entry.roles.len() > 1 && entry.roles.iter().any(|role| role == REVOCATION_ROLE) {
+        return Err(format!(
+            "keys.{name}: the `revocation` role is for a key of its own, which signs revocation lists and nothing else"
+        ));
+    }
     if let (Some(start), Some(end)) = (entry.not_before, entry.not_after)
         && start > end
     {
@@ -224,6 +247,8 @@ fn read_key(name: &str, entry: &KeyEntry, base: &Path) -> Result<Named, String> 
         name: name.to_string(),
         key,
         roles: entry.roles.clone(),
+        not_before: entry.not_before,
+        not_after: entry.not_after,
     })
 }
 

@@ -23,7 +23,7 @@ pub use revocation::{LIST_VERSION, parse_list as parse_revocation_list};
 #[derive(Debug)]
 pub struct TrustPolicy {
     /// The keys an artifact's signature may verify against: every key with
-    /// a role other than `source`.
+    /// a role other than `source` and `revocation`.
     pub artifact_keys: lucet_signature::PublicKeySet,
     /// The rules, for the evaluator.
     pub policy: lucet_artifact::Policy,

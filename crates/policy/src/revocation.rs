@@ -143,6 +143,12 @@ pub(crate) fn read(
     let text =
         std::str::from_utf8(verified.bytes()).map_err(|_| in_list("not UTF-8 text".into()))?;
     let mut revocations = parse_list(text).map_err(in_list)?;
+    if revocations.revokes_key(verified.signer()) {
+        return Err(in_list(format!(
+            "it revokes {}, the key that signed it: a revoked key's lists are not trusted; sign it with another `revocation` key",
+            verified.signer()
+        )));
+    }
     revocations.grace = section.grace;
     let warning = match revocations.freshness(now) {
         Freshness::Current => None,
@@ -167,8 +173,12 @@ pub(crate) fn read(
 
 /// Refuses a list older than the one the state file at `path` records, or
 /// another list with the same serial; records a newer one, atomically.
+/// The read, the comparison and the write hold an exclusive lock on
+/// `PATH.lock`, so that of two runners starting at once with lists 6 and 7,
+/// the one with 6 cannot write its serial over 7's.
 fn record_serial(path: &Path, serial: u64, list: Prehash) -> Result<(), String> {
     let in_state = |reason: String| format!("revocation state {}: {reason}", path.display());
+    let _lock = lock_state(path).map_err(in_state)?;
     let list_hash = lucet_artifact::hex(list.as_bytes());
     if let Some(seen) = read_state(path).map_err(in_state)? {
         if serial < seen.serial {
@@ -196,6 +206,26 @@ fn record_serial(path: &Path, serial: u64, list: Prehash) -> Result<(), String> 
             "{e}: the serial must be recorded to refuse rollbacks; make it writable"
         ))
     })
+}
+
+/// An exclusive lock on `PATH.lock` (made if missing), held until dropped.
+fn lock_state(path: &Path) -> Result<std::fs::File, String> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            format!(
+                "cannot open its lock file {}: {e}: the serial must be recorded to refuse rollbacks; make the directory writable",
+                Path::new(&lock_path).display()
+            )
+        })?;
+    file.lock()
+        .map_err(|e| format!("cannot lock {}: {e}", Path::new(&lock_path).display()))?;
+    Ok(file)
 }
 
 /// The state at `path`; `None` if there is no file yet.
@@ -374,7 +404,37 @@ mod tests {
             .replace("roles = [\"revocation\"]", "roles = [\"release\"]");
         let error = crate::file::parse(&no_revoker, setup.dir.path(), NOW).unwrap_err();
         assert!(
-            error.contains("no key has the `revocation` role"),
+            error.contains("no key with the `revocation` role is valid now"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_retired_or_self_revoked_or_dual_role_revocation_key_is_refused() {
+        let setup = setup();
+        setup.publish(&list(1, NOW + 10, &[]), &setup.revoker);
+        // Retired: outside its window, its lists do not count.
+        let retired = setup.policy(0).replace(
+            "roles = [\"revocation\"]\n",
+            &format!("roles = [\"revocation\"]\nnot_after = {}\n", NOW - 1),
+        );
+        let error = crate::file::parse(&retired, setup.dir.path(), NOW).unwrap_err();
+        assert!(error.contains("is valid now"), "{error}");
+        // A list naming its own signer.
+        setup.publish(
+            &list(2, NOW + 10, &[setup.revoker.key_id()]),
+            &setup.revoker,
+        );
+        let error = setup.read(0, NOW).unwrap_err();
+        assert!(error.contains("the key that signed it"), "{error}");
+        // The role is a key's only one.
+        let dual = setup.policy(0).replace(
+            "roles = [\"revocation\"]",
+            "roles = [\"revocation\", \"release\"]",
+        );
+        let error = crate::file::parse(&dual, setup.dir.path(), NOW).unwrap_err();
+        assert!(
+            error.contains("signs revocation lists and nothing else"),
             "{error}"
         );
     }

@@ -119,6 +119,11 @@ fn good_key() -> SecretKey {
     fixed_key(7)
 }
 
+/// A third key: `spare.key`, `spare.pub`.
+fn spare_key() -> SecretKey {
+    fixed_key(9)
+}
+
 /// A WASI 0.2 command component whose `wasi:cli/run` returns success at
 /// once: the smallest component lucet-wasi runs.
 const COMMAND_COMPONENT: &str = include_str!("../../fixtures/command.wat");
@@ -131,7 +136,7 @@ const COMMAND_COMPONENT: &str = include_str!("../../fixtures/command.wat");
 ///   it, compiled and signed by `good.key`;
 /// - `untrusted.pub`: another key's public half;
 /// - `spare.key`, `spare-protected.key`: a third key, unencrypted and
-///   protected by the password `right`.
+///   protected by the password `right`; `spare.pub`: its public half.
 fn world() -> Scratch {
     let scratch = Scratch::new();
     let good = good_key();
@@ -146,8 +151,9 @@ fn world() -> Scratch {
     scratch.write("cmd.wasm", wat::parse_str(COMMAND_COMPONENT).expect("wat"));
     scratch.compile(&command, "cmd", &sk(raw(&secret)));
     scratch.write("untrusted.pub", fixed_key(8).public_key().to_box());
-    let spare = fixed_key(9);
+    let spare = spare_key();
     scratch.write("spare.key", spare.to_unencrypted_box());
+    scratch.write("spare.pub", spare.public_key().to_box());
     let protected = spare
         .to_encrypted_box(b"right", KdfCost::TESTING)
         .expect("encrypt");

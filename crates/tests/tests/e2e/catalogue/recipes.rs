@@ -2,7 +2,7 @@
 //! (`files."NAME" = { ... }`) and the edits that break them. Each word is
 //! implemented once here; README.md beside this file shows them in use.
 
-use lucet_signature::Prehash;
+use lucet_signature::{Prehash, SecretKey};
 use serde::Deserialize;
 
 use crate::util::{Scratch, lucetc, run};
@@ -27,6 +27,9 @@ pub struct FileRecipe {
     signature_of: Option<String>,
     /// The trusted comment of the `signature_of` signature.
     trusted_comment: Option<String>,
+    /// Who makes the `signature_of` signature: `good` (the default) or
+    /// `spare` (the world's third key, whose public half is `spare.pub`).
+    signer: Option<String>,
     /// Edit only the text of this line (counted from 1, without its newline).
     line: Option<usize>,
     /// Edit only the bytes this line's base64 decodes to (counted from 1);
@@ -66,8 +69,9 @@ impl FileRecipe {
         let read = |name: &str| {
             std::fs::read(scratch.path(name)).map_err(|e| format!("cannot read {name}: {e}"))
         };
-        if self.trusted_comment.is_some() && self.signature_of.is_none() {
-            return Err("`trusted_comment` belongs with `signature_of`".into());
+        if (self.trusted_comment.is_some() || self.signer.is_some()) && self.signature_of.is_none()
+        {
+            return Err("`trusted_comment` and `signer` belong with `signature_of`".into());
         }
         let starts = (
             &self.from,
@@ -84,7 +88,12 @@ impl FileRecipe {
                     .trusted_comment
                     .as_deref()
                     .unwrap_or(DEFAULT_TRUSTED_COMMENT);
-                sign(&read(signed)?, trusted_comment)
+                let key = match self.signer.as_deref() {
+                    None | Some("good") => super::good_key(),
+                    Some("spare") => super::spare_key(),
+                    Some(other) => return Err(format!("unknown signer {other:?}: good or spare")),
+                };
+                sign(&key, &read(signed)?, trusted_comment)
             }
             _ => Err(
                 "give exactly one of `from`, `contents`, `compiled_from` and `signature_of`".into(),
@@ -109,9 +118,9 @@ fn compile(scratch: &Scratch, source: &str) -> Result<Vec<u8>, String> {
     std::fs::read(&artifact).map_err(|e| format!("cannot read the artifact of {source}: {e}"))
 }
 
-/// A minisign signature of `data` by the good key, as `.minisig` text.
-fn sign(data: &[u8], trusted_comment: &str) -> Result<Vec<u8>, String> {
-    let signature = super::good_key()
+/// A minisign signature of `data` by `key`, as `.minisig` text.
+fn sign(key: &SecretKey, data: &[u8], trusted_comment: &str) -> Result<Vec<u8>, String> {
+    let signature = key
         .sign_prehashed(
             &Prehash::of(data),
             trusted_comment,
