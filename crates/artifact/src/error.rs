@@ -241,9 +241,7 @@ impl Error {
             _ => return None,
         })
     }
-}
 
-impl Error {
     /// Whether this is a revocation's refusal, which audit mode enforces too.
     pub fn is_revocation(&self) -> bool {
         matches!(

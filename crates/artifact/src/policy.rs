@@ -1,9 +1,9 @@
 //! Deployment policy on a verified artifact: which keys must have signed
 //! it (k of n, counter-signatures counted) and when those keys are valid,
 //! which source signers may vouch for it, how old it may be, which engine
-//! and target it must be made for, and what a revocation list revokes. One evaluator, [`Policy::evaluate`],
-//! for every runner and for every way of writing a policy (flags, a policy
-//! file, a host's configuration).
+//! and target it must be made for, and what a revocation list revokes.
+//! One evaluator, [`Policy::evaluate`], for every runner and for every way
+//! of writing a policy (flags, a policy file, a host's configuration).
 //!
 //! A policy only means something for an artifact whose signature verified:
 //! the caller checks it after [`read_verified`](crate::read_verified), never
@@ -60,7 +60,8 @@ pub struct KeyWindow {
 }
 
 impl KeyWindow {
-    fn contains(&self, now: u64) -> bool {
+    /// Whether `now` is within the window, both ends included.
+    pub fn contains(&self, now: u64) -> bool {
         self.not_before.is_none_or(|start| now >= start)
             && self.not_after.is_none_or(|end| now <= end)
     }

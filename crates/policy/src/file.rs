@@ -86,19 +86,13 @@ struct Named {
     name: String,
     key: PublicKey,
     roles: Vec<String>,
-    not_before: Option<u64>,
-    not_after: Option<u64>,
+    /// Its window (unbounded when the file gives none).
+    window: KeyWindow,
 }
 
 impl Named {
     fn has_role(&self, wanted: impl Fn(&str) -> bool) -> bool {
         self.roles.iter().any(|role| wanted(role))
-    }
-
-    /// Whether `now` is within the key's window, both ends included.
-    fn valid_at(&self, now: u64) -> bool {
-        self.not_before.is_none_or(|start| start <= now)
-            && self.not_after.is_none_or(|end| now <= end)
     }
 }
 
@@ -135,7 +129,9 @@ pub(crate) fn parse(text: &str, base: &Path, now: u64) -> Result<TrustPolicy, St
             // that undoes revocations: its window counts here too.
             let revokers = keys_where(
                 &keys,
-                |named| named.has_role(|role| role == REVOCATION_ROLE) && named.valid_at(now),
+                |named| {
+                    named.has_role(|role| role == REVOCATION_ROLE) && named.window.contains(now)
+                },
                 "revocation: no key with the `revocation` role is valid now to verify the list",
             )?;
             let (list, warning) = revocation::read(section, &revokers, base, now)?;
@@ -148,7 +144,7 @@ pub(crate) fn parse(text: &str, base: &Path, now: u64) -> Result<TrustPolicy, St
         required_source_keys: resolve_all(&file.source.signed_by, &keys, "source.signed_by")?,
         min_timestamp: file.artifact.min_timestamp,
         signer_rules: signer_rules(&file.artifact.signed_by, &keys)?,
-        key_windows: windows(&file.keys, &keys),
+        key_windows: windows(&keys),
         allowed_engines: file.artifact.engines.clone(),
         allowed_targets: file.artifact.targets.clone(),
         revocations,
@@ -245,10 +241,13 @@ fn read_key(name: &str, entry: &KeyEntry, base: &Path) -> Result<Named, String> 
     }
     Ok(Named {
         name: name.to_string(),
+        window: KeyWindow {
+            key: key.key_id(),
+            not_before: entry.not_before,
+            not_after: entry.not_after,
+        },
         key,
         roles: entry.roles.clone(),
-        not_before: entry.not_before,
-        not_after: entry.not_after,
     })
 }
 
@@ -310,15 +309,9 @@ fn signer_rules(quorums: &[Quorum], keys: &[Named]) -> Result<Vec<SignerRule>, S
         .collect()
 }
 
-fn windows(entries: &BTreeMap<String, KeyEntry>, keys: &[Named]) -> Vec<KeyWindow> {
+fn windows(keys: &[Named]) -> Vec<KeyWindow> {
     keys.iter()
-        .filter_map(|named| {
-            let entry = entries.get(&named.name)?;
-            (entry.not_before.is_some() || entry.not_after.is_some()).then(|| KeyWindow {
-                key: named.key.key_id(),
-                not_before: entry.not_before,
-                not_after: entry.not_after,
-            })
-        })
+        .map(|named| named.window)
+        .filter(|window| window.not_before.is_some() || window.not_after.is_some())
         .collect()
 }

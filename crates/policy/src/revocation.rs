@@ -209,22 +209,31 @@ fn record_serial(path: &Path, serial: u64, list: Prehash) -> Result<(), String> 
 }
 
 /// An exclusive lock on `PATH.lock` (made if missing), held until dropped.
+/// Made with `create_new` (no symlink followed) and opened as a regular
+/// file without blocking: a FIFO or device put in its place is refused,
+/// never waited on.
 fn lock_state(path: &Path) -> Result<std::fs::File, String> {
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
+    let lock_path = Path::new(&lock_path);
+    let cannot = |e: std::io::Error| {
+        format!(
+            "cannot open its lock file {}: {e}: the serial must be recorded to refuse rollbacks; make the directory writable",
+            lock_path.display()
+        )
+    };
+    match std::fs::OpenOptions::new()
         .write(true)
-        .open(&lock_path)
-        .map_err(|e| {
-            format!(
-                "cannot open its lock file {}: {e}: the serial must be recorded to refuse rollbacks; make the directory writable",
-                Path::new(&lock_path).display()
-            )
-        })?;
+        .create_new(true)
+        .open(lock_path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(cannot(e)),
+    }
+    let file = lucet_signature::file::open_regular_file(lock_path).map_err(cannot)?;
     file.lock()
-        .map_err(|e| format!("cannot lock {}: {e}", Path::new(&lock_path).display()))?;
+        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
     Ok(file)
 }
 
@@ -361,6 +370,17 @@ mod tests {
             error.contains("revocation.state") && error.contains("restore it"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_fifo_as_the_lock_file_is_refused_not_waited_on() {
+        let setup = setup();
+        setup.publish(&list(1, NOW + 10, &[]), &setup.revoker);
+        let lock = setup.dir.path().join("revocation.state.lock");
+        let made = std::process::Command::new("mkfifo").arg(&lock).status();
+        assert!(made.unwrap().success());
+        let error = setup.read(0, NOW).unwrap_err();
+        assert!(error.contains("lock file"), "{error}");
     }
 
     #[test]
