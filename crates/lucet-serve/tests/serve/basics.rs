@@ -40,12 +40,14 @@ fn a_signed_component_answers_each_request_in_a_fresh_instance() {
 #[test]
 fn a_request_past_max_concurrency_is_answered_503_at_once() {
     // A deadline long enough that the loop still holds the slot when the
-    // second request arrives on a loaded machine (2s was not, in CI).
-    let server = signed_server(&["--timeout", "8s", "--max-concurrency", "1"]);
+    // second request arrives on a loaded machine (2s and then 8s were not,
+    // in CI, where this binary's servers share two cores).
+    let server = signed_server(&["--timeout", "20s", "--max-concurrency", "1"]);
     let address = server.address.clone();
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
     server.wait_for_line("looping");
-    assert_eq!(server.get("/busy").0, 503);
+    let busy = server.get("/busy").0;
+    assert_eq!(busy, 503, "the log says when the loop ended: {}", server.log());
     // At once: answered while the only slot is still taken, not after.
     assert!(!looping.is_finished(), "503 only after the slot was free");
     assert_eq!(looping.join().expect("loop request").0, 504);
