@@ -225,8 +225,10 @@ pub(crate) struct InstanceSlots {
     limit: u32,
 }
 
-/// One instance's slot, given back when dropped.
-pub(crate) struct InstanceSlot<'a>(&'a InstanceSlots);
+/// One instance's slot, given back when dropped. It owns a reference to
+/// the host, so that an instance held between instantiation and its run
+/// ([`ReadyInstance`](crate::ReadyInstance)) keeps its slot counted.
+pub(crate) struct InstanceSlot(pub(crate) Arc<Shared>);
 
 impl InstanceSlots {
     fn new(limit: u32) -> InstanceSlots {
@@ -235,21 +237,49 @@ impl InstanceSlots {
             limit,
         }
     }
+}
+
+impl Shared {
+    /// Runs `guest` (which calls into wasm) where the stack has room for it.
+    ///
+    /// wasmtime sets the guest's stack limit `max_wasm_stack` below the
+    /// frame that enters wasm, so the stack under it must be that deep. A
+    /// thread per run would give that too, at 35-55 µs a run (BENCHMARKS.md,
+    /// P4); a stack allocated on this thread only when needed costs nothing
+    /// in the common case. A panic in a host call (or a failed stack
+    /// allocation) ends this call only, as it did when a thread of its own
+    /// ran the guest.
+    pub(crate) fn on_guest_stack<T>(
+        &self,
+        guest: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let stack = self
+            .engine
+            .options()
+            .max_wasm_stack
+            .saturating_add(lucet_runtime::HOST_STACK_MARGIN);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            stacker::maybe_grow(stack, stack, guest)
+        }))
+        .map_err(|_| Error::RunPanicked)?
+    }
 
     /// A slot, or [`PoolFull::Instances`] when all are taken: never waits.
-    pub(crate) fn take(&self) -> Result<InstanceSlot<'_>, Error> {
-        self.running
+    pub(crate) fn take_slot(self: &Arc<Shared>) -> Result<InstanceSlot, Error> {
+        let slots = &self.slots;
+        slots
+            .running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
-                (running < self.limit).then_some(running + 1)
+                (running < slots.limit).then_some(running + 1)
             })
-            .map(|_| InstanceSlot(self))
-            .map_err(|_| Error::PoolExhausted(PoolFull::Instances(self.limit)))
+            .map(|_| InstanceSlot(Arc::clone(self)))
+            .map_err(|_| Error::PoolExhausted(PoolFull::Instances(slots.limit)))
     }
 }
 
-impl Drop for InstanceSlot<'_> {
+impl Drop for InstanceSlot {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.slots.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

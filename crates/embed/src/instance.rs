@@ -1,18 +1,19 @@
 //! Running one instance of a module or component: a fresh store, WASI
 //! context and pool slot per run.
 
-use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lucet_runtime::{
     Deadline, GuestLimiter, GuestState, GuestStdio, GuestWorld, Outcome, StartFailure, guest_store,
+    set_deadline,
 };
-use wasmtime::{InstancePre, PoolConcurrencyLimitError, Store};
-use wasmtime_wasi::p2::bindings::sync::CommandPre;
+use wasmtime::{InstancePre, PoolConcurrencyLimitError, Store, TypedFunc};
+use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::error::{Error, PoolFull};
-use crate::host::{Code, ENTRYPOINT, ModuleHandle};
+use crate::host::{Code, ENTRYPOINT, InstanceSlot, ModuleHandle};
 
 /// One run's inputs and limits.
 #[derive(Debug, Clone)]
@@ -88,6 +89,8 @@ impl ModuleHandle {
     /// memory, no preopened directories, no host environment): preview 1 to
     /// a module, whose `_start` is called, WASI 0.2 to a component, whose
     /// `wasi:cli/run` is (`run` returning an error is exit status 1).
+    /// The same as [`instantiate`](ModuleHandle::instantiate) then
+    /// [`ReadyInstance::run`], with one deadline over both.
     ///
     /// The guest runs on the calling thread: on its stack when that has room
     /// for the host's wasm stack plus
@@ -102,36 +105,44 @@ impl ModuleHandle {
     /// [`Error::OverLimitAtStart`], [`Error::Instantiate`], [`Error::Host`]
     /// or [`Error::RunPanicked`]. A trap, an exit status or the deadline are
     /// [`RunOutput::outcome`]s.
-    pub fn run(&self, mut config: InstanceConfig) -> Result<RunOutput, Error> {
-        let engine = &self.inner.host.engine;
+    pub fn run(&self, config: InstanceConfig) -> Result<RunOutput, Error> {
+        let started = Instant::now();
+        let host = &self.inner.host;
+        host.on_guest_stack(|| self.instantiate_here(config, started)?.finish(started))
+    }
+
+    /// Makes an instance now and runs it later: its pool slot, memory and
+    /// WASI context are taken here, and the module's start function (if
+    /// any) runs here, while `_start` or `wasi:cli/run` waits for
+    /// [`ReadyInstance::run`]. A host keeps instances ready ahead of
+    /// requests this way; each holds its slot until it is run or dropped.
+    ///
+    /// `config.deadline` bounds instantiation, and bounds the run again from
+    /// its start. A start function that traps or exits ends the guest: that
+    /// is the outcome [`ReadyInstance::run`] reports.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](ModuleHandle::run), less the outcomes of the run.
+    pub fn instantiate(&self, config: InstanceConfig) -> Result<ReadyInstance, Error> {
+        let started = Instant::now();
+        let host = &self.inner.host;
+        host.on_guest_stack(|| self.instantiate_here(config, started))
+    }
+
+    fn instantiate_here(
+        &self,
+        mut config: InstanceConfig,
+        started: Instant,
+    ) -> Result<ReadyInstance, Error> {
+        let host = &self.inner.host;
         if let Some(deadline) = config.deadline
-            && !engine.settings().interruptible
+            && !host.engine.settings().interruptible
         {
             return Err(Error::NotInterruptible(deadline));
         }
-        let stdin = std::mem::take(&mut config.stdin);
-        // wasmtime sets the guest's stack limit `max_wasm_stack` below the
-        // frame that enters wasm, so the stack under it must be that deep. A
-        // thread per run would give that too, at 35-55 µs a run (BENCHMARKS.md,
-        // P4); a stack allocated on this thread only when needed costs
-        // nothing in the common case.
-        let stack = engine
-            .options()
-            .max_wasm_stack
-            .saturating_add(lucet_runtime::HOST_STACK_MARGIN);
-        // A panic in a host call (or a failed stack allocation) ends this run
-        // only, as it did when a thread of its own ran the guest.
-        std::panic::catch_unwind(AssertUnwindSafe(|| {
-            stacker::maybe_grow(stack, stack, || self.run_here(&config, stdin))
-        }))
-        .map_err(|_| Error::RunPanicked)?
-    }
-
-    fn run_here(&self, config: &InstanceConfig, stdin: Vec<u8>) -> Result<RunOutput, Error> {
-        let started = Instant::now();
-        let host = &self.inner.host;
         // Held until the store is dropped, when the pool has its slots back.
-        let _slot = host.slots.take()?;
+        let slot = host.take_slot()?;
         let stdout = MemoryOutputPipe::new(config.max_output);
         let stderr = MemoryOutputPipe::new(config.max_output);
         let world = GuestWorld {
@@ -139,7 +150,7 @@ impl ModuleHandle {
             args: &config.args,
             env: &config.env,
             stdio: GuestStdio::Memory {
-                stdin,
+                stdin: std::mem::take(&mut config.stdin),
                 stdout: stdout.clone(),
                 stderr: stderr.clone(),
             },
@@ -152,22 +163,107 @@ impl ModuleHandle {
             Some(config.max_memory.unwrap_or(host.pooling.max_memory_size)),
             u64::try_from(host.pooling.max_table_elements).unwrap_or(u64::MAX),
         );
-        // The host's ticker advances the shared epoch every EPOCH_TICK; the
-        // store checks its own deadline at each tick.
-        let deadline = match config.deadline.and_then(|d| started.checked_add(d)) {
-            Some(until) => Deadline::At(until),
-            None => Deadline::None,
+        let mut store = guest_store(
+            host.engine.engine(),
+            wasi,
+            limits,
+            deadline_from(started, config.deadline),
+        );
+        let entry = match &self.inner.code {
+            Code::Module(pre) => instantiate_module(pre, &mut store)?,
+            Code::Component(pre) => instantiate_component(pre, &mut store)?,
         };
-        let mut store = guest_store(host.engine.engine(), wasi, limits, deadline);
+        Ok(ReadyInstance {
+            store,
+            entry,
+            stdout,
+            stderr,
+            deadline: config.deadline,
+            _slot: slot,
+        })
+    }
+}
 
-        let result = match &self.inner.code {
-            Code::Module(pre) => call_module(pre, &mut store)?,
-            Code::Component(pre) => call_component(pre, &mut store)?,
+/// The host's ticker advances the shared epoch every EPOCH_TICK; the store
+/// checks its own deadline, `limit` after `started`, at each tick.
+fn deadline_from(started: Instant, limit: Option<Duration>) -> Deadline {
+    match limit.and_then(|limit| started.checked_add(limit)) {
+        Some(until) => Deadline::At(until),
+        None => Deadline::None,
+    }
+}
+
+/// An instance made by [`ModuleHandle::instantiate`], not yet run: it holds
+/// a pool slot, its memory and its WASI context until
+/// [`run`](ReadyInstance::run) or drop. It can be sent to another thread
+/// and run there.
+pub struct ReadyInstance {
+    // Dropped first: the store gives its instance back to the pool before
+    // the slot is counted free.
+    store: Store<GuestState>,
+    entry: Entry,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    deadline: Option<Duration>,
+    _slot: InstanceSlot,
+}
+
+impl std::fmt::Debug for ReadyInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyInstance")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a ready instance calls when run.
+enum Entry {
+    /// A module's `_start`.
+    Start(TypedFunc<(), ()>),
+    /// A component's `wasi:cli/run`.
+    Run(Command),
+    /// The start function already ended the guest: how.
+    Ended(wasmtime::Error),
+}
+
+impl ReadyInstance {
+    /// Calls the instance's `_start` (or `wasi:cli/run`) on the calling
+    /// thread, as [`ModuleHandle::run`] does, with the deadline counted
+    /// from now; [`RunOutput::elapsed`] is counted from now too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Host`] or [`Error::RunPanicked`]. A trap, an exit status or
+    /// the deadline are [`RunOutput::outcome`]s.
+    pub fn run(mut self) -> Result<RunOutput, Error> {
+        let started = Instant::now();
+        if self.deadline.is_some() {
+            set_deadline(&mut self.store, deadline_from(started, self.deadline));
+        }
+        let host = Arc::clone(&self._slot.0);
+        host.on_guest_stack(|| self.finish(started))
+    }
+
+    fn finish(self, started: Instant) -> Result<RunOutput, Error> {
+        let ReadyInstance {
+            mut store,
+            entry,
+            stdout,
+            stderr,
+            deadline,
+            _slot,
+        } = self;
+        let result = match entry {
+            Entry::Start(start) => start.call(&mut store, ()),
+            Entry::Run(command) => {
+                lucet_runtime::command_ended(command.wasi_cli_run().call_run(&mut store))
+            }
+            Entry::Ended(error) => Err(error),
         };
-        let outcome = lucet_runtime::outcome_of(result, config.deadline).map_err(Error::Host)?;
+        let outcome = lucet_runtime::outcome_of(result, deadline).map_err(Error::Host)?;
         let elapsed = started.elapsed();
         // The pipes hold their buffers until the store (and the WASI context
-        // in it) is gone; the slot returns to the pool here too.
+        // in it) is gone; the slot returns to the pool after it.
         drop(store);
         Ok(RunOutput {
             outcome,
@@ -178,42 +274,38 @@ impl ModuleHandle {
     }
 }
 
-/// Instantiates a command module and calls its `_start`: the call's result,
-/// or the instantiation's when that ends the guest.
-fn call_module(
+/// Instantiates a command module: its `_start`, or how its start function
+/// ended the guest.
+fn instantiate_module(
     pre: &InstancePre<GuestState>,
     store: &mut Store<GuestState>,
-) -> Result<wasmtime::Result<()>, Error> {
+) -> Result<Entry, Error> {
     match pre.instantiate(&mut *store) {
-        Ok(instance) => {
-            let entry = instance
-                .get_typed_func::<(), ()>(&mut *store, ENTRYPOINT)
-                .map_err(|_| Error::NotACommand)?;
-            Ok(entry.call(&mut *store, ()))
-        }
+        Ok(instance) => instance
+            .get_typed_func::<(), ()>(&mut *store, ENTRYPOINT)
+            .map(Entry::Start)
+            .map_err(|_| Error::NotACommand),
         Err(error) => start_failed(error, store.data()),
     }
 }
 
-/// Instantiates a command component and calls its `wasi:cli/run`, as
-/// [`call_module`] does `_start`.
-fn call_component(
+/// Instantiates a command component: its `wasi:cli/run`, as
+/// [`instantiate_module`] does `_start`.
+fn instantiate_component(
     pre: &CommandPre<GuestState>,
     store: &mut Store<GuestState>,
-) -> Result<wasmtime::Result<()>, Error> {
+) -> Result<Entry, Error> {
     match pre.instantiate(&mut *store) {
-        Ok(command) => Ok(lucet_runtime::command_ended(
-            command.wasi_cli_run().call_run(&mut *store),
-        )),
+        Ok(command) => Ok(Entry::Run(command)),
         Err(error) => start_failed(error, store.data()),
     }
 }
 
 /// A failed instantiation: the guest's own end when a start function trapped
 /// or exited (an outcome), else the error.
-fn start_failed(error: wasmtime::Error, state: &GuestState) -> Result<wasmtime::Result<()>, Error> {
+fn start_failed(error: wasmtime::Error, state: &GuestState) -> Result<Entry, Error> {
     match StartFailure::of(error, state) {
-        StartFailure::GuestEnded(error) => Ok(Err(error)),
+        StartFailure::GuestEnded(error) => Ok(Entry::Ended(error)),
         StartFailure::OverLimit(refusal) => Err(Error::OverLimitAtStart(refusal)),
         StartFailure::Refused(error) => Err(instantiation_error(error)),
     }

@@ -10,7 +10,9 @@
 //! each run with its own WASI context (preview 1 for a core module, WASI 0.2
 //! for a component; in-memory stdin, captured stdout and stderr, no file
 //! system, no host environment), its own memory limit and a wall-clock
-//! deadline.
+//! deadline. A host that wants instances ready ahead of its requests makes
+//! them with [`ModuleHandle::instantiate`] and runs each later, on any
+//! thread, with [`ReadyInstance::run`].
 //!
 //! ```no_run
 //! use std::path::PathBuf;
@@ -66,7 +68,8 @@
 //!   two an artifact holds is its signed metadata's `kind`, never a guess
 //!   from its bytes.
 //! * **Bounded.** Instances beyond [`PoolingLimits::max_instances`] are
-//!   refused ([`Error::PoolExhausted`]), never queued; output beyond
+//!   refused ([`Error::PoolExhausted`]), never queued, ready ones included
+//!   (each holds its slot until it is run or dropped); output beyond
 //!   [`InstanceConfig::max_output`] fails in the guest.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -77,7 +80,7 @@ mod instance;
 
 pub use error::{Error, PoolFull};
 pub use host::{AuditedLoad, EPOCH_TICK, Host, HostConfig, ModuleHandle, PoolingLimits};
-pub use instance::{InstanceConfig, RunOutput};
+pub use instance::{InstanceConfig, ReadyInstance, RunOutput};
 pub use lucet_artifact::{ArtifactKind, Metadata, Policy};
 pub use lucet_runtime::{
     EngineSettings, GuestTrap, LimitRefusal, LimitedResource, Outcome, TrapKind,

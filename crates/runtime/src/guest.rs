@@ -132,6 +132,13 @@ pub fn guest_store(
 ) -> Store<GuestState> {
     let mut store = Store::new(engine, GuestState { wasi, limits });
     store.limiter(|state| &mut state.limits);
+    set_deadline(&mut store, deadline);
+    store
+}
+
+/// Sets (or replaces) `store`'s deadline: an instance made ahead of its run
+/// gets the run's own deadline when the run begins.
+pub fn set_deadline(store: &mut Store<GuestState>, deadline: Deadline) {
     match deadline {
         Deadline::None => store.set_epoch_deadline(NO_DEADLINE),
         Deadline::NextEpoch => {
@@ -152,7 +159,6 @@ pub fn guest_store(
             });
         }
     }
-    store
 }
 
 /// How the guest's WASI calls are made.

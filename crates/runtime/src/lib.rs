@@ -47,7 +47,7 @@ pub use epoch::EpochThread;
 pub use error::Error;
 pub use guest::{
     Deadline, GuestState, GuestStdio, GuestWorld, NO_DEADLINE, StartFailure, WasiCalls,
-    component_linker, guest_linker, guest_store,
+    component_linker, guest_linker, guest_store, set_deadline,
 };
 pub use image::{EngineImage, LoadedCode, SealedImage};
 pub use invoke::{Invocation, Results};

@@ -4,4 +4,5 @@
 
 mod api;
 mod component;
+mod ready;
 mod util;
