@@ -137,10 +137,11 @@ pub fn embed_like_pool(limits: &PoolingLimits) -> Result<PoolingAllocationConfig
     Ok(pool)
 }
 
-/// The engine of a default `lucet_embed::Host`, built bare: lucet's engine
-/// settings, lucetc's default opt level and the same pool.
-pub fn embed_like_engine() -> Result<Engine> {
-    let pool = embed_like_pool(&PoolingLimits::default())?;
+/// The engine of a `lucet_embed::Host` with the pool of `limits`, built
+/// bare: lucet's engine settings, lucetc's default opt level and the same
+/// pool.
+pub fn embed_like_engine(limits: &PoolingLimits) -> Result<Engine> {
+    let pool = embed_like_pool(limits)?;
     let mut config = lucet_like_config(EngineSettings::default().interruptible)?;
     config
         .cranelift_opt_level(wasmtime::OptLevel::SpeedAndSize)

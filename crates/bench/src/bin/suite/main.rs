@@ -1,4 +1,4 @@
-//! `suite`: the performance suite (rows P2–P10 of BENCHMARKS.md), each row
+//! `suite`: the performance suite (rows P2–P11 of BENCHMARKS.md), each row
 //! measured side by side with its peer in the same run.
 //!
 //! * **P2 load**: `lucet_runtime::load_verified` of a signed artifact
@@ -45,8 +45,13 @@
 //!   through `containerd-shim-lucet-v1` (verified against the node's key),
 //!   against the same containerd starting a static native hello world
 //!   through runc, start to exit.
+//! * **P11 density**: the resident set of 1,000 idle hello-world instances
+//!   held by lucet-embed (`ModuleHandle::instantiate`), each measurement in
+//!   a fresh process of this binary, against bare wasmtime holding as many
+//!   with the same engine and pool; and instantiate + drop from 2 threads at
+//!   once, the same two ways.
 //!
-//! Each row has a module of its own (`p2` … `p10`; P8's servers, load
+//! Each row has a module of its own (`p2` … `p11`; P8's servers, load
 //! generator and in-process instantiation in `servers`, `wrk` and
 //! `instantiate`); the tables and timing
 //! helpers are in the library (`lucet_bench::report`), keys and in-process
@@ -67,6 +72,7 @@ mod fixture;
 mod instantiate;
 mod options;
 mod p10;
+mod p11;
 mod p2;
 mod p3;
 mod p4;
@@ -136,6 +142,10 @@ fn run(opts: &Options) -> Result<()> {
         p10::p10(opts, &fx, &tools, &mut report)?;
         report.flush();
     }
+    if opts.wants("P11") {
+        p11::p11(opts, &fx, &mut report)?;
+        report.flush();
+    }
     report.line(&format!("load average {} after", load_average()));
     report.flush();
     Ok(())
@@ -201,5 +211,30 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let [mode, side, instances] = args.as_slice()
+        && mode == p11::DENSITY_PROCESS
+    {
+        return density_process(side, instances);
+    }
     lucet_bench::args::main::<Options>()
+}
+
+/// P11's hidden mode: prints the resident set growth of holding the
+/// instances, in bytes.
+fn density_process(side: &OsString, instances: &OsString) -> ExitCode {
+    let measured = (|| {
+        let side = p11::Side::from_arg(&side.to_string_lossy())?;
+        let instances = instances.to_string_lossy().parse()?;
+        p11::density_process(side, instances)
+    })();
+    match measured {
+        Ok(bytes) => {
+            println!("{bytes}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("suite {}: {e:#}", p11::DENSITY_PROCESS);
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use lucet_bench::report::{Report, median_of, percentile, ratio, us, yes_no};
-use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle};
+use lucet_embed::{Host, HostConfig, InstanceConfig, ModuleHandle, PoolingLimits};
 use lucet_runtime::EngineSettings;
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Engine, Instance, InstancePre, Linker, Module, Store, StoreLimits, StoreLimitsBuilder,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use crate::fixture::{
     Fixture, HELLO_OUT, HELLO_WAT, NO_DEADLINE, TRIVIAL_WAT, WasmtimeContext, embed_like_engine,
@@ -17,28 +20,34 @@ use crate::fixture::{
 };
 use crate::options::Options;
 
-struct BareState {
+pub struct BareState {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
 }
 
-/// Bare wasmtime with the pool a default `lucet_embed::Host` reserves and
-/// lucetc's default engine settings.
-struct Bare {
+/// Bare wasmtime with the pool a `lucet_embed::Host` reserves and lucetc's
+/// default engine settings.
+pub struct Bare {
     engine: Engine,
     linker: Linker<BareState>,
 }
 
 impl Bare {
+    /// With the pool of a default `Host`.
     fn new() -> Result<Bare> {
-        let engine = embed_like_engine()?;
+        Bare::with_pool(&PoolingLimits::default())
+    }
+
+    /// With the pool of a `Host` of these `limits`.
+    pub fn with_pool(limits: &PoolingLimits) -> Result<Bare> {
+        let engine = embed_like_engine(limits)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s: &mut BareState| &mut s.wasi)
             .wt("bare linker")?;
         Ok(Bare { engine, linker })
     }
 
-    fn pre(&self, wasm: &[u8]) -> Result<InstancePre<BareState>> {
+    pub fn pre(&self, wasm: &[u8]) -> Result<InstancePre<BareState>> {
         let module = Module::new(&self.engine, wasm).wt("bare compile")?;
         self.linker
             .instantiate_pre(&module)
@@ -46,9 +55,13 @@ impl Bare {
     }
 }
 
-/// One bare cycle: WASI context with captured output, store, instance,
-/// `_start`, drop. Returns stdout.
-fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
+/// A bare instance, not yet run, as `ModuleHandle::instantiate` makes one:
+/// WASI context with captured output, store, instance. Returns them and
+/// the stdout pipe.
+pub fn bare_instance(
+    pre: &InstancePre<BareState>,
+    name: &str,
+) -> Result<(Store<BareState>, Instance, MemoryOutputPipe)> {
     let (mut wasi, stdout) = crate::fixture::bare_wasi(name);
     let limits = StoreLimitsBuilder::new().memory_size(128 << 20).build();
     let mut store = Store::new(
@@ -61,6 +74,13 @@ fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
     store.limiter(|s| &mut s.limits);
     store.set_epoch_deadline(NO_DEADLINE);
     let instance = pre.instantiate(&mut store).wt("bare instantiate")?;
+    Ok((store, instance, stdout))
+}
+
+/// Runs a bare instance's `_start`, then drops it. Returns stdout.
+pub fn bare_run(
+    (mut store, instance, stdout): (Store<BareState>, Instance, MemoryOutputPipe),
+) -> Result<Vec<u8>> {
     instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .wt("bare _start")?
@@ -68,6 +88,12 @@ fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
         .wt("bare run")?;
     drop(store);
     Ok(stdout.contents().to_vec())
+}
+
+/// One bare cycle: WASI context with captured output, store, instance,
+/// `_start`, drop. Returns stdout.
+fn bare_cycle(pre: &InstancePre<BareState>, name: &str) -> Result<Vec<u8>> {
+    bare_run(bare_instance(pre, name)?)
 }
 
 /// One `ModuleHandle::run` with a default `InstanceConfig`: stdout and

@@ -359,7 +359,7 @@ impl WasiView for BareState {
 /// Bare wasmtime 48 with a default `lucet_embed::Host`'s engine and pool:
 /// the component compiled in process, linked to WASI 0.2.
 fn bare_pre(component: &[u8]) -> Result<CommandPre<BareState>> {
-    let engine = embed_like_engine()?;
+    let engine = embed_like_engine(&lucet_embed::PoolingLimits::default())?;
     let component = Component::new(&engine, component).wt("bare compile")?;
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wt("bare linker")?;
