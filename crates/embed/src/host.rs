@@ -14,7 +14,8 @@ use lucet_runtime::{
 use lucet_signature::{KeyId, PublicKeySet};
 use wasmtime::component::{self, Component};
 use wasmtime::{
-    ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module, ModuleExport,
+    PoolingAllocationConfig,
 };
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 
@@ -420,7 +421,7 @@ impl Host {
         let signer = verified.signer();
         let loaded = lucet_runtime::load_verified_artifact_into(&shared.engine, verified)?;
         let code = match loaded.code() {
-            LoadedCode::Module(module) => Code::Module(shared.link_module(module)?),
+            LoadedCode::Module(module) => shared.link_module(module)?,
             LoadedCode::Component(component) => Code::Component(shared.link_component(component)?),
         };
         let handle = ModuleHandle {
@@ -473,15 +474,17 @@ fn open_artifact(path: &Path) -> Result<(String, std::fs::File), Error> {
 
 impl Shared {
     /// A WASI command module (`_start: () -> ()`), linked to WASI preview 1.
-    fn link_module(&self, module: &Module) -> Result<InstancePre<GuestState>, Error> {
+    fn link_module(&self, module: &Module) -> Result<Code, Error> {
         let is_command = matches!(
             module.get_export(ENTRYPOINT),
             Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0
         );
-        if !is_command {
+        let start = module.get_export_index(ENTRYPOINT);
+        let (true, Some(start)) = (is_command, start) else {
             return Err(Error::NotACommand);
-        }
-        self.linker.instantiate_pre(module).map_err(Error::Link)
+        };
+        let pre = self.linker.instantiate_pre(module).map_err(Error::Link)?;
+        Ok(Code::Module { pre, start })
     }
 
     /// A WASI 0.2 command component (`wasi:cli/run`), linked to WASI 0.2.
@@ -505,7 +508,11 @@ impl Shared {
 /// What a handle instantiates per run: a module linked to WASI preview 1, or
 /// a component's `wasi:cli/run` linked to WASI 0.2.
 pub(crate) enum Code {
-    Module(InstancePre<GuestState>),
+    /// `start` is `_start`, found once here rather than by name per run.
+    Module {
+        pre: InstancePre<GuestState>,
+        start: ModuleExport,
+    },
     Component(CommandPre<GuestState>),
 }
 

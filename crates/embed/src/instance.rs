@@ -8,7 +8,7 @@ use lucet_runtime::{
     Deadline, GuestLimiter, GuestState, GuestStdio, GuestWorld, Outcome, StartFailure, guest_store,
     set_deadline,
 };
-use wasmtime::{InstancePre, PoolConcurrencyLimitError, Store, TypedFunc};
+use wasmtime::{Extern, Instance, InstancePre, ModuleExport, PoolConcurrencyLimitError, Store};
 use wasmtime_wasi::p2::bindings::sync::{Command, CommandPre};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -170,7 +170,7 @@ impl ModuleHandle {
             deadline_from(started, config.deadline),
         );
         let entry = match &self.inner.code {
-            Code::Module(pre) => instantiate_module(pre, &mut store)?,
+            Code::Module { pre, start } => instantiate_module(pre, *start, &mut store)?,
             Code::Component(pre) => instantiate_component(pre, &mut store)?,
         };
         Ok(ReadyInstance {
@@ -218,8 +218,8 @@ impl std::fmt::Debug for ReadyInstance {
 
 /// What a ready instance calls when run.
 enum Entry {
-    /// A module's `_start`.
-    Start(TypedFunc<(), ()>),
+    /// A module's instance, and where its `_start` is.
+    Start(Instance, ModuleExport),
     /// A component's `wasi:cli/run`.
     Run(Command),
     /// The start function already ended the guest: how.
@@ -254,7 +254,7 @@ impl ReadyInstance {
             _slot,
         } = self;
         let result = match entry {
-            Entry::Start(start) => start.call(&mut store, ()),
+            Entry::Start(instance, start) => call_start(&mut store, instance, &start),
             Entry::Run(command) => {
                 lucet_runtime::command_ended(command.wasi_cli_run().call_run(&mut store))
             }
@@ -274,19 +274,30 @@ impl ReadyInstance {
     }
 }
 
-/// Instantiates a command module: its `_start`, or how its start function
+/// Instantiates a command module: the instance, or how its start function
 /// ended the guest.
 fn instantiate_module(
     pre: &InstancePre<GuestState>,
+    start: ModuleExport,
     store: &mut Store<GuestState>,
 ) -> Result<Entry, Error> {
     match pre.instantiate(&mut *store) {
-        Ok(instance) => instance
-            .get_typed_func::<(), ()>(&mut *store, ENTRYPOINT)
-            .map(Entry::Start)
-            .map_err(|_| Error::NotACommand),
+        Ok(instance) => Ok(Entry::Start(instance, start)),
         Err(error) => start_failed(error, store.data()),
     }
+}
+
+/// Calls the instance's `_start`, whose type the load checked.
+fn call_start(
+    store: &mut Store<GuestState>,
+    instance: Instance,
+    start: &ModuleExport,
+) -> wasmtime::Result<()> {
+    let start = instance
+        .get_module_export(&mut *store, start)
+        .and_then(Extern::into_func)
+        .ok_or_else(|| wasmtime::format_err!("the instance has no `{ENTRYPOINT}`"))?;
+    start.typed::<(), ()>(&*store)?.call(&mut *store, ())
 }
 
 /// Instantiates a command component: its `wasi:cli/run`, as

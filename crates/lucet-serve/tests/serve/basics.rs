@@ -47,7 +47,12 @@ fn a_request_past_max_concurrency_is_answered_503_at_once() {
     let looping = std::thread::spawn(move || request(&address, "GET", "/loop"));
     server.wait_for_line("looping");
     let busy = server.get("/busy").0;
-    assert_eq!(busy, 503, "the log says when the loop ended: {}", server.log());
+    assert_eq!(
+        busy,
+        503,
+        "the log says when the loop ended: {}",
+        server.log()
+    );
     // At once: answered while the only slot is still taken, not after.
     assert!(!looping.is_finished(), "503 only after the slot was free");
     assert_eq!(looping.join().expect("loop request").0, 504);
