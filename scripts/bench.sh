@@ -7,11 +7,12 @@
 #
 #   scripts/bench.sh              full run (about twenty minutes), rewrites BENCHMARKS.md
 #   scripts/bench.sh --no-write   full run, prints only
-#   scripts/bench.sh --suite-only P2-P9 only (verify-throughput's block is kept)
+#   scripts/bench.sh --suite-only P2-P11 only (verify-throughput's block is kept)
 #   scripts/bench.sh --p7-only    P7 only (every other block is kept)
 #   scripts/bench.sh --p8-only    P8 only (every other block is kept)
 #   scripts/bench.sh --p9-only    P9 only (every other block is kept)
 #   scripts/bench.sh --p10-only   P10 only (every other block is kept; needs root)
+#   scripts/bench.sh --p11-only   P11 only (every other block is kept)
 #
 # CI runs the smoke mode instead (seconds, no peers): see scripts/test.sh.
 set -euo pipefail
@@ -24,15 +25,17 @@ p7=1
 p8=1
 p9=1
 p10=1
+p11=1
 for arg in "$@"; do
     case $arg in
         --no-write) write=0 ;;
         --suite-only) p1=0 ;;
-        --p7-only) p1=0 p2_p6=0 p8=0 p9=0 p10=0 ;;
-        --p8-only) p1=0 p2_p6=0 p7=0 p9=0 p10=0 ;;
-        --p9-only) p1=0 p2_p6=0 p7=0 p8=0 p10=0 ;;
-        --p10-only) p1=0 p2_p6=0 p7=0 p8=0 p9=0 ;;
-        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only | --p9-only | --p10-only]" >&2; exit 2 ;;
+        --p7-only) p1=0 p2_p6=0 p8=0 p9=0 p10=0 p11=0 ;;
+        --p8-only) p1=0 p2_p6=0 p7=0 p9=0 p10=0 p11=0 ;;
+        --p9-only) p1=0 p2_p6=0 p7=0 p8=0 p10=0 p11=0 ;;
+        --p10-only) p1=0 p2_p6=0 p7=0 p8=0 p9=0 p11=0 ;;
+        --p11-only) p1=0 p2_p6=0 p7=0 p8=0 p9=0 p10=0 ;;
+        *) echo "usage: scripts/bench.sh [--no-write] [--suite-only | --p7-only | --p8-only | --p9-only | --p10-only | --p11-only]" >&2; exit 2 ;;
     esac
 done
 
@@ -91,6 +94,7 @@ suite_p7=$(mktemp)
 suite_p8=$(mktemp)
 suite_p9=$(mktemp)
 suite_p10=$(mktemp)
+suite_p11=$(mktemp)
 # P8's servers are the suite's grandchildren; the suite stops them, and each
 # runs under a lifetime bound of its own. Should this script be stopped
 # mid-run, the suite's process group (its own session, see run_p8) is ended
@@ -100,7 +104,7 @@ cleanup() {
     if [[ -n $p8_group ]]; then
         kill -KILL -- "-$p8_group" 2>/dev/null || true
     fi
-    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8" "$suite_p9" "$suite_p10"
+    rm -f "$p1_out" "$suite" "$suite_p7" "$suite_p8" "$suite_p9" "$suite_p10" "$suite_p11"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -135,8 +139,8 @@ if [[ $p1 == 1 ]]; then
     target/release/verify-throughput --size-mb 256 --reps 7 --explore --markdown | tee "$p1_out"
 fi
 # P7 (WebAssembly 3.0 and components), P8 (the wasi:http server), P9
-# (pulls from a registry) and P10 (containers) have blocks of their own, so
-# that each can be rerun alone (--p7-only, --p8-only, --p9-only, --p10-only).
+# (pulls from a registry), P10 (containers) and P11 (density) have blocks
+# of their own, so that each can be rerun alone (--p7-only … --p11-only).
 if [[ $p2_p6 == 1 ]]; then
     run_suite P2,P3,P4,P5,P6 | tee "$suite"
 fi
@@ -151,6 +155,9 @@ if [[ $p9 == 1 ]]; then
 fi
 if [[ $p10 == 1 ]]; then
     run_suite P10 | tee "$suite_p10"
+fi
+if [[ $p11 == 1 ]]; then
+    run_suite P11 | tee "$suite_p11"
 fi
 
 if [[ $write == 1 ]]; then
@@ -181,6 +188,9 @@ if [[ $write == 1 ]]; then
     fi
     if [[ $p10 == 1 ]]; then
         replace suite-p10 "$suite_p10"
+    fi
+    if [[ $p11 == 1 ]]; then
+        replace suite-p11 "$suite_p11"
     fi
     echo "BENCHMARKS.md: generated blocks rewritten ($(date -u '+%Y-%m-%d %H:%M UTC'))" >&2
 fi
