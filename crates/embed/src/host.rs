@@ -152,8 +152,8 @@ impl std::fmt::Debug for Shared {
 ///
 /// Cheap to clone (a reference count); usable from many threads at once.
 /// The engine, its instance pool and an epoch thread (when artifacts are
-/// interruptible) live until the host and every [`ModuleHandle`] from it are
-/// dropped.
+/// interruptible) live until the host and every [`ModuleHandle`] and
+/// [`ReadyInstance`](crate::ReadyInstance) from it are dropped.
 #[derive(Clone, Debug)]
 pub struct Host {
     shared: Arc<Shared>,
@@ -229,7 +229,14 @@ pub(crate) struct InstanceSlots {
 /// One instance's slot, given back when dropped. It owns a reference to
 /// the host, so that an instance held between instantiation and its run
 /// ([`ReadyInstance`](crate::ReadyInstance)) keeps its slot counted.
-pub(crate) struct InstanceSlot(pub(crate) Arc<Shared>);
+pub(crate) struct InstanceSlot(Arc<Shared>);
+
+impl InstanceSlot {
+    /// The host whose slot this is.
+    pub(crate) fn host(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
 
 impl InstanceSlots {
     fn new(limit: u32) -> InstanceSlots {

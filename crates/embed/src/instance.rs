@@ -31,7 +31,9 @@ pub struct InstanceConfig {
     /// [`max_memory_size`](crate::PoolingLimits::max_memory_size), which
     /// also bounds each memory on its own.
     pub max_memory: Option<u64>,
-    /// Wall-clock limit from the start of instantiation; the guest is stopped
+    /// Wall-clock limit from the start of instantiation (for an instance made
+    /// ahead with [`ModuleHandle::instantiate`], again from the start of its
+    /// [`run`](ReadyInstance::run)); the guest is stopped
     /// within about [`EPOCH_TICK`](crate::EPOCH_TICK) of it while it runs wasm
     /// code (a blocking host call is not interrupted). `None`: no limit.
     pub deadline: Option<Duration>,
@@ -64,7 +66,9 @@ pub struct RunOutput {
     pub stdout: Vec<u8>,
     /// Standard error (at most `max_output` bytes).
     pub stderr: Vec<u8>,
-    /// Time from the start of instantiation to the end of the run.
+    /// Time from the start of instantiation to the end of the run
+    /// ([`ModuleHandle::run`]), or from the start of the run to its end
+    /// ([`ReadyInstance::run`]).
     pub elapsed: Duration,
 }
 
@@ -90,7 +94,8 @@ impl ModuleHandle {
     /// a module, whose `_start` is called, WASI 0.2 to a component, whose
     /// `wasi:cli/run` is (`run` returning an error is exit status 1).
     /// The same as [`instantiate`](ModuleHandle::instantiate) then
-    /// [`ReadyInstance::run`], with one deadline over both.
+    /// [`ReadyInstance::run`], with one deadline over both, and
+    /// [`RunOutput::elapsed`] counted over both.
     ///
     /// The guest runs on the calling thread: on its stack when that has room
     /// for the host's wasm stack plus
@@ -240,18 +245,21 @@ impl ReadyInstance {
         if self.deadline.is_some() {
             set_deadline(&mut self.store, deadline_from(started, self.deadline));
         }
-        let host = Arc::clone(&self._slot.0);
+        let host = Arc::clone(self._slot.host());
         host.on_guest_stack(|| self.finish(started))
     }
 
     fn finish(self, started: Instant) -> Result<RunOutput, Error> {
+        // Bindings drop in reverse order: the slot, bound first, is counted
+        // free only after the store has given its instance back to the pool,
+        // on every path out of here (an error or a panic too).
         let ReadyInstance {
+            _slot,
             mut store,
             entry,
             stdout,
             stderr,
             deadline,
-            _slot,
         } = self;
         let result = match entry {
             Entry::Start(instance, start) => call_start(&mut store, instance, &start),

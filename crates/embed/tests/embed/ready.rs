@@ -18,6 +18,12 @@ fn load(host: &Host, name: &str) -> ModuleHandle {
         .unwrap_or_else(|e| panic!("loading {name}: {}", e.report()))
 }
 
+/// A host keeps instances ready on one thread and runs them on others.
+const _: () = {
+    const fn sendable<T: Send>() {}
+    sendable::<lucet_embed::ReadyInstance>();
+};
+
 #[test]
 fn ready_instances_hold_their_slots_until_run_or_dropped() {
     let host = host(3);
