@@ -7,19 +7,7 @@ use lucet_embed::{
     ModuleHandle, Outcome, Policy, PoolingLimits, RunOutput, TrapKind,
 };
 
-use crate::util::{Build, Fixtures};
-
-/// A host trusting the fixtures' key, with a small pool.
-fn host(max_instances: u32) -> Host {
-    let mut config = HostConfig::new(Fixtures::get().keys());
-    config.pooling.max_instances = max_instances;
-    Host::new(config).expect("host")
-}
-
-fn load(host: &Host, name: &str) -> ModuleHandle {
-    host.load_verified(&Fixtures::get().artifact(name, Build::Signed))
-        .unwrap_or_else(|e| panic!("loading {name}: {e}"))
-}
+use crate::util::{Build, Fixtures, host, load};
 
 fn stdin(bytes: &[u8]) -> InstanceConfig {
     InstanceConfig {

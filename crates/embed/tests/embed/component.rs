@@ -3,20 +3,9 @@
 
 use std::time::Duration;
 
-use lucet_embed::{Error, Host, HostConfig, InstanceConfig, ModuleHandle, Outcome, TrapKind};
+use lucet_embed::{Error, Host, InstanceConfig, ModuleHandle, Outcome, TrapKind};
 
-use crate::util::Fixtures;
-
-fn host(max_instances: u32) -> Host {
-    let mut config = HostConfig::new(Fixtures::get().keys());
-    config.pooling.max_instances = max_instances;
-    Host::new(config).expect("host")
-}
-
-fn load_component(host: &Host, name: &str) -> ModuleHandle {
-    host.load_verified(&Fixtures::get().component(name))
-        .unwrap_or_else(|e| panic!("loading the {name} component: {}", e.report()))
-}
+use crate::util::{Fixtures, host, load_component};
 
 /// A component that never returns (its module imports WASI, so the adapter
 /// makes it a command): only a deadline stops it.

@@ -3,20 +3,9 @@
 
 use std::time::Duration;
 
-use lucet_embed::{Error, Host, HostConfig, InstanceConfig, ModuleHandle, Outcome, TrapKind};
+use lucet_embed::{Error, InstanceConfig, Outcome, TrapKind};
 
-use crate::util::{Build, Fixtures};
-
-fn host(max_instances: u32) -> Host {
-    let mut config = HostConfig::new(Fixtures::get().keys());
-    config.pooling.max_instances = max_instances;
-    Host::new(config).expect("host")
-}
-
-fn load(host: &Host, name: &str) -> ModuleHandle {
-    host.load_verified(&Fixtures::get().artifact(name, Build::Signed))
-        .unwrap_or_else(|e| panic!("loading {name}: {}", e.report()))
-}
+use crate::util::{Fixtures, host, load, load_component};
 
 /// A host keeps instances ready on one thread and runs them on others.
 const _: () = {
@@ -117,9 +106,7 @@ fn a_start_function_that_traps_is_the_ready_instances_outcome() {
 #[test]
 fn a_ready_component_runs_like_a_module() {
     let host = host(2);
-    let upper = host
-        .load_verified(&Fixtures::get().component("upper"))
-        .unwrap_or_else(|e| panic!("{}", e.report()));
+    let upper = load_component(&host, "upper");
     let ready = upper
         .instantiate(InstanceConfig {
             stdin: b"made ahead".to_vec(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
-use lucet_embed::PublicKeySet;
+use lucet_embed::{Host, HostConfig, ModuleHandle, PublicKeySet};
 use lucet_test_support::{built, raw_keygen_args, run_ok, sign_raw};
 
 /// The lucetc binary (`$LUCETC` overrides).
@@ -142,4 +142,24 @@ impl Fixtures {
         cache.insert((name.to_string(), build), output.clone());
         output
     }
+}
+
+/// A host trusting the fixtures' key, with a pool of `max_instances`.
+pub fn host(max_instances: u32) -> Host {
+    let mut config = HostConfig::new(Fixtures::get().keys());
+    config.pooling.max_instances = max_instances;
+    Host::new(config).expect("host")
+}
+
+/// The fixture `name`, compiled and signed, loaded into `host`.
+pub fn load(host: &Host, name: &str) -> ModuleHandle {
+    host.load_verified(&Fixtures::get().artifact(name, Build::Signed))
+        .unwrap_or_else(|e| panic!("loading {name}: {}", e.report()))
+}
+
+/// The fixture `name` made a component, compiled and signed, loaded into
+/// `host`.
+pub fn load_component(host: &Host, name: &str) -> ModuleHandle {
+    host.load_verified(&Fixtures::get().component(name))
+        .unwrap_or_else(|e| panic!("loading the {name} component: {}", e.report()))
 }
