@@ -46,12 +46,12 @@ mkdir -p target/runtime-only-release
 if [[ $p2_p6 == 1 || $p7 == 1 ]]; then
     cargo build --locked --release -p lucet-wasi
     cp target/release/lucet-wasi target/runtime-only-release/lucet-wasi
-    target/runtime-only-release/lucet-wasi --version | grep -q "compiler: none"
+    grep -q "compiler: none" <<<"$(target/runtime-only-release/lucet-wasi --version)"
 fi
 if [[ $p8 == 1 ]]; then
     cargo build --locked --release -p lucet-serve
     cp target/release/lucet-serve target/runtime-only-release/lucet-serve
-    target/runtime-only-release/lucet-serve --version | grep -q "compiler: none"
+    grep -q "compiler: none" <<<"$(target/runtime-only-release/lucet-serve --version)"
     # P8 serves the JavaScript wasi:http handler under wrk's load.
     command -v wrk >/dev/null || scripts/install-test-deps.sh
     scripts/build-js-component.sh
@@ -66,7 +66,7 @@ if [[ $p10 == 1 ]]; then
     # runners) and through runc, with a containerd of its own.
     cargo build --locked --release -p containerd-shim-lucet
     cp target/release/containerd-shim-lucet-v1 target/runtime-only-release/containerd-shim-lucet-v1
-    target/runtime-only-release/containerd-shim-lucet-v1 -v | grep -q "compiler: none"
+    grep -q "compiler: none" <<<"$(target/runtime-only-release/containerd-shim-lucet-v1 -v)"
     command -v containerd >/dev/null || scripts/install-test-deps.sh
 fi
 cargo build --locked --release -p lucetc -p lucet-oci -p lucet-bench --bins

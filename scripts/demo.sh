@@ -24,7 +24,7 @@ else
     cargo build --locked --bin lucetc -p lucetc
     cargo build --locked --bin lucet-wasi -p lucet-wasi
 fi
-if ! "$lucet_wasi" --version | grep -q "compiler: none"; then
+if ! grep -q "compiler: none" <<<"$("$lucet_wasi" --version)"; then
     echo "$lucet_wasi carries a compiler: build it on its own (cargo build -p lucet-wasi)" >&2
     exit 1
 fi

@@ -41,7 +41,7 @@ fi
 # turn on wasmtime's `cranelift` feature without that one.
 lean() {
     local file=$1 package=$2
-    if ! "$file" --version | grep -q "compiler: none" ||
+    if ! grep -q "compiler: none" <<<"$("$file" --version)" ||
         grep -qaE 'cranelift[-_]codegen' "$file"; then
         echo "stage-image: $file carries a compiler ($("$file" --version));" \
             "build it on its own: cargo build --locked -p $package" >&2

@@ -10,22 +10,21 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-# The runner ships without Cranelift. Cargo unifies features across a
-# workspace build, so build it on its own, keep that binary aside, and run
-# every end-to-end test through it: artifacts must load in the lean runtime.
-cargo build --locked -p lucet-wasi
+# The runner and the containerd shim ship without Cranelift. Cargo unifies
+# features across a workspace build, so build the two on their own (one
+# build: neither asks for a compiler), keep those binaries aside, and run
+# every end-to-end and shim test through them: artifacts must load in the
+# lean runtime.
+cargo build --locked -p lucet-wasi -p containerd-shim-lucet
 mkdir -p target/runtime-only
-cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
-target/runtime-only/lucet-wasi --version | grep -q "compiler: none"
-
-# The containerd shim ships without Cranelift too; its tests run this build.
-cargo build --locked -p containerd-shim-lucet
-cp target/debug/containerd-shim-lucet-v1 target/runtime-only/containerd-shim-lucet-v1
-target/runtime-only/containerd-shim-lucet-v1 -v | grep -q "compiler: none"
+cp target/debug/lucet-wasi target/debug/containerd-shim-lucet-v1 target/runtime-only/
+grep -q "compiler: none" <<<"$(target/runtime-only/lucet-wasi --version)"
+grep -q "compiler: none" <<<"$(target/runtime-only/containerd-shim-lucet-v1 -v)"
 
 # A runner built to require signatures refuses to start without a key. Built
-# here, next to the runtime-only build, it shares that build's dependencies.
-cargo build --locked -p lucet-wasi --features require-signatures
+# here with the same packages as the runtime-only build, it shares that
+# build's dependencies and compiles only the runner again.
+cargo build --locked -p lucet-wasi -p containerd-shim-lucet --features lucet-wasi/require-signatures
 mkdir -p target/require-signatures
 cp target/debug/lucet-wasi target/require-signatures/lucet-wasi
 if refusal=$(env -u LUCET_SIGNATURE_PK target/require-signatures/lucet-wasi anything.so 2>&1); then
@@ -39,7 +38,7 @@ grep -q "only runs verified artifacts" <<<"$refusal" || {
 
 cargo build --locked --workspace --bins
 
-# README's main job still works as written (its own builds are the two above).
+# README's main job still works as written, run with the binaries built above.
 demo_output=$(scripts/demo.sh --prebuilt target/debug/lucetc target/runtime-only/lucet-wasi)
 grep -qx "Hello, world!" <<<"$demo_output"
 

@@ -73,13 +73,39 @@ fn check_arguments() {
         .any(|arg| ["-h", "-help", "--help"].iter().any(|help| arg == help));
     let about = "containerd starts this program for the runtime io.containerd.lucet.v1 (see docs/fleet.md); `-v` prints its version";
     if asks_help {
-        println!(
-            "containerd-shim-lucet-v1: runs only verified lucet artifacts in containers.\n{about}."
-        );
-        std::process::exit(0);
+        print_and_exit(&format!(
+            "containerd-shim-lucet-v1: runs only verified lucet artifacts in containers.\n{about}.\n"
+        ));
     }
-    if let Err(error) = containerd_shim::parse(&args) {
-        eprintln!("containerd-shim-lucet-v1: {error}: {about}");
-        std::process::exit(2);
+    match containerd_shim::parse(&args) {
+        Ok(flags) if flags.version => print_and_exit(&version_text()),
+        Ok(_) => {}
+        Err(error) => {
+            eprintln!("containerd-shim-lucet-v1: {error}: {about}");
+            std::process::exit(2);
+        }
     }
+}
+
+/// `-v` in the shim kit's layout, printed here because the kit's `println!`
+/// panics when a reader such as `grep -q` closes the pipe early.
+fn version_text() -> String {
+    let version = LucetShim::version();
+    format!(
+        "containerd-shim-lucet-v1:\n  Runtime: {}\n  Version: {}\n  Revision: {}\n\n",
+        LucetShim::name(),
+        version.version,
+        version.revision
+    )
+}
+
+/// Writes `text` to stdout and exits 0. A reader that has gone away is not
+/// this program's failure: what it wanted was asked for and produced.
+fn print_and_exit(text: &str) -> ! {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    std::process::exit(0)
 }

@@ -470,3 +470,35 @@ fn a_policy_file_on_the_node_counts_counter_signatures_and_audit_mode_runs() {
         "{audited:?}"
     );
 }
+
+/// `-v` and `--help` print in full, and exit 0 even when the reader has
+/// already gone (as `... -v | grep -q` does): the shim kit's own `-v`
+/// panicked there.
+#[test]
+fn version_and_help_print_and_survive_a_closed_pipe() {
+    let shim = tool("containerd-shim-lucet-v1");
+    let version = std::process::Command::new(&shim)
+        .arg("-v")
+        .output()
+        .expect("run the shim");
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert!(version.status.success(), "{version:?}");
+    assert!(
+        text.contains("Runtime: lucet")
+            && text.contains("artifact format v")
+            && text.contains("Revision: "),
+        "{text}"
+    );
+    for flag in ["-v", "--help"] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let closed = std::process::Command::new(&shim)
+            .arg(flag)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run the shim");
+        assert!(closed.status.success(), "{flag}: {closed:?}");
+        assert!(closed.stderr.is_empty(), "{flag}: {closed:?}");
+    }
+}
