@@ -10,21 +10,24 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-# The runner and the containerd shim ship without Cranelift. Cargo unifies
-# features across a workspace build, so build the two on their own (one
-# build: neither asks for a compiler), keep those binaries aside, and run
-# every end-to-end and shim test through them: artifacts must load in the
-# lean runtime.
-cargo build --locked -p lucet-wasi -p containerd-shim-lucet
+# The runner ships without Cranelift. Cargo unifies features across a
+# workspace build, so build it on its own, as README's first command and the
+# Dockerfile do, keep that binary aside, and run every end-to-end test
+# through it: artifacts must load in the lean runtime.
+cargo build --locked -p lucet-wasi
 mkdir -p target/runtime-only
-cp target/debug/lucet-wasi target/debug/containerd-shim-lucet-v1 target/runtime-only/
+cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
 grep -q "compiler: none" <<<"$(target/runtime-only/lucet-wasi --version)"
+
+# The containerd shim ships without Cranelift too, built on its own; its
+# tests run this build.
+cargo build --locked -p containerd-shim-lucet
+cp target/debug/containerd-shim-lucet-v1 target/runtime-only/containerd-shim-lucet-v1
 grep -q "compiler: none" <<<"$(target/runtime-only/containerd-shim-lucet-v1 -v)"
 
 # A runner built to require signatures refuses to start without a key. Built
-# here with the same packages as the runtime-only build, it shares that
-# build's dependencies and compiles only the runner again.
-cargo build --locked -p lucet-wasi -p containerd-shim-lucet --features lucet-wasi/require-signatures
+# here, next to the runtime-only build, it shares that build's dependencies.
+cargo build --locked -p lucet-wasi --features require-signatures
 mkdir -p target/require-signatures
 cp target/debug/lucet-wasi target/require-signatures/lucet-wasi
 if refusal=$(env -u LUCET_SIGNATURE_PK target/require-signatures/lucet-wasi anything.so 2>&1); then
