@@ -20,6 +20,11 @@ pub trait ArtifactSource {
     fn byte_len(&self) -> io::Result<u64>;
     /// Fills `buf` from `offset`, failing if the source ends first.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+    /// The open file this source is, if it is one: an [`ImageBuffer`] may
+    /// read the image ahead through its own handle to the same open file.
+    fn file(&self) -> Option<&std::fs::File> {
+        None
+    }
 }
 
 impl ArtifactSource for std::fs::File {
@@ -28,6 +33,9 @@ impl ArtifactSource for std::fs::File {
     }
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+    fn file(&self) -> Option<&std::fs::File> {
+        Some(self)
     }
 }
 
@@ -47,15 +55,23 @@ impl ArtifactSource for [u8] {
 }
 
 /// Where an artifact's image is copied as it is read. The reader asks for
-/// room for each chunk, reads the chunk into it, hashes it there and only
-/// then commits it: the bytes kept are the bytes hashed.
+/// each chunk in turn, hashes the bytes it is given and only then commits
+/// them: the bytes kept are the bytes hashed, so a buffer must keep exactly
+/// the bytes it handed out, unchanged.
 pub trait ImageBuffer: Sized {
     /// An empty buffer for an image of `len` bytes.
     fn for_len(len: usize) -> io::Result<Self>;
-    /// Room for the next `len` bytes of the image.
-    fn next_chunk(&mut self, len: usize) -> io::Result<&mut [u8]>;
-    /// The chunk last returned by [`next_chunk`](ImageBuffer::next_chunk)
-    /// has been read and hashed.
+    /// The `len` bytes of the image at `offset` of `source`, read into room
+    /// of the buffer's own: by this call, or ahead of it through
+    /// [`ArtifactSource::file`]. Chunks are asked for in order, from offset 0.
+    fn read_chunk<S: ArtifactSource + ?Sized>(
+        &mut self,
+        source: &S,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<&[u8]>;
+    /// The chunk last returned by [`read_chunk`](ImageBuffer::read_chunk)
+    /// has been hashed.
     fn commit_chunk(&mut self) -> io::Result<()>;
 }
 
@@ -76,12 +92,20 @@ impl ImageBuffer for InMemory {
             pending: 0,
         })
     }
-    fn next_chunk(&mut self, len: usize) -> io::Result<&mut [u8]> {
+    fn read_chunk<S: ArtifactSource + ?Sized>(
+        &mut self,
+        source: &S,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<&[u8]> {
         self.pending = len;
         let end = self.filled.saturating_add(len);
-        self.bytes
+        let room = self
+            .bytes
             .get_mut(self.filled..end)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        source.read_exact_at(room, offset)?;
+        Ok(room)
     }
     fn commit_chunk(&mut self) -> io::Result<()> {
         self.filled += self.pending;
@@ -434,11 +458,10 @@ fn read_image<I: ImageBuffer, S: ArtifactSource + ?Sized>(
     let mut offset = 0;
     while offset < len {
         let want = READ_CHUNK.min(len - offset);
-        let chunk = image.next_chunk(want)?;
+        let chunk = image.read_chunk(source, offset as u64, want)?;
         if chunk.len() != want {
             return Err(io::Error::other("image buffer gave a chunk of the wrong size").into());
         }
-        source.read_exact_at(chunk, offset as u64)?;
         hasher.update(chunk);
         offset += chunk.len();
         image.commit_chunk()?;

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use lucet_artifact::{ImageBuffer, Metadata, Policy, ReadLimits};
+use lucet_artifact::{ArtifactSource, ImageBuffer, Metadata, Policy, ReadLimits};
 use lucet_signature::{KeyId, PublicKeySet};
 
 use crate::Error;
@@ -37,9 +37,15 @@ impl ImageBuffer for HashOnly {
             scratch: Vec::new(),
         })
     }
-    fn next_chunk(&mut self, len: usize) -> io::Result<&mut [u8]> {
+    fn read_chunk<S: ArtifactSource + ?Sized>(
+        &mut self,
+        source: &S,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<&[u8]> {
         self.scratch.resize(len, 0);
-        Ok(&mut self.scratch[..])
+        source.read_exact_at(&mut self.scratch, offset)?;
+        Ok(&self.scratch)
     }
     fn commit_chunk(&mut self) -> io::Result<()> {
         Ok(())

@@ -955,7 +955,7 @@ fn print_tables(opts: &Options, fx: &Fixture, results: &Results<'_>, main_rows: 
     println!(
         "CPU = user + system time (this thread's from /proc/thread-self/schedstat; minisign's and rsign's \
          from /proc/self/stat cutime + cstime, in 10 ms ticks); CPU ratio = the same ratio on CPU time. \
-         In-process rows count the bench thread only (not the artifact rows' image writer)."
+         In-process rows count the bench thread only (not the artifact rows' image thread)."
     );
     println!(
         "waited for CPU = share of the wall time the bench was runnable but had no CPU: \
