@@ -14,7 +14,8 @@ use crate::write::SIGNATURE_UNTRUSTED_COMMENT;
 const READ_CHUNK: usize = 1 << 20;
 
 /// Something an artifact can be read from by offset: an open file (read once,
-/// through this handle, never re-opened by path) or bytes already in memory.
+/// through this handle or a duplicate of it, never re-opened by path) or
+/// bytes already in memory.
 pub trait ArtifactSource {
     /// Total length in bytes.
     fn byte_len(&self) -> io::Result<u64>;
@@ -22,6 +23,8 @@ pub trait ArtifactSource {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     /// The open file this source is, if it is one: an [`ImageBuffer`] may
     /// read the image ahead through its own handle to the same open file.
+    /// It must hold the bytes `read_exact_at` reads, at the same offsets
+    /// (whatever it holds is hashed and checked all the same).
     fn file(&self) -> Option<&std::fs::File> {
         None
     }
@@ -63,7 +66,8 @@ pub trait ImageBuffer: Sized {
     fn for_len(len: usize) -> io::Result<Self>;
     /// The `len` bytes of the image at `offset` of `source`, read into room
     /// of the buffer's own: by this call, or ahead of it through
-    /// [`ArtifactSource::file`]. Chunks are asked for in order, from offset 0.
+    /// [`ArtifactSource::file`]. Chunks are asked for in order, from offset 0,
+    /// each as long as the first but the last, which may be shorter.
     fn read_chunk<S: ArtifactSource + ?Sized>(
         &mut self,
         source: &S,

@@ -49,14 +49,17 @@ enum Mover {
     Inline,
     /// The image thread, started at the first chunk, when the source is known.
     Background(Option<ImageThread>),
+    /// The image thread stopped early: nothing more is read, written or sealed.
+    Failed,
 }
 
 /// A chunk buffer on its way to the hashing thread.
 enum Handed {
     /// Read ahead from the artifact file at `offset`.
     Read { offset: u64, bytes: Vec<u8> },
-    /// Empty: the source is not a file, so the hashing thread reads into it.
-    Empty(Vec<u8>),
+    /// A spare buffer (its bytes are stale): the source is not a file, so
+    /// the hashing thread reads the chunk into it.
+    Spare(Vec<u8>),
 }
 
 /// The thread that reads chunks ahead from the artifact file (when the source
@@ -75,7 +78,9 @@ struct ImageWork {
     source: Option<(File, u64)>,
     chunk_len: usize,
     memfd: File,
-    ready: mpsc::SyncSender<io::Result<Handed>>,
+    /// Dropped once nothing more will be handed out, so that a hashing
+    /// thread asking for more learns it at once instead of waiting forever.
+    ready: Option<mpsc::SyncSender<io::Result<Handed>>>,
     hashed: mpsc::Receiver<Vec<u8>>,
 }
 
@@ -88,7 +93,7 @@ impl ImageThread {
             source: work_source,
             chunk_len,
             memfd,
-            ready: ready_tx,
+            ready: Some(ready_tx),
             hashed: hashed_rx,
         };
         let thread = std::thread::Builder::new()
@@ -117,19 +122,17 @@ impl ImageWork {
     fn run(mut self) -> io::Result<()> {
         let mut spare: Vec<Vec<u8>> = (0..CHUNKS_IN_FLIGHT).map(|_| Vec::new()).collect();
         let mut next_offset = 0;
-        let mut handing_out = true;
         loop {
-            if handing_out && let Some(buffer) = spare.pop() {
-                let handed = match self.hand_out(buffer, &mut next_offset) {
-                    Some(handed) => handed,
-                    None => {
-                        handing_out = false;
-                        continue;
-                    }
-                };
-                let failed = handed.is_err();
+            if let Some(ready) = &self.ready
+                && let Some(buffer) = spare.pop()
+            {
+                let handed = self.hand_out(buffer, &mut next_offset);
+                let more = matches!(handed, Some(Ok(_)));
                 // A send fails once the hashing thread has stopped taking chunks.
-                handing_out = self.ready.send(handed).is_ok() && !failed;
+                let sent = handed.is_some_and(|handed| ready.send(handed).is_ok());
+                if !(more && sent) {
+                    self.ready = None;
+                }
                 continue;
             }
             match self.hashed.recv() {
@@ -145,11 +148,11 @@ impl ImageWork {
     }
 
     /// The next buffer for the hashing thread: the next chunk of the file,
-    /// read into `buffer`, or `buffer` empty when the source is not a file.
-    /// None once the whole image has been read.
+    /// read into `buffer`, or `buffer` as a spare when the source is not a
+    /// file. None once the whole image has been read.
     fn hand_out(&self, mut buffer: Vec<u8>, next_offset: &mut u64) -> Option<io::Result<Handed>> {
         let Some((file, len)) = &self.source else {
-            return Some(Ok(Handed::Empty(buffer)));
+            return Some(Ok(Handed::Spare(buffer)));
         };
         let offset = *next_offset;
         if offset >= *len {
@@ -195,27 +198,40 @@ impl ImageBuffer for SealedImage {
         if let Mover::Background(None) = self.mover {
             self.mover = Mover::Background(Some(self.start_thread(source, len)?));
         }
-        let Mover::Background(Some(thread)) = &self.mover else {
-            self.chunk.resize(len, 0);
-            source.read_exact_at(&mut self.chunk, offset)?;
-            return Ok(&self.chunk);
+        let thread = match &self.mover {
+            Mover::Background(Some(thread)) => thread,
+            Mover::Failed => return Err(stopped()),
+            _ => {
+                self.chunk.resize(len, 0);
+                source.read_exact_at(&mut self.chunk, offset)?;
+                return Ok(&self.chunk);
+            }
         };
-        match thread.ready.recv() {
+        let chunk = match thread.ready.recv() {
             Ok(Ok(Handed::Read { offset: at, bytes })) if at == offset && bytes.len() == len => {
-                self.chunk = bytes;
+                Ok(bytes)
             }
             Ok(Ok(Handed::Read { .. })) => {
-                return Err(io::Error::other("the image thread read out of step"));
+                Err(io::Error::other("the image thread read out of step"))
             }
-            Ok(Ok(Handed::Empty(mut buffer))) => {
+            Ok(Ok(Handed::Spare(mut buffer))) => {
                 buffer.resize(len, 0);
-                source.read_exact_at(&mut buffer, offset)?;
-                self.chunk = buffer;
+                source.read_exact_at(&mut buffer, offset).map(|()| buffer)
             }
-            Ok(Err(error)) => return Err(error),
+            Ok(Err(error)) => Err(error),
             Err(_) => return Err(self.thread_failed()),
+        };
+        match chunk {
+            Ok(bytes) => {
+                self.chunk = bytes;
+                Ok(&self.chunk)
+            }
+            Err(error) => {
+                // A chunk is missing: nothing after it may be written.
+                self.mover = Mover::Failed;
+                Err(error)
+            }
         }
-        Ok(&self.chunk)
     }
 
     fn commit_chunk(&mut self) -> io::Result<()> {
@@ -227,7 +243,13 @@ impl ImageBuffer for SealedImage {
                     Err(_) => Err(self.thread_failed()),
                 }
             }
-            _ => self.memfd.as_file().write_all(&self.chunk),
+            Mover::Inline => {
+                self.memfd.as_file().write_all(&self.chunk)?;
+                // Kept for the next chunk, but never written twice.
+                self.chunk.clear();
+                Ok(())
+            }
+            Mover::Background(None) | Mover::Failed => Err(stopped()),
         }
     }
 }
@@ -248,24 +270,27 @@ impl SealedImage {
         ImageThread::start(file, chunk_len, self.memfd.as_file().try_clone()?)
     }
 
-    /// The image thread stopped early: its error.
+    /// The image thread stopped early: its error. Nothing more is read.
     fn thread_failed(&mut self) -> io::Error {
-        let thread = match &mut self.mover {
-            Mover::Background(thread) => thread.take(),
-            Mover::Inline => None,
-        };
-        match thread.map(ImageThread::finish) {
-            Some(Err(error)) => error,
-            _ => io::Error::other("the image thread stopped"),
+        match std::mem::replace(&mut self.mover, Mover::Failed) {
+            Mover::Background(Some(thread)) => match thread.finish() {
+                Err(error) => error,
+                Ok(()) => stopped(),
+            },
+            _ => stopped(),
         }
     }
 
     fn seal(mut self) -> Result<File, Error> {
         use memfd::FileSeal::{SealGrow, SealSeal, SealShrink, SealWrite};
-        if let Mover::Background(Some(thread)) = std::mem::replace(&mut self.mover, Mover::Inline) {
-            thread
+        match std::mem::replace(&mut self.mover, Mover::Failed) {
+            Mover::Background(Some(thread)) => thread
                 .finish()
-                .map_err(|e| Error::io("cannot write the image's memory file", e))?;
+                .map_err(|e| Error::io("cannot write the image's memory file", e))?,
+            Mover::Failed => {
+                return Err(Error::io("cannot write the image's memory file", stopped()));
+            }
+            Mover::Inline | Mover::Background(None) => {}
         }
         let written = self
             .memfd
@@ -284,6 +309,11 @@ impl SealedImage {
             .map_err(|e| Error::io("cannot seal the image's memory file", io::Error::other(e)))?;
         Ok(self.memfd.into_file())
     }
+}
+
+/// The error of a [`SealedImage`] used after its image thread stopped.
+fn stopped() -> io::Error {
+    io::Error::other("the image thread stopped")
 }
 
 /// What an image is compiled code for: wasmtime loads each with a type of
@@ -362,9 +392,12 @@ impl EngineImage for SealedImage {
         let own_descriptor = format!("/proc/self/fd/{}", file.as_raw_fd());
         // SAFETY: see `load`'s module documentation. The memory file holds
         // exactly the bytes that were hashed (and, on the verified path,
-        // verified) as they were written to it, and is sealed against
-        // writing, shrinking, growing and further seals before wasmtime
-        // maps it: the mapped bytes are those bytes, and stay so. A module
+        // verified): each chunk buffer was written to it after it was
+        // hashed, unchanged and in order (by the image thread for a large
+        // image), and `seal` checked that it holds the whole image. It is
+        // sealed against writing, shrinking, growing and further seals
+        // before wasmtime maps it: the mapped bytes are those bytes, and
+        // stay so. A module
         // is mapped from the descriptor itself; a component from the same
         // file reopened read-only through `own_descriptor` while `file`
         // keeps it open. `kind` is the one the (verified) metadata records;
@@ -503,5 +536,76 @@ mod tests {
             .read_chunk(&file, 2 * CHUNK as u64, CHUNK)
             .expect_err("must fail");
         assert!(error.to_string().contains("out of step"), "{error}");
+    }
+
+    #[test]
+    fn a_write_that_fails_on_the_image_thread_fails_the_load() {
+        let len = BACKGROUND_MIN + 2 * CHUNK;
+        let bytes = pattern(len);
+        let mut file = tempfile::tempfile().expect("temporary file");
+        file.write_all(&bytes).expect("write the source");
+        let mut image = SealedImage::for_len(len).expect("memory file");
+        // The memory file can no longer grow: every write into it fails.
+        image
+            .memfd
+            .add_seals(&[memfd::FileSeal::SealGrow])
+            .expect("seal");
+        let mut failure = None;
+        for offset in (0..len).step_by(CHUNK) {
+            let step = match image.read_chunk(&file, offset as u64, CHUNK) {
+                Ok(_) => image.commit_chunk(),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = step {
+                failure = Some(error);
+                break;
+            }
+        }
+        let failure = failure.map(|e| e.to_string());
+        let sealed = image.seal().map(|_| ()).map_err(|e| e.to_string());
+        assert!(
+            failure.is_some() || sealed.is_err(),
+            "a load whose writes failed went through"
+        );
+    }
+
+    #[test]
+    fn a_short_source_in_memory_fails_and_nothing_more_is_read() {
+        let len = BACKGROUND_MIN + CHUNK;
+        let bytes = pattern(len - CHUNK / 2);
+        let mut image = SealedImage::for_len(len).expect("memory file");
+        let mut offset = 0;
+        let error = loop {
+            match image.read_chunk(&bytes[..], offset as u64, CHUNK) {
+                Ok(_) => {
+                    image.commit_chunk().expect("commit");
+                    offset += CHUNK;
+                }
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
+        let again = image
+            .read_chunk(&bytes[..], 0, CHUNK)
+            .expect_err("must fail");
+        assert!(again.to_string().contains("stopped"), "{again}");
+        assert!(image.seal().is_err(), "a failed image was sealed");
+    }
+
+    #[test]
+    fn a_chunk_asked_for_past_the_end_fails_without_hanging() {
+        let len = BACKGROUND_MIN;
+        let bytes = pattern(len);
+        let mut file = tempfile::tempfile().expect("temporary file");
+        file.write_all(&bytes).expect("write the source");
+        let mut image = SealedImage::for_len(len).expect("memory file");
+        for offset in (0..len).step_by(CHUNK) {
+            image.read_chunk(&file, offset as u64, CHUNK).expect("read");
+            image.commit_chunk().expect("commit");
+        }
+        let error = image
+            .read_chunk(&file, len as u64, CHUNK)
+            .expect_err("must fail");
+        assert!(error.to_string().contains("stopped"), "{error}");
     }
 }
