@@ -40,11 +40,11 @@ fail() { echo "check-container-recipe: $*" >&2; exit 1; }
 step() { printf '==> %s\n' "$*"; }
 
 # The recipe's pieces that this script relies on, read from the Dockerfile.
-mapfile -t builds < <(grep -o 'cargo build --release --locked -p [^&\\]*' Dockerfile | sed 's/ *$//')
+mapfile -t builds < <(grep -oE 'cargo (build|rustc) --release --locked -p [^&\\]*' Dockerfile | sed 's/ *$//')
 [ "${#builds[@]}" -eq 3 ] ||
     fail "expected the Dockerfile's three cargo builds (the runner alone, the server alone, then the rest), found ${#builds[@]}"
-[ "${builds[0]}" = "cargo build --release --locked -p lucet-wasi" ] ||
-    fail "the Dockerfile's first build must be the runner on its own, not: ${builds[0]}"
+[ "${builds[0]}" = "cargo rustc --release --locked -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static" ] ||
+    fail "the Dockerfile's first build must be the runner on its own, linked statically, not: ${builds[0]}"
 [ "${builds[1]}" = "cargo build --release --locked -p lucet-serve" ] ||
     fail "the Dockerfile's second build must be the server on its own, not: ${builds[1]}"
 grep -q 'scripts/stage-image.sh' Dockerfile || fail "the Dockerfile no longer runs scripts/stage-image.sh"
@@ -106,8 +106,15 @@ for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci rsign; do
     [ "$(command -v "$tool")" = "$usr_local/bin/$tool" ] || fail "$tool does not resolve to the installed one"
 done
 
+step "lucet-wasi: linked statically, still position-independent (loaded at a random address)"
+headers=$(readelf -hlW "$usr_local/bin/lucet-wasi")
+grep -Eq '^ +Type: +DYN' <<<"$headers" || fail "lucet-wasi is not a position-independent executable"
+if grep -q 'INTERP' <<<"$headers"; then
+    fail "lucet-wasi is linked dynamically: build it as the Dockerfile does (-C target-feature=+crt-static)"
+fi
+
 step "shared libraries: only what a slim Debian image has (libc6, libgcc-s1)"
-for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci rsign; do
+for tool in lucetc lucet-serve lucet-objdump lucet-oci rsign; do
     others=$(ldd "$usr_local/bin/$tool" | awk '{ print $1 }' |
         grep -Ev '^(linux-vdso\.so\.1|/lib64/ld-linux.*|lib(c|m|dl|rt|pthread)\.so\.6|libgcc_s\.so\.1)$' || true)
     [ -z "$others" ] || fail "$tool needs libraries the image lacks:" $others
