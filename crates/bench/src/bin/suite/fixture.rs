@@ -2,7 +2,7 @@
 //! settings for the bare wasmtime peers.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use lucet_bench::fixture::{BenchKey, CompiledArtifact, compile_artifact};
@@ -62,6 +62,18 @@ impl Fixture {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
+    }
+
+    /// A copy of the program `binary` in the fixture directory, as `name`.
+    /// Start-up timings run copies on both sides: how a binary's file sits
+    /// in the page cache changes its start-up by up to a third (on the VM of
+    /// BENCHMARKS.md, a binary freshly written starts faster than the same
+    /// bytes installed long before), so each side starts from the same state.
+    pub fn fresh_copy(&self, binary: &Path, name: &str) -> Result<PathBuf> {
+        let copy = self.path(name);
+        fs::copy(binary, &copy)
+            .with_context(|| format!("copying {} for timing", binary.display()))?;
+        Ok(copy)
     }
 
     /// lucetc's `--signature-sk` argument for the secret key file.
