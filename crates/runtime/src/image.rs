@@ -397,10 +397,9 @@ impl EngineImage for SealedImage {
         // image), and `seal` checked that it holds the whole image. It is
         // sealed against writing, shrinking, growing and further seals
         // before wasmtime maps it: the mapped bytes are those bytes, and
-        // stay so. A module
-        // is mapped from the descriptor itself; a component from the same
-        // file reopened read-only through `own_descriptor` while `file`
-        // keeps it open. `kind` is the one the (verified) metadata records;
+        // stay so. A module is mapped from the descriptor itself; a
+        // component from the same file reopened read-only through
+        // `own_descriptor` while `file` keeps it open. `kind` is the one the (verified) metadata records;
         // wasmtime refuses an image of the other kind.
         #[allow(unsafe_code)]
         let code = unsafe {
@@ -453,6 +452,13 @@ mod tests {
         image.seal()
     }
 
+    /// An artifact file holding `bytes`.
+    fn source_file(bytes: &[u8]) -> File {
+        let mut file = tempfile::tempfile().expect("temporary file");
+        file.write_all(bytes).expect("write the source");
+        file
+    }
+
     fn contents(mut file: File) -> Vec<u8> {
         let mut bytes = Vec::new();
         file.rewind().expect("rewind");
@@ -463,8 +469,7 @@ mod tests {
     #[test]
     fn a_large_file_is_read_ahead_and_written_whole_in_order() {
         let bytes = pattern(BACKGROUND_MIN + 3 * CHUNK + 12345);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let sealed = read_sealed(&file, bytes.len(), &bytes).expect("read");
         assert!(contents(sealed) == bytes);
     }
@@ -479,8 +484,7 @@ mod tests {
     #[test]
     fn a_small_image_is_copied_inline() {
         let bytes = pattern(CHUNK + 7);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let image = SealedImage::for_len(bytes.len()).expect("memory file");
         assert!(matches!(image.mover, Mover::Inline));
         let sealed = read_sealed(&file, bytes.len(), &bytes).expect("read");
@@ -491,8 +495,7 @@ mod tests {
     fn a_file_shorter_than_its_image_fails_at_its_end_without_hanging() {
         let len = BACKGROUND_MIN + 2 * CHUNK;
         let bytes = pattern(len - CHUNK / 2);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let mut image = SealedImage::for_len(len).expect("memory file");
         let mut offset = 0;
         let error = loop {
@@ -512,8 +515,7 @@ mod tests {
     fn an_image_given_up_halfway_is_not_sealed_and_does_not_hang() {
         let len = BACKGROUND_MIN + CHUNK;
         let bytes = pattern(len);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let mut image = SealedImage::for_len(len).expect("memory file");
         for offset in [0, CHUNK] {
             image.read_chunk(&file, offset as u64, CHUNK).expect("read");
@@ -527,8 +529,7 @@ mod tests {
     fn a_chunk_asked_for_out_of_step_is_refused() {
         let len = BACKGROUND_MIN;
         let bytes = pattern(len);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let mut image = SealedImage::for_len(len).expect("memory file");
         image.read_chunk(&file, 0, CHUNK).expect("read");
         image.commit_chunk().expect("commit");
@@ -542,8 +543,7 @@ mod tests {
     fn a_write_that_fails_on_the_image_thread_fails_the_load() {
         let len = BACKGROUND_MIN + 2 * CHUNK;
         let bytes = pattern(len);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let mut image = SealedImage::for_len(len).expect("memory file");
         // The memory file can no longer grow: every write into it fails.
         image
@@ -596,8 +596,7 @@ mod tests {
     fn a_chunk_asked_for_past_the_end_fails_without_hanging() {
         let len = BACKGROUND_MIN;
         let bytes = pattern(len);
-        let mut file = tempfile::tempfile().expect("temporary file");
-        file.write_all(&bytes).expect("write the source");
+        let file = source_file(&bytes);
         let mut image = SealedImage::for_len(len).expect("memory file");
         for offset in (0..len).step_by(CHUNK) {
             image.read_chunk(&file, offset as u64, CHUNK).expect("read");

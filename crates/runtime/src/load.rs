@@ -11,9 +11,9 @@
 //!   a key the caller trusts, verified — the very bytes that were hashed, read
 //!   once from one open file (through its handle, or a duplicate of it on
 //!   the thread that reads large images ahead) into a memory file that is
-//!   checked complete and sealed before wasmtime maps it ([`SealedImage`]). lucetc signs only images it has just
-//!   produced, so a trusted signature vouches that the bytes are unmodified
-//!   compiler output. No path is ever re-opened after verification (a
+//!   checked complete and sealed before wasmtime maps it ([`SealedImage`]).
+//!   lucetc signs only images it has just produced, so a trusted signature
+//!   vouches that the bytes are unmodified compiler output. No path is ever re-opened after verification (a
 //!   component's sealed memory file is reopened only through this process's
 //!   own descriptor of it, `/proc/self/fd/N`, as wasmtime takes components by
 //!   path only).
