@@ -31,13 +31,8 @@ COPY . .
 # across the packages of one build: built together with lucetc (which turns on
 # lucet-runtime's `compiler` feature), lucet-wasi or lucet-serve would link the
 # Cranelift compiler as well. Each is set aside before anything else is built.
-# The runner is linked statically, as a position-independent executable
-# (static-pie: still loaded at a random address): no dynamic loader and no
-# shared libraries to map and resolve, which is a fifth of a hello world's
-# start-up (BENCHMARKS.md, P5). Only its own crate is passed the flag: given
-# to every crate, it would break the build's proc-macros.
-RUN cargo rustc --release --locked -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static \
- && cp target/release/lucet-wasi /lucet-wasi
+# The runner is linked statically (scripts/build-runner.sh says why).
+RUN scripts/build-runner.sh --release /lucet-wasi
 RUN cargo build --release --locked -p lucet-serve \
  && cp target/release/lucet-serve /lucet-serve
 

@@ -44,10 +44,7 @@ done
 # scripts/test.sh does).
 mkdir -p target/runtime-only-release
 if [[ $p2_p6 == 1 || $p7 == 1 ]]; then
-    # Linked statically, as the Dockerfile ships it (see there).
-    cargo rustc --locked --release -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static
-    cp target/release/lucet-wasi target/runtime-only-release/lucet-wasi
-    grep -q "compiler: none" <<<"$(target/runtime-only-release/lucet-wasi --version)"
+    scripts/build-runner.sh --release target/runtime-only-release/lucet-wasi
 fi
 if [[ $p8 == 1 ]]; then
     cargo build --locked --release -p lucet-serve

@@ -2,10 +2,10 @@
 # Performs the Dockerfile's recipe without a container engine, then checks
 # what it installed:
 #
-# 1. the builder's `cargo build` commands, read from the Dockerfile and run
-#    as written there but in the debug profile (quicker; the release profile
-#    changes optimisation, not what is built), in the project's own target
-#    directory;
+# 1. the builder's builds (scripts/build-runner.sh, then the `cargo build`
+#    commands read from the Dockerfile), run as written there but in the
+#    debug profile (quicker; the release profile changes optimisation, not
+#    what is built), in the project's own target directory;
 # 2. scripts/stage-image.sh, the very install step of the image, into a
 #    scratch prefix laid out like the image ($PREFIX/usr/local/bin,
 #    $PREFIX/usr/local/share/man/man1, .../bash-completion/completions,
@@ -40,13 +40,13 @@ fail() { echo "check-container-recipe: $*" >&2; exit 1; }
 step() { printf '==> %s\n' "$*"; }
 
 # The recipe's pieces that this script relies on, read from the Dockerfile.
+grep -qx 'RUN scripts/build-runner.sh --release /lucet-wasi' Dockerfile ||
+    fail "the Dockerfile no longer builds the runner with scripts/build-runner.sh"
 mapfile -t builds < <(grep -oE 'cargo (build|rustc) --release --locked -p [^&\\]*' Dockerfile | sed 's/ *$//')
-[ "${#builds[@]}" -eq 3 ] ||
-    fail "expected the Dockerfile's three cargo builds (the runner alone, the server alone, then the rest), found ${#builds[@]}"
-[ "${builds[0]}" = "cargo rustc --release --locked -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static" ] ||
-    fail "the Dockerfile's first build must be the runner on its own, linked statically, not: ${builds[0]}"
-[ "${builds[1]}" = "cargo build --release --locked -p lucet-serve" ] ||
-    fail "the Dockerfile's second build must be the server on its own, not: ${builds[1]}"
+[ "${#builds[@]}" -eq 2 ] ||
+    fail "expected the Dockerfile's two cargo builds after the runner's (the server alone, then the rest), found ${#builds[@]}"
+[ "${builds[0]}" = "cargo build --release --locked -p lucet-serve" ] ||
+    fail "the Dockerfile's second build must be the server on its own, not: ${builds[0]}"
 grep -q 'scripts/stage-image.sh' Dockerfile || fail "the Dockerfile no longer runs scripts/stage-image.sh"
 rsign_version=$(sed -n 's/^ARG RSIGN2_VERSION=//p' Dockerfile)
 [ -n "$rsign_version" ] || fail "no ARG RSIGN2_VERSION in the Dockerfile"
@@ -74,12 +74,13 @@ if $prebuilt; then
     for file in "$runner" target/debug/lucetc target/debug/lucet-objdump target/debug/lucet-oci target/debug/lucet-dist; do
         [ -x "$file" ] || fail "$file is not built: run scripts/test.sh, or this script without --prebuilt"
     done
-    build 1 lucet-serve
+    build 0 lucet-serve
 else
-    build 0 lucet-wasi
+    step "scripts/build-runner.sh   (debug profile)"
     runner="$scratch/lucet-wasi"
-    build 1 lucet-serve
-    build 2
+    scripts/build-runner.sh "$runner"
+    build 0 lucet-serve
+    build 1
 fi
 server="$scratch/lucet-serve"
 
@@ -110,7 +111,7 @@ step "lucet-wasi: linked statically, still position-independent (loaded at a ran
 headers=$(readelf -hlW "$usr_local/bin/lucet-wasi")
 grep -Eq '^ +Type: +DYN' <<<"$headers" || fail "lucet-wasi is not a position-independent executable"
 if grep -q 'INTERP' <<<"$headers"; then
-    fail "lucet-wasi is linked dynamically: build it as the Dockerfile does (-C target-feature=+crt-static)"
+    fail "lucet-wasi is linked dynamically: build it with scripts/build-runner.sh, as the Dockerfile does"
 fi
 
 step "shared libraries: only what a slim Debian image has (libc6, libgcc-s1)"

@@ -7,13 +7,12 @@ cd "$(dirname "$0")/.."
 
 # Two builds, not one: cargo unifies features across the packages of one
 # build, and built together with lucetc the runner would carry Cranelift.
-# Built on its own it is the lean runner users get (`compiler: none`).
-# `--prebuilt LUCETC LUCET_WASI` runs the pipeline with binaries already
-# built (the test run builds both, and a third build of lucetc alone would
-# only cost it minutes).
-bin=target/debug
-lucetc=$bin/lucetc
-lucet_wasi=$bin/lucet-wasi
+# scripts/build-runner.sh builds it on its own, as it ships (`compiler:
+# none`). `--prebuilt LUCETC LUCET_WASI` runs the pipeline with binaries
+# already built (the test run builds both, and a third build of lucetc alone
+# would only cost it minutes).
+lucetc=target/debug/lucetc
+lucet_wasi=target/runtime-only/lucet-wasi
 if [[ ${1:-} == --prebuilt && $# == 3 ]]; then
     lucetc=$2
     lucet_wasi=$3
@@ -22,10 +21,10 @@ elif [[ $# != 0 ]]; then
     exit 2
 else
     cargo build --locked --bin lucetc -p lucetc
-    cargo build --locked --bin lucet-wasi -p lucet-wasi
+    scripts/build-runner.sh "$lucet_wasi"
 fi
 if ! grep -q "compiler: none" <<<"$("$lucet_wasi" --version)"; then
-    echo "$lucet_wasi carries a compiler: build it on its own (cargo build -p lucet-wasi)" >&2
+    echo "$lucet_wasi carries a compiler: build it on its own (scripts/build-runner.sh)" >&2
     exit 1
 fi
 work=$(mktemp -d)

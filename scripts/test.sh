@@ -10,15 +10,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-# The runner ships without Cranelift. Cargo unifies features across a
-# workspace build, so build it on its own, as README's first command and the
-# Dockerfile do, keep that binary aside, and run every end-to-end test
-# through it: artifacts must load in the lean runtime. It is linked
-# statically, as the Dockerfile links it (see there).
-cargo rustc --locked -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static
-mkdir -p target/runtime-only
-cp target/debug/lucet-wasi target/runtime-only/lucet-wasi
-grep -q "compiler: none" <<<"$(target/runtime-only/lucet-wasi --version)"
+# The runner as it ships (on its own, without Cranelift; linked statically):
+# every end-to-end test runs through that binary, so artifacts must load in
+# the lean runtime.
+scripts/build-runner.sh target/runtime-only/lucet-wasi
 
 # The containerd shim ships without Cranelift too, built on its own; its
 # tests run this build.
@@ -28,9 +23,7 @@ grep -q "compiler: none" <<<"$(target/runtime-only/containerd-shim-lucet-v1 -v)"
 
 # A runner built to require signatures refuses to start without a key. Built
 # here, next to the runtime-only build, it shares that build's dependencies.
-cargo build --locked -p lucet-wasi --features require-signatures
-mkdir -p target/require-signatures
-cp target/debug/lucet-wasi target/require-signatures/lucet-wasi
+scripts/build-runner.sh --features require-signatures target/require-signatures/lucet-wasi
 if refusal=$(env -u LUCET_SIGNATURE_PK target/require-signatures/lucet-wasi anything.so 2>&1); then
     echo "a require-signatures runner started without a key" >&2
     exit 1

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the runner, lucet-wasi, as it ships, and copies it to DEST. The one
+# recipe for it: the Dockerfile, README's main job, the tests and the
+# benchmarks all build it here.
+#
+# - On its own. Cargo unifies features across the packages of one build:
+#   built together with lucetc (which turns on lucet-runtime's `compiler`
+#   feature), the runner would link the Cranelift compiler as well. The copy
+#   must say `compiler: none`, or this script fails.
+# - Linked statically, as a position-independent executable (static-pie:
+#   still loaded at a random address): no dynamic loader and no shared
+#   libraries to map and resolve, which is a fifth of a hello world's
+#   start-up (BENCHMARKS.md, P5). Only the runner's own crate is passed the
+#   flag (`cargo rustc`): given to every crate through RUSTFLAGS, it would
+#   break the build's proc-macros.
+#
+# usage: scripts/build-runner.sh [--release] [--features FEATURES] DEST
+#   --release   the release profile (default: debug)
+#   --features  lucet-wasi's features, e.g. require-signatures
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+    echo "usage: scripts/build-runner.sh [--release] [--features FEATURES] DEST" >&2
+    exit 2
+}
+profile=debug
+cargo_args=()
+while [[ $# -gt 1 ]]; do
+    case "$1" in
+        --release) profile=release; cargo_args+=(--release); shift ;;
+        --features) [[ $# -gt 2 ]] || usage; cargo_args+=(--features "$2"); shift 2 ;;
+        *) usage ;;
+    esac
+done
+[[ $# -eq 1 && $1 != -* ]] || usage
+dest=$1
+
+cargo rustc --locked "${cargo_args[@]}" -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static
+mkdir -p "$(dirname "$dest")"
+cp "target/$profile/lucet-wasi" "$dest"
+if ! grep -q "compiler: none" <<<"$("$dest" --version)"; then
+    echo "build-runner: $dest carries a compiler: was lucet-runtime's compiler feature turned on for lucet-wasi?" >&2
+    exit 1
+fi
