@@ -356,6 +356,17 @@ mod private {
 
 /// An image form wasmtime can load: `Vec<u8>` or [`SealedImage`] (no
 /// others: what reaches wasmtime must be exactly what was hashed).
+///
+/// Other crates can name it as a bound but never hand an image to wasmtime
+/// through it: `into_code` takes a `CodeKind`, which they can neither name
+/// nor construct (it is not exported, and nothing public returns one). So a
+/// `Vec<u8>` or a [`SealedImage`] filled with bytes nobody verified reaches
+/// wasmtime only through this crate's load functions, whose names say
+/// whether they verify.
+///
+/// ```compile_fail,E0432
+/// use lucet_runtime::CodeKind;
+/// ```
 pub trait EngineImage: private::Sealed {
     #[doc(hidden)]
     fn into_code(self, engine: &Engine, kind: CodeKind) -> Result<LoadedCode, Error>;
