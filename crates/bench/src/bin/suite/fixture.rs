@@ -64,11 +64,8 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
-    /// A copy of the program `binary` in the fixture directory, as `name`.
-    /// Start-up timings run copies on both sides: how a binary's file sits
-    /// in the page cache changes its start-up by up to a third (on the VM of
-    /// BENCHMARKS.md, a binary freshly written starts faster than the same
-    /// bytes installed long before), so each side starts from the same state.
+    /// A copy of the program `binary` in the fixture directory, as `name`
+    /// (see `Tools::with_fresh_copies`).
     pub fn fresh_copy(&self, binary: &Path, name: &str) -> Result<PathBuf> {
         let copy = self.path(name);
         fs::copy(binary, &copy)

@@ -102,7 +102,7 @@ use crate::process::Tools;
 
 fn run(opts: &Options) -> Result<()> {
     let fx = Fixture::new()?;
-    let tools = Tools::find(opts);
+    let tools = Tools::find(opts).with_fresh_copies(&fx)?;
     let mut report = Report::new(opts.common.markdown);
     report.line(&format!(
         "suite{}: load average {} before",

@@ -91,10 +91,9 @@ fn processes(fx: &Fixture, tools: &Tools, lucet_wasi: &Path) -> Result<Processes
     let (artifact, _) = fx.artifact(&wasm, EngineSettings::default(), true)?;
     let so = fx.path("hello.so");
     fs::write(&so, artifact)?;
-    let runner = fx.fresh_copy(lucet_wasi, "lucet-wasi")?;
     let mut present = vec![Process {
         name: format!("lucet-wasi --signature-pk ({})", Tools::version(lucet_wasi)),
-        cmd: Cmd::new(&runner, &[&"--signature-pk", &fx.key.public_path, &so]),
+        cmd: Cmd::new(lucet_wasi, &[&"--signature-pk", &fx.key.public_path, &so]),
     }];
     let mut missing = Vec::new();
     match &tools.wasmtime {
@@ -119,12 +118,11 @@ fn processes(fx: &Fixture, tools: &Tools, lucet_wasi: &Path) -> Result<Processes
 fn wasmtime_process(fx: &Fixture, wasmtime: &Path, wasm_path: &Path) -> Result<Process> {
     let cwasm = fx.path("hello.cwasm");
     Cmd::new(wasmtime, &[&"compile", &wasm_path, &"-o", &cwasm]).run()?;
-    let copy = fx.fresh_copy(wasmtime, "wasmtime")?;
     Ok(Process {
         name: format!(
             "wasmtime run --allow-precompiled ({})",
             Tools::version(wasmtime)
         ),
-        cmd: Cmd::new(&copy, &[&"run", &"--allow-precompiled", &cwasm]),
+        cmd: Cmd::new(wasmtime, &[&"run", &"--allow-precompiled", &cwasm]),
     })
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use lucet_bench::report::median_of;
 
+use crate::fixture::Fixture;
 use crate::options::Options;
 
 pub const NOT_INSTALLED: &str = "not measured: peer not installed";
@@ -147,6 +148,25 @@ impl Tools {
                 .clone()
                 .or_else(|| sibling("containerd-shim-lucet-v1"))),
         }
+    }
+
+    /// These tools with the programs whose start-up the goals time
+    /// (lucetc, lucet-wasi and the wasmtime CLI) replaced by copies of them
+    /// in the fixture directory. How a binary's file sits in the page cache
+    /// changes its start-up by up to a third (on the VM of BENCHMARKS.md, a
+    /// binary freshly written starts faster than the same bytes installed
+    /// long before), so ours and the peer's start from the same state.
+    pub fn with_fresh_copies(mut self, fx: &Fixture) -> Result<Tools> {
+        for (tool, name) in [
+            (&mut self.lucetc, "lucetc"),
+            (&mut self.lucet_wasi, "lucet-wasi"),
+            (&mut self.wasmtime, "wasmtime"),
+        ] {
+            if let Some(binary) = tool.take() {
+                *tool = Some(fx.fresh_copy(&binary, name)?);
+            }
+        }
+        Ok(self)
     }
 
     pub fn version(program: &Path) -> String {
