@@ -291,7 +291,7 @@ pub fn report(rows: &[P3Row], reps: usize, tools: &Tools, report: &mut Report) {
 /// Round 2's goals, program by program: how many programs meet each, and
 /// the one furthest from it.
 fn verdict(rows: &[P3Row]) -> String {
-    let worst = |ratios: Vec<(f64, &str)>, goal: f64| {
+    let tally = |ratios: Vec<(f64, &str)>, goal: f64| {
         let met = ratios.iter().filter(|(r, _)| *r <= goal).count();
         let highest = ratios.iter().max_by(|a, b| a.0.total_cmp(&b.0));
         match highest {
@@ -306,8 +306,8 @@ fn verdict(rows: &[P3Row]) -> String {
         .collect();
     format!(
         "P3 verdict: lucetc ≤ {BARE_GOAL} × (bare + hash) on {}; lucetc ≤ 1.0 × wasmtime compile on {}",
-        worst(bare, BARE_GOAL),
-        worst(cli, 1.0)
+        tally(bare, BARE_GOAL),
+        tally(cli, 1.0)
     )
 }
 
