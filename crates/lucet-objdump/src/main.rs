@@ -219,7 +219,12 @@ fn extract(
 /// Errors name the directory or the temporary file (`cannot create a
 /// temporary file in DIR: ...`).
 fn stage(path: &Path, bytes: &[u8]) -> Result<lucet_signature::file::StagedFile> {
-    Ok(lucet_signature::file::StagedFile::new(path, bytes, 0o644)?)
+    Ok(lucet_signature::file::StagedFile::new(
+        path,
+        bytes,
+        0o644,
+        lucet_signature::file::Durability::Synced,
+    )?)
 }
 
 /// Moves a staged file to `path` unless something (even a dangling symbolic

@@ -69,8 +69,14 @@ async fn run_pull(registry: &Registry, pull: Pull) -> Result<u8> {
     )
     .await?;
     // Written only now, verified, and atomically: never a partial file.
-    lucet_signature::file::write_atomically(&pull.output, pulled.bytes(), 0o644, true)
-        .with_context(|| format!("cannot write {}", pull.output.display()))?;
+    lucet_signature::file::write_atomically(
+        &pull.output,
+        pulled.bytes(),
+        0o644,
+        true,
+        lucet_signature::file::Durability::Synced,
+    )
+    .with_context(|| format!("cannot write {}", pull.output.display()))?;
     eprintln!(
         "lucet-oci: {} verified (signed by key {}, name {}); written to {}",
         pull.reference,

@@ -133,13 +133,24 @@ fn is_signed_artifact(path: &Path) -> bool {
 
 /// Writes through a temporary file in the same directory and renames it into
 /// place, so a failed or interrupted compile never leaves a partial artifact.
+///
+/// Not synced to disk, as `cc` and `wasmtime compile` do not sync theirs: an
+/// artifact is rebuilt by compiling again, and one torn by a power loss fails
+/// its footer or signature check when loaded, so the two syncs (1–2 ms, a
+/// tenth of a small module's compile) would buy durability, not trust.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }
     // Replaces the path itself: a symbolic link there is never followed.
-    lucet_signature::file::write_atomically(path, bytes, 0o644, true)?;
+    lucet_signature::file::write_atomically(
+        path,
+        bytes,
+        0o644,
+        true,
+        lucet_signature::file::Durability::RenameOnly,
+    )?;
     Ok(())
 }
 

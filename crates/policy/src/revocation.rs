@@ -201,7 +201,14 @@ fn record_serial(path: &Path, serial: u64, list: Prehash) -> Result<(), String> 
          # lower serial is refused. Written atomically; do not edit.\n\
          version = {STATE_VERSION}\nserial = {serial}\nlist_blake2b = \"{list_hash}\"\n"
     );
-    lucet_signature::file::write_atomically(path, text.as_bytes(), 0o644, true).map_err(|e| {
+    lucet_signature::file::write_atomically(
+        path,
+        text.as_bytes(),
+        0o644,
+        true,
+        lucet_signature::file::Durability::Synced,
+    )
+    .map_err(|e| {
         in_state(format!(
             "{e}: the serial must be recorded to refuse rollbacks; make it writable"
         ))

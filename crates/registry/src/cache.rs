@@ -159,8 +159,14 @@ impl Cache {
         let path = self.path_of(digest);
         let dir = lucet_signature::file::parent_dir(&path);
         std::fs::create_dir_all(dir).map_err(|error| cache_error(dir, &error.to_string()))?;
-        lucet_signature::file::write_atomically(&path, bytes, 0o644, true)
-            .map_err(|error| cache_error(&path, &error.to_string()))
+        lucet_signature::file::write_atomically(
+            &path,
+            bytes,
+            0o644,
+            true,
+            lucet_signature::file::Durability::Synced,
+        )
+        .map_err(|error| cache_error(&path, &error.to_string()))
     }
 }
 

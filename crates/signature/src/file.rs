@@ -92,22 +92,46 @@ fn describe(file_type: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// A file written and synced under a temporary name in its destination's
-/// directory; [`commit`](StagedFile::commit) moves it into place. Dropped
-/// uncommitted, it is removed.
+/// Whether an atomic write also waits for the disk.
+///
+/// Either way a reader sees the old file or the complete new one; the
+/// difference is what a power loss right after the write leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `fsync` the file before the rename and its directory after: the new
+    /// file survives a crash. For state that cannot be rebuilt or whose loss
+    /// weakens a check: keys, the revocation serial, what was downloaded.
+    Synced,
+    /// Rename only, as compilers write their outputs (`cc`, `wasmtime
+    /// compile`): after a crash the file may be the old one, missing or
+    /// empty. For outputs that are rebuilt by running the command again and
+    /// that fail their own checks when torn (an artifact's footer and
+    /// signature); the two syncs cost 1–2 ms a file.
+    RenameOnly,
+}
+
+/// A file written under a temporary name in its destination's directory
+/// (and synced, as its [`Durability`] says); [`commit`](StagedFile::commit)
+/// moves it into place. Dropped uncommitted, it is removed.
 ///
 /// Staging several files before committing any lets a caller fail before
 /// anything is visible (a missing directory, a full disk).
 pub struct StagedFile {
     temp: tempfile::NamedTempFile,
     path: PathBuf,
+    durability: Durability,
 }
 
 impl StagedFile {
     /// Writes `contents` to a new temporary file next to `path`, created with
     /// the Unix permissions `mode` (less the umask) from the start, so that a
     /// secret is never readable by others, even briefly.
-    pub fn new(path: &Path, contents: &[u8], mode: u32) -> Result<StagedFile> {
+    pub fn new(
+        path: &Path,
+        contents: &[u8],
+        mode: u32,
+        durability: Durability,
+    ) -> Result<StagedFile> {
         let Some(name) = path.file_name() else {
             return Err(Error::Io {
                 action: "cannot write",
@@ -133,9 +157,10 @@ impl StagedFile {
             path: dir.to_owned(),
             source,
         })?;
-        let written = temp
-            .write_all(contents)
-            .and_then(|()| temp.as_file().sync_all());
+        let written = temp.write_all(contents).and_then(|()| match durability {
+            Durability::Synced => temp.as_file().sync_all(),
+            Durability::RenameOnly => Ok(()),
+        });
         written.map_err(|source| Error::Io {
             action: "cannot write",
             path: temp.path().to_owned(),
@@ -144,6 +169,7 @@ impl StagedFile {
         Ok(StagedFile {
             temp,
             path: path.to_owned(),
+            durability,
         })
     }
 
@@ -152,7 +178,11 @@ impl StagedFile {
     /// followed); without, the move fails with an [`Error::Io`] of kind
     /// `AlreadyExists` if anything is there, even a dangling link.
     pub fn commit(self, replace: bool) -> Result<()> {
-        let StagedFile { temp, path } = self;
+        let StagedFile {
+            temp,
+            path,
+            durability,
+        } = self;
         let persisted = if replace {
             temp.persist(&path)
         } else {
@@ -168,14 +198,22 @@ impl StagedFile {
             path: path.clone(),
             source: error.error,
         })?;
-        sync_dir(parent_dir(&path));
+        if durability == Durability::Synced {
+            sync_dir(parent_dir(&path));
+        }
         Ok(())
     }
 }
 
 /// Writes `path` atomically with permissions `mode`; see [`StagedFile`].
-pub fn write_atomically(path: &Path, contents: &[u8], mode: u32, replace: bool) -> Result<()> {
-    StagedFile::new(path, contents, mode)?.commit(replace)
+pub fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    replace: bool,
+    durability: Durability,
+) -> Result<()> {
+    StagedFile::new(path, contents, mode, durability)?.commit(replace)
 }
 
 /// The directory `path` is (or would be) in: `.` for a bare file name.
@@ -255,19 +293,22 @@ mod tests {
     fn staged_files_appear_only_when_committed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out");
-        let staged = StagedFile::new(&path, b"new", 0o600).unwrap();
+        let staged = StagedFile::new(&path, b"new", 0o600, Durability::Synced).unwrap();
         assert!(!path.exists());
         drop(staged);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        write_atomically(&path, b"one", 0o644, false).unwrap();
-        let error = write_atomically(&path, b"two", 0o644, false).unwrap_err();
+        write_atomically(&path, b"one", 0o644, false, Durability::Synced).unwrap();
+        let error = write_atomically(&path, b"two", 0o644, false, Durability::Synced).unwrap_err();
         assert!(
             matches!(&error, Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists)
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"one");
-        write_atomically(&path, b"two", 0o644, true).unwrap();
+        write_atomically(&path, b"two", 0o644, true, Durability::Synced).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        // Without the syncs, the move into place is the same.
+        write_atomically(&path, b"three", 0o644, true, Durability::RenameOnly).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"three");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
@@ -279,8 +320,8 @@ mod tests {
         std::fs::write(&victim, b"keep").unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
-        assert!(write_atomically(&link, b"new", 0o644, false).is_err());
-        write_atomically(&link, b"new", 0o644, true).unwrap();
+        assert!(write_atomically(&link, b"new", 0o644, false, Durability::Synced).is_err());
+        write_atomically(&link, b"new", 0o644, true, Durability::Synced).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
     }

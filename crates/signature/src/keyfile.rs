@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::constants::MAX_KEY_FILE_LEN;
 use crate::error::{Error, ObjectKind, Result};
-use crate::file::{StagedFile, open_regular_file};
+use crate::file::{Durability, StagedFile, open_regular_file};
 use crate::identify::misidentified;
 use crate::prehash::{HashingReader, Prehash, Prehasher};
 use crate::public_key::PublicKey;
@@ -59,7 +59,7 @@ pub struct StagedKeyFile {
 /// briefly readable by others.
 pub fn stage_key_file(path: &Path, contents: &[u8], mode: KeyFileMode) -> Result<StagedKeyFile> {
     Ok(StagedKeyFile {
-        staged: StagedFile::new(path, contents, mode.unix_mode())?,
+        staged: StagedFile::new(path, contents, mode.unix_mode(), Durability::Synced)?,
         path: path.to_owned(),
     })
 }
