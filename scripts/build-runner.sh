@@ -24,11 +24,10 @@ usage() {
     echo "usage: scripts/build-runner.sh [--release] [--features FEATURES] DEST" >&2
     exit 2
 }
-profile=debug
 cargo_args=()
 while [[ $# -gt 1 ]]; do
     case "$1" in
-        --release) profile=release; cargo_args+=(--release); shift ;;
+        --release) cargo_args+=(--release); shift ;;
         --features) [[ $# -gt 2 ]] || usage; cargo_args+=(--features "$2"); shift 2 ;;
         *) usage ;;
     esac
@@ -36,9 +35,17 @@ done
 [[ $# -eq 1 && $1 != -* ]] || usage
 dest=$1
 
-cargo rustc --locked "${cargo_args[@]}" -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static
+# Cargo says where it put the binary (CARGO_TARGET_DIR or a configured
+# target-dir move it); its diagnostics still go to stderr as text.
+built=$(cargo rustc --locked --message-format=json-render-diagnostics "${cargo_args[@]}" \
+    -p lucet-wasi --bin lucet-wasi -- -C target-feature=+crt-static |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+if [[ -z $built ]]; then
+    echo "build-runner: cargo did not report lucet-wasi's executable" >&2
+    exit 1
+fi
 mkdir -p "$(dirname "$dest")"
-cp "target/$profile/lucet-wasi" "$dest"
+cp "$built" "$dest"
 if ! grep -q "compiler: none" <<<"$("$dest" --version)"; then
     echo "build-runner: $dest carries a compiler: was lucet-runtime's compiler feature turned on for lucet-wasi?" >&2
     exit 1
