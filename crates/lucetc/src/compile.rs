@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use lucet_artifact::ArtifactKind;
 use lucet_runtime::EngineSettings;
 use lucet_runtime::compile::{ArtifactLabel, CompileOptions, CompiledImage, SourceProvenance};
+use lucet_signature::file::Durability;
 use lucet_signature::{KeyId, Legacy, SecretKey};
 use lucetc::cli::Args;
 
@@ -72,7 +73,7 @@ pub fn run(args: &Args) -> Result<()> {
         },
         signer.as_ref(),
     )?;
-    write_atomically(&output, &artifact)?;
+    write_atomically(&output, &artifact, Durability::Unsynced)?;
     let written = Written {
         output: &output,
         len: artifact.len(),

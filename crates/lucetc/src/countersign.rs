@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use lucet_artifact::Countersignature;
+use lucet_signature::file::Durability;
 use lucetc::cli::Args;
 
 use crate::keys::{self, SecretKeyPath};
@@ -38,7 +39,7 @@ pub fn run(args: &Args, artifact: &Path) -> Result<()> {
     let signer = keys::open_secret_key(&SecretKeyPath::parse(secret))?;
     let countersigned = lucet_artifact::countersign(&bytes, &verified, &signer, &line)
         .with_context(|| artifact.display().to_string())?;
-    write_atomically(output, &countersigned)?;
+    write_atomically(output, &countersigned, Durability::Synced)?;
     eprintln!(
         "{} counter-signed by key {} as {}",
         output.display(),

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use lucet_signature::file::parent_dir;
+use lucet_signature::file::{Durability, parent_dir};
 use lucetc::cli::Args;
 
 use crate::keys::SecretKeyPath;
@@ -132,25 +132,22 @@ fn is_signed_artifact(path: &Path) -> bool {
 }
 
 /// Writes through a temporary file in the same directory and renames it into
-/// place, so a failed or interrupted compile never leaves a partial artifact.
+/// place, so a failed or killed lucetc never leaves a partial artifact.
 ///
-/// Not synced to disk, as `cc` and `wasmtime compile` do not sync theirs: an
-/// artifact is rebuilt by compiling again, and one torn by a power loss fails
-/// its footer or signature check when loaded, so the two syncs (1–2 ms, a
-/// tenth of a small module's compile) would buy durability, not trust.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// A compile's output is not synced to disk, as `cc` and `wasmtime compile`
+/// do not sync theirs: it is remade by compiling again, and one left empty or
+/// torn by a power loss fails its footer, image-hash or signature check when
+/// loaded, so the two syncs (1–2 ms, a tenth of a small module's compile)
+/// would buy durability, not trust. `--resign` and `--countersign` replace
+/// their input by default, and a countersignature cannot be remade by its
+/// signer's peers: their outputs are synced.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let dir = parent_dir(path);
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }
     // Replaces the path itself: a symbolic link there is never followed.
-    lucet_signature::file::write_atomically(
-        path,
-        bytes,
-        0o644,
-        true,
-        lucet_signature::file::Durability::RenameOnly,
-    )?;
+    lucet_signature::file::write_atomically(path, bytes, 0o644, true, durability)?;
     Ok(())
 }
 

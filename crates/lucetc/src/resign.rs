@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Result, bail};
+use lucet_signature::file::Durability;
 use lucet_signature::{Prehash, SecretKey};
 use lucetc::cli::Args;
 
@@ -38,7 +39,7 @@ fn resign(recorded: Recorded, signer: &SecretKey, output: &Path) -> Result<()> {
     }
     let prehash = Prehash::of(&recorded.image);
     let bytes = lucet_artifact::encode_signed(&recorded.image, &metadata, &prehash, signer)?;
-    write_atomically(output, &bytes)?;
+    write_atomically(output, &bytes, Durability::Synced)?;
     eprintln!(
         "{} re-signed with key {}",
         output.display(),

@@ -94,20 +94,24 @@ fn describe(file_type: &std::fs::FileType) -> &'static str {
 
 /// Whether an atomic write also waits for the disk.
 ///
-/// Either way a reader sees the old file or the complete new one; the
-/// difference is what a power loss right after the write leaves behind.
+/// Either way a reader sees the old file or the complete new one while the
+/// system runs; the difference is what a power loss leaves behind before the
+/// kernel writes the data back (seconds, up to about half a minute).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// `fsync` the file before the rename and its directory after: the new
-    /// file survives a crash. For state that cannot be rebuilt or whose loss
-    /// weakens a check: keys, the revocation serial, what was downloaded.
+    /// `fsync` the file before the rename and its directory after: once the
+    /// write returns, the new file survives a crash, and a write error that
+    /// shows only at write-back (a full disk, EIO) fails the write. For
+    /// anything not remade by running the same command on the same input:
+    /// keys, the revocation serial, a countersignature, what was downloaded.
     Synced,
-    /// Rename only, as compilers write their outputs (`cc`, `wasmtime
-    /// compile`): after a crash the file may be the old one, missing or
-    /// empty. For outputs that are rebuilt by running the command again and
-    /// that fail their own checks when torn (an artifact's footer and
-    /// signature); the two syncs cost 1–2 ms a file.
-    RenameOnly,
+    /// No `fsync`, as compilers do not sync their outputs (`cc`, `wasmtime
+    /// compile`): after a power loss the file may be the old one, missing,
+    /// empty or torn, and a write error at write-back goes unreported. For
+    /// outputs remade by running the command again that fail their own
+    /// checks when empty or torn (a compiled artifact's footer, image hash
+    /// and signature); the two syncs cost 1–2 ms a file.
+    Unsynced,
 }
 
 /// A file written under a temporary name in its destination's directory
@@ -115,7 +119,9 @@ pub enum Durability {
 /// moves it into place. Dropped uncommitted, it is removed.
 ///
 /// Staging several files before committing any lets a caller fail before
-/// anything is visible (a missing directory, a full disk).
+/// anything is visible (a missing directory, a full disk; for an
+/// [`Unsynced`](Durability::Unsynced) file, only what the write itself
+/// reports).
 pub struct StagedFile {
     temp: tempfile::NamedTempFile,
     path: PathBuf,
@@ -159,7 +165,7 @@ impl StagedFile {
         })?;
         let written = temp.write_all(contents).and_then(|()| match durability {
             Durability::Synced => temp.as_file().sync_all(),
-            Durability::RenameOnly => Ok(()),
+            Durability::Unsynced => Ok(()),
         });
         written.map_err(|source| Error::Io {
             action: "cannot write",
@@ -307,7 +313,7 @@ mod tests {
         write_atomically(&path, b"two", 0o644, true, Durability::Synced).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         // Without the syncs, the move into place is the same.
-        write_atomically(&path, b"three", 0o644, true, Durability::RenameOnly).unwrap();
+        write_atomically(&path, b"three", 0o644, true, Durability::Unsynced).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"three");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
