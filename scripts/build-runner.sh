@@ -18,7 +18,6 @@
 #   --release   the release profile (default: debug)
 #   --features  lucet-wasi's features, e.g. require-signatures
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 usage() {
     echo "usage: scripts/build-runner.sh [--release] [--features FEATURES] DEST" >&2
@@ -33,7 +32,13 @@ while [[ $# -gt 1 ]]; do
     esac
 done
 [[ $# -eq 1 && $1 != -* ]] || usage
-dest=$1
+# DEST is the caller's: relative to where the script was run from, not to
+# the source tree it builds in.
+case $1 in
+    /*) dest=$1 ;;
+    *) dest=$PWD/$1 ;;
+esac
+cd "$(dirname "$0")/.."
 
 # Cargo says where it put the binary (CARGO_TARGET_DIR or a configured
 # target-dir move it); its diagnostics still go to stderr as text.
