@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 pub const SECTIONS: &[(&str, &str)] = &[
     (
         "Exit status",
-        "  0     done: pushed, pulled and verified, or inspected
+        "  0     done: pushed, pulled and verified, inspected, or fetched
   2     usage error
   1     any refusal or failure: a registry error, a manifest that is not a
         lucet artifact's or not the digest asked for, an artifact over the
@@ -39,7 +39,8 @@ when no flag is given.",
   lucet-oci push --signature-pk lucet.pub --container-image hello.so registry.example/images/hello:1.0
   lucet-oci pull --signature-pk lucet.pub -o hello.so registry.example/apps/hello:1.0
   lucet-oci pull --signature-pk lucet.pub -o hello.so registry.example/apps/hello@sha256:4f1c...
-  lucet-oci inspect registry.example/apps/hello:1.0",
+  lucet-oci inspect registry.example/apps/hello:1.0
+  lucet-oci fetch registry.example/apps/hello:1.0",
     ),
 ];
 
@@ -88,6 +89,11 @@ pub enum Command {
     /// Print what the registry says about REF (not verified): digest,
     /// artifact type, layers, annotations, referrers.
     Inspect(Inspect),
+    /// Fetch REF into the cache that `lucet-wasi oci://REF` runs from
+    /// (lucet-wasi runs this for it), not verified: every run re-hashes and
+    /// verifies the cached file. Prints the layer's digest and the pinned
+    /// reference, which then runs without the registry.
+    Fetch(Fetch),
 }
 
 /// `lucet-oci push`.
@@ -160,6 +166,20 @@ pub struct Inspect {
     pub reference: String,
 }
 
+/// `lucet-oci fetch`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = after_help())]
+pub struct Fetch {
+    /// What to fetch: HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]. With a digest
+    /// whose manifest and layer are cached, the registry is not asked.
+    #[arg(value_name = "REF")]
+    pub reference: String,
+
+    /// Refuse an artifact larger than this (e.g. 512M), before downloading it.
+    #[arg(long, value_name = "SIZE", value_parser = lucet_runtime::parse_size, default_value = "1G")]
+    pub max_artifact_size: u64,
+}
+
 impl Args {
     /// Usage errors clap cannot see: push and pull verify, so they need a
     /// trusted key; there is no unverified mode.
@@ -168,7 +188,7 @@ impl Args {
         let (subcommand, trust) = match &self.command {
             Command::Push(push) => ("push", &push.trust),
             Command::Pull(pull) => ("pull", &pull.trust),
-            Command::Inspect(_) => return Ok(()),
+            Command::Inspect(_) | Command::Fetch(_) => return Ok(()),
         };
         if trust.signature_pk.is_empty() {
             return Err(Args::command().error(

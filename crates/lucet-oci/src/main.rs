@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use lucet_oci::cli::{Args, Command, Inspect, Pull, Push};
-use lucet_registry::{Packaging, Registry, RegistryOptions, SourceFiles};
+use lucet_oci::cli::{Args, Command, Fetch, Inspect, Pull, Push};
+use lucet_registry::{Cache, Packaging, Registry, RegistryOptions, SourceFiles};
 
 fn main() -> ExitCode {
     let args = lucet_cli::parse::<Args>();
@@ -29,6 +29,7 @@ fn run(args: Args) -> Result<u8> {
         Command::Push(push) => runtime.block_on(run_push(&registry, push)),
         Command::Pull(pull) => runtime.block_on(run_pull(&registry, pull)),
         Command::Inspect(inspect) => runtime.block_on(run_inspect(&registry, inspect)),
+        Command::Fetch(fetch) => runtime.block_on(run_fetch(&registry, fetch)),
     }
 }
 
@@ -110,6 +111,18 @@ async fn run_inspect(registry: &Registry, inspect: Inspect) -> Result<u8> {
         );
     }
     eprintln!("lucet-oci: what the registry says, not verified: pull verifies");
+    Ok(0)
+}
+
+/// Prints `DIGEST PINNED`: the one line lucet-wasi reads
+/// (`lucet_registry::open_oci_through`).
+async fn run_fetch(registry: &Registry, fetch: Fetch) -> Result<u8> {
+    let dir =
+        Cache::default_location().context("no cache directory: set LUCET_CACHE_DIR (or HOME)")?;
+    let cached = Cache::new(dir)
+        .fetch(registry, &fetch.reference, fetch.max_artifact_size)
+        .await?;
+    println!("{} {}", cached.digest, cached.pinned);
     Ok(0)
 }
 

@@ -84,6 +84,17 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The fetcher a runner starts for `oci://REF` did not deliver
+    /// ([`open_oci_through`](crate::open_oci_through)).
+    #[error("cannot fetch {reference} with {}: {message}", fetcher.display())]
+    Fetch {
+        /// The reference.
+        reference: String,
+        /// The program run.
+        fetcher: PathBuf,
+        /// Why, in the fetcher's words when it gave any.
+        message: String,
+    },
     /// A container image cannot be made for the artifact's target.
     #[error(
         "the artifact is compiled for {target}, which has no Linux container platform (x86-64 and aarch64 Linux have)"

@@ -27,7 +27,9 @@ mod pull;
 mod push;
 mod verify;
 
-pub use cache::{Cache, CachedArtifact, OCI_SCHEME, oci_reference, open_oci};
+pub use cache::{
+    Cache, CachedArtifact, FETCHER, OCI_SCHEME, oci_reference, open_oci, open_oci_through,
+};
 pub use client::{Registry, RegistryOptions};
 pub use error::Error;
 pub use inspect::{Description, Referrer, inspect};
