@@ -135,6 +135,16 @@ version lucet-objdump "artifact format"
 version lucet-oci "OCI artifact type"
 version rsign "rsign2 $rsign_version"
 
+step "lucet-wasi: oci:// through the lucet-oci installed beside it"
+# No registry listens on port 1: the refusal must come from lucet-oci
+# trying to reach it, not from a runner that cannot find lucet-oci.
+if refusal=$(LUCET_CACHE_DIR="$scratch/cache" lucet-wasi \
+    --signature-pk examples/hello/publisher.pub oci://127.0.0.1:1/apps/hello:1.0 2>&1); then
+    fail "lucet-wasi ran an oci:// reference no registry serves"
+fi
+grep -qF "with $usr_local/bin/lucet-oci: " <<<"$refusal" && ! grep -q "not installed" <<<"$refusal" ||
+    fail "lucet-wasi did not fetch through the installed lucet-oci: $refusal"
+
 step "man pages"
 for tool in lucetc lucet-wasi lucet-serve lucet-objdump lucet-oci; do
     page="$share/man/man1/$tool.1"

@@ -34,6 +34,9 @@ grep -q "only runs verified artifacts" <<<"$refusal" || {
 }
 
 cargo build --locked --workspace --bins
+# lucet-wasi reaches registries (`oci://REF`) through lucet-oci beside it,
+# as the image installs them.
+cp target/debug/lucet-oci target/runtime-only/lucet-oci
 
 # README's main job still works as written, run with the binaries built above.
 demo_output=$(scripts/demo.sh --prebuilt target/debug/lucetc target/runtime-only/lucet-wasi)

@@ -102,7 +102,9 @@ fn load(args: &Args) -> Result<LoadedArtifact> {
 
 /// MODULE opened once: a file, or for `oci://REF` the artifact from the
 /// registry through the local cache (checked against its digest, and
-/// verified below like any file).
+/// verified below like any file). The registry is reached by `lucet-oci
+/// fetch`, installed beside this program: linked in, its client would slow
+/// every start, `oci://` or not.
 fn open_module(args: &Args) -> Result<std::fs::File> {
     let module = args.module();
     match module.to_str().and_then(lucet_registry::oci_reference) {
@@ -110,7 +112,16 @@ fn open_module(args: &Args) -> Result<std::fs::File> {
             let options = lucet_registry::RegistryOptions {
                 insecure_registries: args.registry.insecure_registry.clone(),
             };
-            Ok(lucet_registry::open_oci(reference, options, args.max_artifact_size)?.file)
+            let fetcher = std::env::current_exe()
+                .context("cannot find this program's directory, where lucet-oci is")?
+                .with_file_name(lucet_registry::FETCHER);
+            let cached = lucet_registry::open_oci_through(
+                &fetcher,
+                reference,
+                &options,
+                args.max_artifact_size,
+            )?;
+            Ok(cached.file)
         }
         None => lucet_signature::file::open_regular_file(module)
             .with_context(|| format!("cannot open {}", module.display())),

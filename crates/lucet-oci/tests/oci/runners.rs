@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use lucet_test_support::{Output, Scratch, lucet_wasi, pk, raw, run, sk, tool};
 
@@ -58,6 +59,49 @@ fn lucet_wasi_runs_a_pinned_artifact_from_the_cache_and_rechecks_it_every_time()
         .compile(&hello_wat(), "other", &renamed.concat());
     std::fs::copy(other, &cached).expect("replace the cached artifact");
     run_from_registry(&cache, &pinned).refused(1, "Connection refused");
+}
+
+#[test]
+fn lucet_oci_fetch_fills_the_cache_a_pinned_reference_then_runs_from() {
+    let (registry, home, reference) = registry_with_hello();
+    let cache = home.path("cache");
+    let mut fetch = oci(home.dir(), ["fetch", reference.as_str()]);
+    fetch.env("LUCET_CACHE_DIR", &cache);
+    let fetched = lucet_test_support::run_bounded(&mut fetch, Duration::from_secs(60));
+    let printed: Vec<String> = fetched
+        .ok()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let layer = inspected(
+        home.dir(),
+        &reference,
+        "layer: application/vnd.lucet.artifact.layer.v1 ",
+    );
+    let pinned = format!(
+        "{}/apps/hello@{}",
+        registry.host,
+        inspected(home.dir(), &reference, "digest: ")
+    );
+    assert_eq!(printed, [layer, pinned.clone()]);
+    drop(registry);
+    assert_eq!(run_from_registry(&cache, &pinned).ok(), HELLO);
+}
+
+#[test]
+fn lucet_wasi_without_lucet_oci_beside_it_says_what_to_install() {
+    let home = Scratch::new();
+    let bin = home.path("bin");
+    std::fs::create_dir_all(&bin).expect("a directory for the runner alone");
+    let alone = bin.join("lucet-wasi");
+    std::fs::copy(tool("lucet-wasi"), &alone).expect("copy the runner");
+    let mut command = Command::new(&alone);
+    command
+        .args(pk(&fixture().public))
+        .arg("oci://127.0.0.1:1/apps/hello:1.0")
+        .env("LUCET_CACHE_DIR", home.path("cache"))
+        .env_remove("LUCET_SIGNATURE_PK");
+    run(&mut command).refused(1, "install lucet-oci beside this runner");
 }
 
 #[test]
