@@ -142,7 +142,7 @@ if refusal=$(LUCET_CACHE_DIR="$scratch/cache" lucet-wasi \
     --signature-pk examples/hello/publisher.pub oci://127.0.0.1:1/apps/hello:1.0 2>&1); then
     fail "lucet-wasi ran an oci:// reference no registry serves"
 fi
-grep -qF "with $usr_local/bin/lucet-oci: " <<<"$refusal" && ! grep -q "not installed" <<<"$refusal" ||
+grep -qF "with $usr_local/bin/lucet-oci: " <<<"$refusal" && grep -q "Connection refused" <<<"$refusal" ||
     fail "lucet-wasi did not fetch through the installed lucet-oci: $refusal"
 
 step "man pages"

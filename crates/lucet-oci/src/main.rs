@@ -115,7 +115,7 @@ async fn run_inspect(registry: &Registry, inspect: Inspect) -> Result<u8> {
 }
 
 /// Prints `DIGEST PINNED`: the one line lucet-wasi reads
-/// (`lucet_registry::open_oci_through`).
+/// (`lucet_registry::open_oci_with_fetcher`).
 async fn run_fetch(registry: &Registry, fetch: Fetch) -> Result<u8> {
     let dir =
         Cache::default_location().context("no cache directory: set LUCET_CACHE_DIR (or HOME)")?;

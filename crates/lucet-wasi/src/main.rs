@@ -112,11 +112,10 @@ fn open_module(args: &Args) -> Result<std::fs::File> {
             let options = lucet_registry::RegistryOptions {
                 insecure_registries: args.registry.insecure_registry.clone(),
             };
-            let fetcher = std::env::current_exe()
-                .context("cannot find this program's directory, where lucet-oci is")?
-                .with_file_name(lucet_registry::FETCHER);
-            let cached = lucet_registry::open_oci_through(
-                &fetcher,
+            let runner = std::env::current_exe()
+                .context("cannot find this program's directory, where lucet-oci is")?;
+            let cached = lucet_registry::open_oci_with_fetcher(
+                &runner,
                 reference,
                 &options,
                 args.max_artifact_size,

@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use sha2::{Digest as _, Sha256};
 
@@ -118,7 +117,7 @@ impl Cache {
         })
     }
 
-    fn path_of(&self, digest: &str) -> PathBuf {
+    pub(crate) fn path_of(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
         self.dir.join("sha256").join(hex)
     }
@@ -136,7 +135,7 @@ impl Cache {
 
     /// The cached file with `digest`, opened and re-hashed through the
     /// handle returned; `None` when absent or different.
-    fn open_matching(&self, digest: &str) -> Result<Option<File>, Error> {
+    pub(crate) fn open_matching(&self, digest: &str) -> Result<Option<File>, Error> {
         let path = self.path_of(digest);
         let mut file = match lucet_signature::file::open_regular_file(&path) {
             Ok(file) => file,
@@ -176,7 +175,7 @@ impl Cache {
 }
 
 /// The cache directory of [`Cache::default_location`], or why there is none.
-fn default_cache(reference: &str) -> Result<Cache, Error> {
+pub(crate) fn default_cache(reference: &str) -> Result<Cache, Error> {
     let dir = Cache::default_location().ok_or_else(|| Error::Io {
         path: PathBuf::from(reference),
         source: std::io::Error::other("no cache directory: set LUCET_CACHE_DIR (or HOME)"),
@@ -184,7 +183,7 @@ fn default_cache(reference: &str) -> Result<Cache, Error> {
     Ok(Cache::new(dir))
 }
 
-fn cache_error(path: &Path, message: &str) -> Error {
+pub(crate) fn cache_error(path: &Path, message: &str) -> Error {
     Error::Io {
         path: path.to_path_buf(),
         source: std::io::Error::other(format!("in the artifact cache: {message}")),
@@ -204,104 +203,4 @@ pub fn open_oci(
     max_size: u64,
 ) -> Result<CachedArtifact, Error> {
     default_cache(reference)?.fetch_blocking(&Registry::new(options), reference, max_size)
-}
-
-/// The program [`open_oci_through`] runs: `lucet-oci`, whose `fetch`
-/// subcommand is [`Cache::fetch`] into the default cache.
-pub const FETCHER: &str = "lucet-oci";
-
-/// The artifact an `oci://REF` argument names, like [`open_oci`], but
-/// fetched by another process: `FETCHER fetch REF`, which fills the default
-/// cache and prints the layer's digest. That file is then opened and
-/// re-hashed here, as [`open_oci`] does.
-///
-/// For lucet-wasi, whose every start pays for what it links: the registry
-/// client (HTTP, TLS, reference parsing) is a third of the data the loader
-/// relocates before `main`, with or without `oci://` (BENCHMARKS.md, P5).
-/// The fetcher is trusted no more than the registry: the digest it prints
-/// must name a cached file that has it, and the runner verifies that file.
-pub fn open_oci_through(
-    fetcher: &Path,
-    reference: &str,
-    options: &RegistryOptions,
-    max_size: u64,
-) -> Result<CachedArtifact, Error> {
-    let failed = |message: String| Error::Fetch {
-        reference: reference.to_string(),
-        fetcher: fetcher.to_path_buf(),
-        message,
-    };
-    let mut command = Command::new(fetcher);
-    for host in &options.insecure_registries {
-        command.arg("--insecure-registry").arg(host);
-    }
-    command
-        .args(["fetch", "--max-artifact-size", &max_size.to_string(), "--"])
-        .arg(reference)
-        .stdin(Stdio::null());
-    let output = command.output().map_err(|error| {
-        failed(match error.kind() {
-            std::io::ErrorKind::NotFound => format!(
-                "it is not installed there: install {FETCHER} beside this runner, or pull with `{FETCHER} pull` and run the file"
-            ),
-            _ => format!("cannot run it: {error}"),
-        })
-    })?;
-    if !output.status.success() {
-        return Err(failed(fetcher_complaint(&output)));
-    }
-    let printed = String::from_utf8_lossy(&output.stdout);
-    let mut fields = printed.split_whitespace();
-    let (Some(digest), Some(pinned)) = (fields.next(), fields.next()) else {
-        return Err(failed(format!(
-            "it printed {printed:?}, not DIGEST PINNED-REFERENCE"
-        )));
-    };
-    if !is_sha256_digest(digest) {
-        return Err(failed(format!(
-            "it printed {digest:?}, not a sha256 digest"
-        )));
-    }
-    let cache = default_cache(reference)?;
-    let file = cache.open_matching(digest)?.ok_or_else(|| {
-        cache_error(
-            &cache.path_of(digest),
-            "it does not have the digest it was fetched with: run again",
-        )
-    })?;
-    Ok(CachedArtifact {
-        file,
-        digest: digest.to_string(),
-        pinned: pinned.to_string(),
-    })
-}
-
-/// The fetcher's own one-line error (its last line, without its name), and
-/// how it ended.
-fn fetcher_complaint(output: &std::process::Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| !line.is_empty());
-    match last {
-        Some(line) => {
-            let own = line
-                .strip_prefix(FETCHER)
-                .and_then(|rest| rest.strip_prefix(": "));
-            format!("{} ({})", own.unwrap_or(line), output.status)
-        }
-        None => format!("it said nothing ({})", output.status),
-    }
-}
-
-/// `sha256:` and 64 lowercase hex digits: what a cache path may be made of.
-fn is_sha256_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
-    })
 }

@@ -85,7 +85,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The fetcher a runner starts for `oci://REF` did not deliver
-    /// ([`open_oci_through`](crate::open_oci_through)).
+    /// ([`open_oci_with_fetcher`](crate::open_oci_with_fetcher)).
     #[error("cannot fetch {reference} with {}: {message}", fetcher.display())]
     Fetch {
         /// The reference.

@@ -20,6 +20,7 @@ mod cache;
 mod client;
 pub mod container;
 mod error;
+mod fetcher;
 mod inspect;
 mod manifest;
 pub mod media;
@@ -27,11 +28,10 @@ mod pull;
 mod push;
 mod verify;
 
-pub use cache::{
-    Cache, CachedArtifact, FETCHER, OCI_SCHEME, oci_reference, open_oci, open_oci_through,
-};
+pub use cache::{Cache, CachedArtifact, OCI_SCHEME, oci_reference, open_oci};
 pub use client::{Registry, RegistryOptions};
 pub use error::Error;
+pub use fetcher::{FETCHER, open_oci_with_fetcher};
 pub use inspect::{Description, Referrer, inspect};
 pub use pull::{DEFAULT_MAX_ARTIFACT_SIZE, Pulled, pull};
 pub use push::{Packaging, Pushed, SourceFiles, push};

@@ -2,7 +2,7 @@
 //! digest-addressed cache that is never trusted, verified on every load,
 //! and refused without a trusted key.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -88,20 +88,102 @@ fn lucet_oci_fetch_fills_the_cache_a_pinned_reference_then_runs_from() {
     assert_eq!(run_from_registry(&cache, &pinned).ok(), HELLO);
 }
 
-#[test]
-fn lucet_wasi_without_lucet_oci_beside_it_says_what_to_install() {
-    let home = Scratch::new();
+/// A copy of the runner alone in a directory of its own, where a test puts
+/// (or does not put) a fetcher.
+fn runner_alone(home: &Scratch) -> PathBuf {
     let bin = home.path("bin");
     std::fs::create_dir_all(&bin).expect("a directory for the runner alone");
     let alone = bin.join("lucet-wasi");
     std::fs::copy(tool("lucet-wasi"), &alone).expect("copy the runner");
-    let mut command = Command::new(&alone);
+    alone
+}
+
+/// `RUNNER --signature-pk RELEASE oci://127.0.0.1:1/apps/hello:1.0`.
+fn run_alone(runner: &Path, home: &Scratch) -> Output {
+    let mut command = Command::new(runner);
     command
         .args(pk(&fixture().public))
         .arg("oci://127.0.0.1:1/apps/hello:1.0")
         .env("LUCET_CACHE_DIR", home.path("cache"))
         .env_remove("LUCET_SIGNATURE_PK");
-    run(&mut command).refused(1, "install lucet-oci beside this runner");
+    run(&mut command)
+}
+
+/// Beside `runner`, a `lucet-oci` that prints `line` and succeeds, with
+/// file mode `mode`.
+fn fake_fetcher(runner: &Path, line: &str, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fetcher = runner.with_file_name("lucet-oci");
+    std::fs::write(&fetcher, format!("#!/bin/sh\nprintf '%s\\n' '{line}'\n"))
+        .expect("write the fake fetcher");
+    std::fs::set_permissions(&fetcher, std::fs::Permissions::from_mode(mode))
+        .expect("make the fake fetcher executable");
+}
+
+#[test]
+fn lucet_wasi_without_lucet_oci_beside_it_says_what_to_install() {
+    let home = Scratch::new();
+    let alone = runner_alone(&home);
+    run_alone(&alone, &home).refused(1, "install lucet-oci beside this runner");
+}
+
+#[test]
+fn lucet_wasi_trusts_its_fetcher_no_more_than_the_registry() {
+    let home = Scratch::new();
+    let alone = runner_alone(&home);
+
+    // Not a digest: never made into a path.
+    fake_fetcher(
+        &alone,
+        "sha256:../../../etc/passwd 127.0.0.1:1/apps/hello@sha256:aa",
+        0o755,
+    );
+    run_alone(&alone, &home).refused(1, "not a sha256 digest");
+
+    // A digest the cache has no file for.
+    let absent = format!("sha256:{} 127.0.0.1:1/apps/hello@sha256:aa", "0".repeat(64));
+    fake_fetcher(&alone, &absent, 0o755);
+    run_alone(&alone, &home).refused(1, "does not have the digest it was fetched with");
+
+    // An unsigned artifact, really in the cache under its digest: it is
+    // opened, and then refused by verification.
+    let unsigned = fixture().scratch.compile(&hello_wat(), "unsigned", &[]);
+    let bytes = std::fs::read(&unsigned).expect("read the unsigned artifact");
+    let summed = Command::new("sha256sum")
+        .arg(&unsigned)
+        .output()
+        .expect("run sha256sum");
+    let hex = String::from_utf8(summed.stdout).expect("sha256sum's output")[..64].to_string();
+    let cached = home.path("cache").join("oci/sha256").join(&hex);
+    std::fs::create_dir_all(cached.parent().expect("a parent")).expect("the cache directory");
+    std::fs::write(&cached, &bytes).expect("cache the unsigned artifact");
+    fake_fetcher(
+        &alone,
+        &format!("sha256:{hex} 127.0.0.1:1/apps/hello@sha256:aa"),
+        0o755,
+    );
+    run_alone(&alone, &home).refused(1, "not signed");
+
+    // A fetcher others may write does not run at all.
+    fake_fetcher(
+        &alone,
+        &format!("sha256:{hex} 127.0.0.1:1/apps/hello@sha256:aa"),
+        0o777,
+    );
+    run_alone(&alone, &home).refused(1, "others may write it");
+}
+
+#[test]
+fn lucet_wasi_passes_its_size_limit_to_the_fetcher() {
+    let (_registry, home, reference) = registry_with_hello();
+    let mut command = lucet_wasi(pk(&fixture().public));
+    command
+        .args(["--max-artifact-size", "1K"])
+        .arg(format!("oci://{reference}"))
+        .env("LUCET_CACHE_DIR", home.path("cache"))
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE");
+    run(&mut command).refused(1, "over the limit of 1024");
 }
 
 #[test]
