@@ -6,7 +6,8 @@
 # - On its own. Cargo unifies features across the packages of one build:
 #   built together with lucetc (which turns on lucet-runtime's `compiler`
 #   feature), the runner would link the Cranelift compiler as well. The copy
-#   must say `compiler: none`, or this script fails.
+#   must say `compiler: none`, and link no registry client, or this script
+#   fails.
 # - Linked statically, as a position-independent executable (static-pie:
 #   still loaded at a random address): no dynamic loader and no shared
 #   libraries to map and resolve, which is a fifth of a hello world's
@@ -53,5 +54,11 @@ mkdir -p "$(dirname "$dest")"
 cp "$built" "$dest"
 if ! grep -q "compiler: none" <<<"$("$dest" --version)"; then
     echo "build-runner: $dest carries a compiler: was lucet-runtime's compiler feature turned on for lucet-wasi?" >&2
+    exit 1
+fi
+# Nor the registry client: lucet-wasi fetches `oci://` through lucet-oci,
+# since everything it links is relocated at every start (BENCHMARKS.md, P5).
+if nm -C "$dest" | grep -q 'oci_client::client::'; then
+    echo "build-runner: $dest links the registry client: fetch oci:// through lucet_registry::open_oci_with_fetcher" >&2
     exit 1
 fi

@@ -29,6 +29,10 @@ command -v npm >/dev/null || missing+=(npm)
 command -v wrk >/dev/null || missing+=(wrk)
 # The guide's "Serving HTTP" section asks lucet-serve with curl.
 command -v curl >/dev/null || missing+=(curl)
+# nm and readelf: scripts/build-runner.sh and check-container-recipe.sh read
+# the runner's symbols and headers (a Rust toolchain's linker usually
+# brings them).
+command -v nm >/dev/null && command -v readelf >/dev/null || missing+=(binutils)
 # lucet-oci's tests start their own registries; skopeo reads and copies
 # what lucet-oci pushes; htpasswd makes a password file for registry auth.
 command -v docker-registry >/dev/null || missing+=(docker-registry)
