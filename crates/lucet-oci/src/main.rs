@@ -117,9 +117,7 @@ async fn run_inspect(registry: &Registry, inspect: Inspect) -> Result<u8> {
 /// Prints `DIGEST PINNED`: the one line lucet-wasi reads
 /// (`lucet_registry::open_oci_with_fetcher`).
 async fn run_fetch(registry: &Registry, fetch: Fetch) -> Result<u8> {
-    let dir =
-        Cache::default_location().context("no cache directory: set LUCET_CACHE_DIR (or HOME)")?;
-    let cached = Cache::new(dir)
+    let cached = Cache::at_default_location(&fetch.reference)?
         .fetch(registry, &fetch.reference, fetch.max_artifact_size)
         .await?;
     println!("{} {}", cached.digest, cached.pinned);

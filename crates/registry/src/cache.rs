@@ -53,6 +53,16 @@ impl Cache {
         Some(base.join("oci"))
     }
 
+    /// The cache at [`Cache::default_location`], for work on `reference`;
+    /// an error naming it when there is no such place.
+    pub fn at_default_location(reference: &str) -> Result<Cache, Error> {
+        let dir = Cache::default_location().ok_or_else(|| Error::Io {
+            path: PathBuf::from(reference),
+            source: std::io::Error::other("no cache directory: set LUCET_CACHE_DIR (or HOME)"),
+        })?;
+        Ok(Cache::new(dir))
+    }
+
     /// The artifact `reference` names: its manifest from the cache when the
     /// reference pins a digest and the cached copy has it, else from the
     /// registry; its layer from the cache when the cached file has the
@@ -174,15 +184,6 @@ impl Cache {
     }
 }
 
-/// The cache directory of [`Cache::default_location`], or why there is none.
-pub(crate) fn default_cache(reference: &str) -> Result<Cache, Error> {
-    let dir = Cache::default_location().ok_or_else(|| Error::Io {
-        path: PathBuf::from(reference),
-        source: std::io::Error::other("no cache directory: set LUCET_CACHE_DIR (or HOME)"),
-    })?;
-    Ok(Cache::new(dir))
-}
-
 pub(crate) fn cache_error(path: &Path, message: &str) -> Error {
     Error::Io {
         path: path.to_path_buf(),
@@ -202,5 +203,9 @@ pub fn open_oci(
     options: RegistryOptions,
     max_size: u64,
 ) -> Result<CachedArtifact, Error> {
-    default_cache(reference)?.fetch_blocking(&Registry::new(options), reference, max_size)
+    Cache::at_default_location(reference)?.fetch_blocking(
+        &Registry::new(options),
+        reference,
+        max_size,
+    )
 }

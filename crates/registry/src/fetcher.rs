@@ -12,15 +12,21 @@
 //! runner verifies the file. The fetcher itself is a program the runner
 //! executes, so it must be installed as the runner is.
 
+use std::io::Read;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::cache::{CachedArtifact, cache_error, default_cache};
-use crate::{Error, RegistryOptions};
+use crate::cache::{CachedArtifact, cache_error};
+use crate::{Cache, Error, RegistryOptions};
 
 /// The program [`open_oci_with_fetcher`] runs, from the runner's directory.
 pub const FETCHER: &str = "lucet-oci";
+
+/// What the runner keeps of each of the fetcher's output streams. It prints
+/// one short line; a broken or hostile fetcher must not fill the runner's
+/// memory.
+const OUTPUT_CAP: u64 = 64 * 1024;
 
 /// The artifact an `oci://REF` argument names, fetched by the [`FETCHER`]
 /// installed beside `runner` (the running program's own path) into the
@@ -47,14 +53,13 @@ pub fn open_oci_with_fetcher(
         .args(["fetch", "--max-artifact-size", &max_size.to_string(), "--"])
         .arg(reference)
         .stdin(Stdio::null());
-    let output = command
-        .output()
-        .map_err(|error| failed(format!("cannot run it: {error}")))?;
+    let output =
+        output_capped(&mut command).map_err(|error| failed(format!("cannot run it: {error}")))?;
     if !output.status.success() {
         return Err(failed(complaint(&output)));
     }
     let (digest, pinned) = fetched(&output.stdout, reference).map_err(failed)?;
-    let cache = default_cache(reference)?;
+    let cache = Cache::at_default_location(reference)?;
     let file = cache.open_matching(digest)?.ok_or_else(|| {
         cache_error(
             &cache.path_of(digest),
@@ -66,6 +71,41 @@ pub fn open_oci_with_fetcher(
         digest: digest.to_string(),
         pinned: pinned.to_string(),
     })
+}
+
+/// `command` run to its end, with at most [`OUTPUT_CAP`] bytes of its
+/// stdout and of its stderr kept. The rest is read and dropped, so the
+/// fetcher never blocks on a full pipe.
+fn output_capped(command: &mut Command) -> std::io::Result<Output> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (stdout, stderr) = std::thread::scope(|scope| {
+        let stderr = scope.spawn(|| read_capped(stderr));
+        let stdout = read_capped(stdout);
+        let stderr = stderr
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (stdout, stderr)
+    });
+    // Waited for before a read error is returned: no zombie either way.
+    let status = child.wait()?;
+    Ok(Output {
+        status,
+        stdout: stdout?,
+        stderr: stderr?,
+    })
+}
+
+fn read_capped(stream: Option<impl Read>) -> std::io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    if let Some(mut stream) = stream {
+        (&mut stream).take(OUTPUT_CAP).read_to_end(&mut kept)?;
+        std::io::copy(&mut stream, &mut std::io::sink())?;
+    }
+    Ok(kept)
 }
 
 /// The fetcher must be installed as the runner is: a regular file, owned by
@@ -200,6 +240,16 @@ mod tests {
         ] {
             fetched(bad.as_bytes(), "reg.example/apps/hello:1.0").expect_err(&bad);
         }
+    }
+
+    #[test]
+    fn the_fetchers_output_is_capped_and_read_to_its_end() {
+        let mut flood = Command::new("sh");
+        flood.args(["-c", "head -c 1000000 /dev/zero; echo done >&2; exit 3"]);
+        let output = output_capped(&mut flood).expect("run sh");
+        assert_eq!(output.stdout.len() as u64, OUTPUT_CAP);
+        assert_eq!(output.stderr, b"done\n");
+        assert_eq!(output.status.code(), Some(3));
     }
 
     #[test]
