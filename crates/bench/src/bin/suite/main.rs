@@ -174,14 +174,14 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
             continue;
         };
         p6_rows.extend(p6::measure(
-            program, &compiled, lucet_wasi, fx, tools, reps,
+            program, &compiled, lucet_wasi, fx, tools, reps, opts.clock,
         )?);
     }
     if opts.wants("P3") {
         p3::report(&p3_rows, reps, tools, report);
     }
     if opts.wants("P6") {
-        p6::report(&p6_rows, reps, tools, report);
+        p6::report(&p6_rows, (reps, opts.clock), tools, report);
     }
     Ok(())
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use lucet_bench::args::{Common, Harness};
 
+use crate::process::Clock;
+
 /// The performance suite (rows P2–P11 of BENCHMARKS.md), each row measured
 /// side by side with its peer in the same run.
 #[derive(Parser, Debug)]
@@ -66,6 +68,11 @@ pub struct Cli {
     /// P8's load generator (default: `wrk` on PATH; used in smoke mode too)
     #[arg(long, value_name = "PATH")]
     wrk: Option<PathBuf>,
+    /// What P5, P6 and P7 time: wall time, or the process's CPU time (user
+    /// and system, all threads; leaves out a VM's steal time). P9 and P10
+    /// time wall time: their work is done in servers.
+    #[arg(long, value_enum, default_value_t = Clock::Wall)]
+    clock: Clock,
     /// Seconds of each P8 load run (smoke: 1)
     #[arg(long, value_name = "S", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
     load_seconds: u32,
@@ -92,6 +99,7 @@ pub struct Options {
     pub http_component: PathBuf,
     pub wrk: Option<PathBuf>,
     pub load_seconds: u32,
+    pub clock: Clock,
 }
 
 impl Harness for Options {
@@ -136,6 +144,7 @@ impl Harness for Options {
             http_component: cli.http_component,
             wrk: cli.wrk,
             load_seconds,
+            clock: cli.clock,
         })
     }
 
@@ -218,5 +227,13 @@ mod tests {
         );
         let help = parse::<Options>(["--help"]).err().unwrap();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+    }
+
+    #[test]
+    fn the_clock_is_wall_time_unless_cpu_is_asked_for() {
+        assert_eq!(parse::<Options>(NO_ARGS).unwrap().clock, Clock::Wall);
+        let opts = parse::<Options>(["--clock", "cpu"]).unwrap();
+        assert_eq!(opts.clock, Clock::Cpu);
+        assert!(parse::<Options>(["--clock", "steal"]).is_err());
     }
 }

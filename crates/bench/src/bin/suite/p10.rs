@@ -18,7 +18,7 @@ use lucet_test_support::{Containerd, LUCET_RUNTIME};
 
 use crate::fixture::{Fixture, HELLO_OUT, HELLO_WAT, wat};
 use crate::options::Options;
-use crate::process::{Cmd, Tools, on_path, time_interleaved};
+use crate::process::{Clock, Cmd, Tools, on_path, time_interleaved};
 
 /// The native peer: what `puts` of the same line compiles to, linked
 /// statically so its root file system needs nothing else.
@@ -73,7 +73,7 @@ pub fn p10(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> 
     } else {
         10 * opts.common.reps
     };
-    let results = time_interleaved(&cmds, reps)?;
+    let results = time_interleaved(&cmds, reps, Clock::Wall)?;
     for (name, (_, out)) in names.iter().zip(&results) {
         ensure!(out == HELLO_OUT, "P10 {name}: output {out:?}");
     }

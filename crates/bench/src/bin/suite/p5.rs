@@ -48,7 +48,7 @@ pub fn p5(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
     };
     let processes = processes(fx, tools, lucet_wasi)?;
     let cmds: Vec<Cmd> = processes.present.iter().map(|p| p.cmd.clone()).collect();
-    let results = time_interleaved(&cmds, reps)?;
+    let results = time_interleaved(&cmds, reps, opts.clock)?;
     let ours = results.first().map(|r| r.0).context("no result")?;
     let mut rows = Vec::new();
     for (process, (t, out)) in processes.present.iter().zip(&results) {
@@ -65,7 +65,8 @@ pub fn p5(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
         rows.push(vec![name.into(), why.into(), String::new()]);
     }
     report.line(&format!(
-        "{reps} runs each, interleaved; output checked; lucet-wasi and wasmtime run from fresh copies of their binaries."
+        "{reps} runs each, interleaved; medians of {}; output checked; lucet-wasi and wasmtime run from fresh copies of their binaries.",
+        opts.clock.what()
     ));
     report.table(&["process", "median ms", "lucet-wasi / this"], &rows);
     if let Some((t, _)) = results.get(1).filter(|_| tools.wasmtime.is_some()) {

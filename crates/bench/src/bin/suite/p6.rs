@@ -15,7 +15,7 @@ use lucet_bench::report::{Report, geo_mean, ms, ratio, yes_no};
 use crate::corpus::{Program, same_output};
 use crate::fixture::Fixture;
 use crate::p3::Compiled;
-use crate::process::{Cmd, Tools, time_interleaved};
+use crate::process::{Clock, Cmd, Tools, time_interleaved};
 
 /// Workloads shorter than this are reported but left out of P6's geo-mean.
 const MIN_WORKLOAD: Duration = Duration::from_millis(300);
@@ -135,6 +135,9 @@ pub struct P6Row {
     wasmtime: Option<Duration>,
     /// wasmtime without, when installed.
     wasmtime_plain: Option<Duration>,
+    /// `ours` again: the same command timed as a separate one, a control
+    /// for how far two medians of the same work differ on this machine.
+    ours_again: Duration,
     /// Output mismatches, and whether the workload was too short.
     notes: Vec<String>,
 }
@@ -157,6 +160,11 @@ impl P6Row {
         self.ours >= MIN_WORKLOAD
     }
 
+    /// The control's ratio, `ours` / `ours_again`.
+    fn same_work_ratio(&self) -> f64 {
+        self.ours.as_secs_f64() / self.ours_again.as_secs_f64()
+    }
+
     fn cells(&self, missing: &str) -> Vec<String> {
         let na = || missing.to_string();
         let (ours, ours_plain) = (self.ours, self.ours_plain);
@@ -169,6 +177,7 @@ impl P6Row {
             self.wasmtime_plain.map_or_else(na, ms),
             self.wasmtime_plain
                 .map_or_else(String::new, |w| ratio(ours_plain, w)),
+            ratio(ours, self.ours_again),
             self.notes.join("; "),
         ]
     }
@@ -183,6 +192,7 @@ pub fn measure(
     fx: &Fixture,
     tools: &Tools,
     reps: usize,
+    clock: Clock,
 ) -> Result<Vec<P6Row>> {
     let mut workloads = vec![Workload::default_inputs(program)];
     if let Some(larger) = larger_input(program) {
@@ -190,7 +200,7 @@ pub fn measure(
     }
     workloads
         .iter()
-        .map(|workload| p6_workload(workload, compiled, lucet_wasi, fx, tools, reps))
+        .map(|workload| p6_workload(workload, compiled, lucet_wasi, fx, tools, reps, clock))
         .collect()
 }
 
@@ -203,20 +213,22 @@ fn p6_workload(
     fx: &Fixture,
     tools: &Tools,
     reps: usize,
+    clock: Clock,
 ) -> Result<P6Row> {
     let runs = commands(workload, compiled, lucet_wasi, fx, tools);
-    let results = time_interleaved(&runs, reps)?;
+    let results = time_interleaved(&runs, reps, clock)?;
     let mut notes = output_notes(workload, &results);
     let t = |i: usize| results.get(i).map(|r| r.0);
-    let (Some(ours), Some(ours_plain)) = (t(0), t(1)) else {
+    let (Some(ours), Some(ours_plain), Some(ours_again)) = (t(0), t(1), t(2)) else {
         bail!("P6 {}: missing results", workload.name);
     };
     let row = P6Row {
         name: workload.name.clone(),
         ours,
         ours_plain,
-        wasmtime: t(2),
-        wasmtime_plain: t(3),
+        wasmtime: t(3),
+        wasmtime_plain: t(4),
+        ours_again,
         notes: Vec::new(),
     };
     if !row.long() {
@@ -225,8 +237,9 @@ fn p6_workload(
     Ok(P6Row { notes, ..row })
 }
 
-/// The runs of one workload: lucet-wasi with and without interruption,
-/// then the wasmtime CLI likewise when installed.
+/// The runs of one workload: lucet-wasi with and without interruption and
+/// the first again (the control), then the wasmtime CLI likewise when
+/// installed.
 fn commands(
     workload: &Workload,
     compiled: &Compiled,
@@ -244,7 +257,11 @@ fn commands(
         args.push(&so);
         Cmd::new(lucet_wasi, &args).in_dir(&workload.dir)
     };
-    let mut runs = vec![lucet(&compiled.so), lucet(&compiled.so_plain)];
+    let mut runs = vec![
+        lucet(&compiled.so),
+        lucet(&compiled.so_plain),
+        lucet(&compiled.so),
+    ];
     if let Some(wasmtime) = &tools.wasmtime {
         // Without a timeout the CLI's epoch deadline is reached at once;
         // lucet-wasi sets an unreachable one. The CLI runs guests on a fiber
@@ -285,6 +302,7 @@ fn output_notes(workload: &Workload, results: &[(Duration, Vec<u8>)]) -> Vec<Str
     let who = [
         "lucet",
         "lucet --no-interruption",
+        "lucet again",
         "wasmtime -W epoch",
         "wasmtime",
     ];
@@ -305,14 +323,15 @@ fn output_notes(workload: &Workload, results: &[(Duration, Vec<u8>)]) -> Vec<Str
     notes
 }
 
-pub fn report(rows: &[P6Row], reps: usize, tools: &Tools, report: &mut Report) {
+pub fn report(rows: &[P6Row], (reps, clock): (usize, Clock), tools: &Tools, report: &mut Report) {
     report.heading("P6 execution (sightglass programs, whole process)");
     if tools.lucet_wasi.is_none() {
         report.line("P6 not measured: no lucet-wasi binary (--lucet-wasi)");
         return;
     }
     report.line(&format!(
-        "{reps} timed runs each after one untimed, interleaved; medians. Ratios: lucet / wasmtime."
+        "{reps} timed runs each after one untimed, interleaved; medians of {}. Ratios: lucet / wasmtime.",
+        clock.what()
     ));
     let cells: Vec<Vec<String>> = rows.iter().map(|r| r.cells(tools.missing)).collect();
     report.table(
@@ -324,6 +343,7 @@ pub fn report(rows: &[P6Row], reps: usize, tools: &Tools, report: &mut Report) {
             "lucet --no-interruption ms",
             "wasmtime ms",
             "ratio",
+            "control: lucet / lucet again",
             "notes",
         ],
         &cells,
@@ -360,14 +380,67 @@ fn verdict(rows: &[P6Row]) -> String {
             .into();
     }
     format!(
-        "P6 verdict over {} workloads ≥ 0.3 s: {}; {}",
+        "P6 verdict over {} workloads ≥ 0.3 s: {}; {}. {}",
         long.len(),
         pairing("with interruption", |(epoch, _)| epoch),
-        pairing("without", |(_, plain)| plain)
+        pairing("without", |(_, plain)| plain),
+        control(rows)
     )
+}
+
+/// What the control says of this run's resolution: the spread of the
+/// ratios between two medians of the same command. A bound on single
+/// workloads tighter than that spread is noise, whichever way it falls.
+fn control(rows: &[P6Row]) -> String {
+    let ratios: Vec<f64> = rows
+        .iter()
+        .filter(|row| row.long())
+        .map(P6Row::same_work_ratio)
+        .collect();
+    let lowest = ratios.iter().copied().min_by(f64::total_cmp);
+    let highest = ratios.iter().copied().max_by(f64::total_cmp);
+    match (lowest, highest) {
+        (Some(low), Some(high)) => format!(
+            "Control, the same lucet command timed twice: {low:.2}–{high:.2}× \
+             (within {WORKLOAD_GOAL}× either way, so this run can judge a single workload \
+             against {WORKLOAD_GOAL}×: {})",
+            yes_no(low >= 1.0 / WORKLOAD_GOAL && high <= WORKLOAD_GOAL)
+        ),
+        _ => "Control: no workload ≥ 0.3 s".into(),
+    }
 }
 
 /// Round 2's goal for the geo-mean of a pairing.
 const GEO_MEAN_GOAL: f64 = 1.0;
 /// Round 2's goal for every single workload.
 const WORKLOAD_GOAL: f64 = 1.05;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ours_ms: u64, again_ms: u64) -> P6Row {
+        let ms = Duration::from_millis;
+        P6Row {
+            name: format!("w{ours_ms}"),
+            ours: ms(ours_ms),
+            ours_plain: ms(ours_ms),
+            wasmtime: Some(ms(ours_ms)),
+            wasmtime_plain: Some(ms(ours_ms)),
+            ours_again: ms(again_ms),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_control_says_whether_the_run_can_judge_a_single_workload() {
+        let steady = control(&[row(1000, 990), row(500, 510)]);
+        assert!(steady.ends_with("1.05×: yes)"), "{steady}");
+        assert!(steady.contains("0.98–1.01×"), "{steady}");
+        let noisy = control(&[row(1000, 800), row(500, 510)]);
+        assert!(noisy.ends_with("1.05×: no)"), "{noisy}");
+        // Short workloads are left out, as from the geo-means.
+        let short_only = control(&[row(100, 50)]);
+        assert_eq!(short_only, "Control: no workload ≥ 0.3 s");
+    }
+}

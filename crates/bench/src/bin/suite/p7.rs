@@ -168,13 +168,18 @@ struct PairTimes {
 
 /// Times every process of `pairs`, interleaved, `reps` times after one
 /// untimed round; every output must be `expected`.
-fn time_pairs(pairs: &[Pair], reps: usize, expected: &[u8]) -> Result<Vec<PairTimes>> {
+fn time_pairs(
+    run: &Processes,
+    pairs: &[Pair],
+    reps: usize,
+    expected: &[u8],
+) -> Result<Vec<PairTimes>> {
     let runs: Vec<&(String, Cmd)> = pairs
         .iter()
         .flat_map(|p| std::iter::once(&p.ours).chain(&p.peer))
         .collect();
     let cmds: Vec<Cmd> = runs.iter().map(|(_, cmd)| cmd.clone()).collect();
-    let results = time_interleaved(&cmds, reps)?;
+    let results = time_interleaved(&cmds, reps, run.opts.clock)?;
     for ((name, _), (_, out)) in runs.iter().zip(&results) {
         ensure!(out == expected, "P7 {name}: output {out:?}");
     }
@@ -261,10 +266,11 @@ fn gc(run: &Processes, report: &mut Report) -> Result<()> {
     } else {
         10 * run.opts.common.reps
     };
-    let times = time_pairs(&pairs, reps, GC_OUT)?;
+    let times = time_pairs(run, &pairs, reps, GC_OUT)?;
     report.line(&format!(
-        "{reps} timed runs each after one untimed, interleaved; medians; output checked. \
+        "{reps} timed runs each after one untimed, interleaved; medians of {}; output checked. \
          Both compiled at opt level s, with the copying collector. Peer: {}.",
+        run.opts.clock.what(),
         run.peer()
     ));
     report.table(
@@ -317,12 +323,13 @@ fn component_hello(run: &Processes, component: &[u8], report: &mut Report) -> Re
     } else {
         20 * run.opts.common.reps
     };
-    let times = time_pairs(&pairs, reps, HELLO_OUT)?;
+    let times = time_pairs(run, &pairs, reps, HELLO_OUT)?;
     let component_kib = component.len() / 1024;
     report.line(&format!(
-        "{reps} runs each, interleaved; output checked. The component ({component_kib} KiB of \
-         wasm with the adapter) is compiled by lucetc and by `wasmtime compile`, each with its \
-         defaults, as in P5. Peer: {}.",
+        "{reps} runs each, interleaved; medians of {}; output checked. The component \
+         ({component_kib} KiB of wasm with the adapter) is compiled by lucetc and by `wasmtime \
+         compile`, each with its defaults, as in P5. Peer: {}.",
+        run.opts.clock.what(),
         run.peer()
     ));
     report.table(

@@ -17,7 +17,7 @@ use lucet_test_support::Registry;
 
 use crate::fixture::Fixture;
 use crate::options::Options;
-use crate::process::{Cmd, Tools, time_interleaved};
+use crate::process::{Clock, Cmd, Tools, time_interleaved};
 
 /// The data segment that makes the artifact about 100 MB.
 const DATA_LEN: usize = 100_000_000;
@@ -87,7 +87,7 @@ pub fn p9(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> R
     } else {
         5 * opts.common.reps
     };
-    let results = time_interleaved(&cmds, reps)?;
+    let results = time_interleaved(&cmds, reps, Clock::Wall)?;
     check_outputs(
         &pushed,
         &ours,

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use lucet_bench::report::median_of;
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::time::TimeVal;
 
 use crate::fixture::Fixture;
 use crate::options::Options;
@@ -39,16 +41,28 @@ impl Cmd {
 
     /// Runs once; the wall time and stdout. An error unless it exits 0.
     pub fn run(&self) -> Result<(Duration, Vec<u8>)> {
+        self.run_on(Clock::Wall)
+    }
+
+    /// Runs once; the time on `clock` and stdout. An error unless it exits
+    /// 0.
+    pub fn run_on(&self, clock: Clock) -> Result<(Duration, Vec<u8>)> {
         let mut command = Command::new(&self.program);
         command.args(&self.args).stdin(Stdio::null());
         if let Some(dir) = &self.dir {
             command.current_dir(dir);
         }
+        let cpu_before = children_cpu_time()?;
         let start = Instant::now();
         let output = command
             .output()
             .with_context(|| format!("running {}", self.program.display()))?;
-        let elapsed = start.elapsed();
+        let elapsed = match clock {
+            Clock::Wall => start.elapsed(),
+            // The suite runs one child at a time, so what the reaped
+            // children gained is this one's (threads included).
+            Clock::Cpu => children_cpu_time()?.saturating_sub(cpu_before),
+        };
         ensure!(
             output.status.success(),
             "{} {:?} failed ({}): {}",
@@ -61,6 +75,39 @@ impl Cmd {
     }
 }
 
+/// What a timed run's duration is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Clock {
+    /// From spawning the process to reaping it.
+    #[default]
+    Wall,
+    /// The process's user and system CPU time, all its threads. On a VM
+    /// whose host takes the CPU away at times (steal time), wall times of
+    /// the same run vary by a third; CPU time leaves out the waiting.
+    Cpu,
+}
+
+impl Clock {
+    /// What a median on this clock is of, for a report's line.
+    pub fn what(self) -> &'static str {
+        match self {
+            Clock::Wall => "wall time",
+            Clock::Cpu => "CPU time (user + system)",
+        }
+    }
+}
+
+/// The user and system CPU time of this process's reaped children.
+fn children_cpu_time() -> Result<Duration> {
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
+    let duration = |t: TimeVal| -> Result<Duration> {
+        let secs = u64::try_from(t.tv_sec()).context("negative CPU time")?;
+        let micros = u64::try_from(t.tv_usec()).context("negative CPU time")?;
+        Ok(Duration::from_secs(secs) + Duration::from_micros(micros))
+    };
+    Ok(duration(usage.user_time())? + duration(usage.system_time())?)
+}
+
 /// One command's timed runs and its stdout of the last run.
 #[derive(Default, Clone)]
 struct Timed {
@@ -68,13 +115,18 @@ struct Timed {
     stdout: Vec<u8>,
 }
 
-/// Times each command `reps` times, interleaved after one untimed round;
-/// returns the medians and each command's stdout of the last run.
-pub fn time_interleaved(cmds: &[Cmd], reps: usize) -> Result<Vec<(Duration, Vec<u8>)>> {
+/// Times each command `reps` times on `clock`, interleaved after one
+/// untimed round; returns the medians and each command's stdout of the last
+/// run.
+pub fn time_interleaved(
+    cmds: &[Cmd],
+    reps: usize,
+    clock: Clock,
+) -> Result<Vec<(Duration, Vec<u8>)>> {
     let mut timed = vec![Timed::default(); cmds.len()];
     for round in 0..=reps {
         for (cmd, timed) in cmds.iter().zip(&mut timed) {
-            let (elapsed, stdout) = cmd.run()?;
+            let (elapsed, stdout) = cmd.run_on(clock)?;
             if round > 0 {
                 timed.times.push(elapsed);
             }
@@ -176,5 +228,29 @@ impl Tools {
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    /// A shell that counts for a while: work on the CPU, no waiting.
+    fn busy() -> Cmd {
+        let script = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done";
+        Cmd::new(Path::new("/bin/sh"), &[&"-c", &script])
+    }
+
+    #[test]
+    fn cpu_time_counts_the_child_s_work_and_not_its_sleep() {
+        let (cpu, out) = busy().run_on(Clock::Cpu).unwrap();
+        assert_eq!(out, b"done\n");
+        assert!(cpu >= Duration::from_millis(20), "{cpu:?}");
+        let sleep = Cmd::new(Path::new("/bin/sleep"), &[&"0.3"]);
+        let (wall, _) = sleep.run_on(Clock::Wall).unwrap();
+        let (cpu, _) = sleep.run_on(Clock::Cpu).unwrap();
+        assert!(wall >= Duration::from_millis(300), "{wall:?}");
+        assert!(cpu < Duration::from_millis(100), "{cpu:?}");
     }
 }
