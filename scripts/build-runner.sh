@@ -11,9 +11,11 @@
 # - Linked statically, as a position-independent executable (static-pie:
 #   still loaded at a random address): no dynamic loader and no shared
 #   libraries to map and resolve, which is a fifth of a hello world's
-#   start-up (BENCHMARKS.md, P5). Only the runner's own crate is passed the
-#   flag (`cargo rustc`): given to every crate through RUSTFLAGS, it would
-#   break the build's proc-macros.
+#   start-up (BENCHMARKS.md, P5). Not at a fixed address, though that would
+#   save relocating itself at every start (a sixth of a hello world): a
+#   runner of code from the network keeps address randomisation. Only the
+#   runner's own crate is passed the flag (`cargo rustc`): given to every
+#   crate through RUSTFLAGS, it would break the build's proc-macros.
 #
 # usage: scripts/build-runner.sh [--release] [--features FEATURES] DEST
 #   --release   the release profile (default: debug)
