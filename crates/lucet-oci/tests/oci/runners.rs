@@ -100,9 +100,15 @@ fn runner_alone(home: &Scratch) -> PathBuf {
 
 /// `RUNNER --signature-pk RELEASE oci://127.0.0.1:1/apps/hello:1.0`.
 fn run_alone(runner: &Path, home: &Scratch) -> Output {
+    run_alone_with(runner, home, &[])
+}
+
+/// [`run_alone`] with `flags` before the reference.
+fn run_alone_with(runner: &Path, home: &Scratch, flags: &[&str]) -> Output {
     let mut command = Command::new(runner);
     command
         .args(pk(&fixture().public))
+        .args(flags)
         .arg("oci://127.0.0.1:1/apps/hello:1.0")
         .env("LUCET_CACHE_DIR", home.path("cache"))
         .env_remove("LUCET_SIGNATURE_PK");
@@ -112,10 +118,14 @@ fn run_alone(runner: &Path, home: &Scratch) -> Output {
 /// Beside `runner`, a `lucet-oci` that prints `line` and succeeds, with
 /// file mode `mode`.
 fn fake_fetcher(runner: &Path, line: &str, mode: u32) {
+    fetcher_script(runner, &format!("printf '%s\\n' '{line}'"), mode);
+}
+
+/// Beside `runner`, a `lucet-oci` that is this shell script.
+fn fetcher_script(runner: &Path, script: &str, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     let fetcher = runner.with_file_name("lucet-oci");
-    std::fs::write(&fetcher, format!("#!/bin/sh\nprintf '%s\\n' '{line}'\n"))
-        .expect("write the fake fetcher");
+    std::fs::write(&fetcher, format!("#!/bin/sh\n{script}\n")).expect("write the fake fetcher");
     std::fs::set_permissions(&fetcher, std::fs::Permissions::from_mode(mode))
         .expect("make the fake fetcher executable");
 }
@@ -171,6 +181,31 @@ fn lucet_wasi_trusts_its_fetcher_no_more_than_the_registry() {
         0o777,
     );
     run_alone(&alone, &home).refused(1, "others may write it");
+}
+
+#[test]
+fn lucet_wasi_passes_insecure_registries_to_the_fetcher_one_argument_each() {
+    let home = Scratch::new();
+    let alone = runner_alone(&home);
+    // Echoes its arguments one to a line, as its error.
+    fetcher_script(
+        &alone,
+        r#"{ printf 'lucet-oci: got'; printf ' [%s]' "$@"; printf '\n'; } >&2; exit 1"#,
+        0o755,
+    );
+    let got = run_alone_with(
+        &alone,
+        &home,
+        &[
+            "--insecure-registry",
+            "registry.internal:5000",
+            "--insecure-registry=mirror.internal",
+        ],
+    );
+    got.refused(1, "[--insecure-registry=registry.internal:5000]");
+    got.says("[--insecure-registry=mirror.internal]");
+    got.says("[fetch] [--max-artifact-size]");
+    got.says("[--] [127.0.0.1:1/apps/hello:1.0]");
 }
 
 #[test]
