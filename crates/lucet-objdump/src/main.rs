@@ -230,7 +230,7 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<lucet_signature::file::StagedFile>
 /// Moves a staged file to `path` unless something (even a dangling symbolic
 /// link) is already there.
 fn commit_new(staged: lucet_signature::file::StagedFile, path: &Path) -> Result<()> {
-    match staged.commit(false) {
+    match staged.commit(lucet_signature::file::Existing::Keep) {
         Err(lucet_signature::Error::Io { source, .. })
             if source.kind() == std::io::ErrorKind::AlreadyExists =>
         {

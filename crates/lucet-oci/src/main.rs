@@ -74,7 +74,7 @@ async fn run_pull(registry: &Registry, pull: Pull) -> Result<u8> {
         &pull.output,
         pulled.bytes(),
         0o644,
-        true,
+        lucet_signature::file::Existing::Replace,
         lucet_signature::file::Durability::Synced,
     )
     .with_context(|| format!("cannot write {}", pull.output.display()))?;

@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use lucet_signature::file::Existing;
 use lucet_signature::{
     KdfCost, KeyFileMode, ObjectKind, PublicKeySet, SecretKey, SecretKeyFile, StagedKeyFile,
     misidentified,
@@ -265,8 +266,9 @@ fn commit_key_pair(
     public_path: &Path,
     force: bool,
 ) -> Result<()> {
-    public.commit(force)?;
-    if let Err(error) = secret.commit(force) {
+    let existing = Existing::replaced_if(force);
+    public.commit(existing)?;
+    if let Err(error) = secret.commit(existing) {
         if force {
             return Err(anyhow::Error::new(error).context(format!(
                 "the public key {} was replaced but the secret key was not",

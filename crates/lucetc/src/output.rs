@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use lucet_signature::file::{Durability, parent_dir};
+use lucet_signature::file::{Durability, Existing, parent_dir};
 use lucetc::cli::Args;
 
 use crate::keys::SecretKeyPath;
@@ -147,7 +147,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8], durability: Durability
         bail!("output directory {} does not exist", dir.display());
     }
     // Replaces the path itself: a symbolic link there is never followed.
-    lucet_signature::file::write_atomically(path, bytes, 0o644, true, durability)?;
+    lucet_signature::file::write_atomically(path, bytes, 0o644, Existing::Replace, durability)?;
     Ok(())
 }
 

@@ -205,7 +205,7 @@ fn record_serial(path: &Path, serial: u64, list: Prehash) -> Result<(), String> 
         path,
         text.as_bytes(),
         0o644,
-        true,
+        lucet_signature::file::Existing::Replace,
         lucet_signature::file::Durability::Synced,
     )
     .map_err(|e| {

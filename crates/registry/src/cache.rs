@@ -177,7 +177,7 @@ impl Cache {
             &path,
             bytes,
             0o644,
-            true,
+            lucet_signature::file::Existing::Replace,
             lucet_signature::file::Durability::Synced,
         )
         .map_err(|error| cache_error(&path, &error.to_string()))

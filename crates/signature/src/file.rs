@@ -114,6 +114,30 @@ pub enum Durability {
     Unsynced,
 }
 
+/// What moving a file into place does with whatever is already at its
+/// path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Replaces it (`rename(2)`: a symbolic link there is replaced itself,
+    /// never followed).
+    Replace,
+    /// Leaves it, and the move fails with an [`Error::Io`] of kind
+    /// `AlreadyExists`, even for a dangling link.
+    Keep,
+}
+
+impl Existing {
+    /// [`Replace`](Existing::Replace) when the user asked for it (`--force`),
+    /// else [`Keep`](Existing::Keep).
+    pub fn replaced_if(forced: bool) -> Existing {
+        if forced {
+            Existing::Replace
+        } else {
+            Existing::Keep
+        }
+    }
+}
+
 /// A file written under a temporary name in its destination's directory
 /// (and synced, as its [`Durability`] says); [`commit`](StagedFile::commit)
 /// moves it into place. Dropped uncommitted, it is removed.
@@ -179,27 +203,23 @@ impl StagedFile {
         })
     }
 
-    /// Moves the file into place. With `replace`, whatever is at the path is
-    /// replaced (`rename(2)`: a symbolic link there is replaced itself, never
-    /// followed); without, the move fails with an [`Error::Io`] of kind
-    /// `AlreadyExists` if anything is there, even a dangling link.
-    pub fn commit(self, replace: bool) -> Result<()> {
+    /// Moves the file into place, doing with whatever is already at the
+    /// path what `existing` says.
+    pub fn commit(self, existing: Existing) -> Result<()> {
         let StagedFile {
             temp,
             path,
             durability,
         } = self;
-        let persisted = if replace {
-            temp.persist(&path)
-        } else {
-            temp.persist_noclobber(&path)
+        let persisted = match existing {
+            Existing::Replace => temp.persist(&path),
+            Existing::Keep => temp.persist_noclobber(&path),
         };
         // The temporary file is removed when the error is dropped.
         persisted.map_err(|error| Error::Io {
-            action: if replace {
-                "cannot replace"
-            } else {
-                "cannot create"
+            action: match existing {
+                Existing::Replace => "cannot replace",
+                Existing::Keep => "cannot create",
             },
             path: path.clone(),
             source: error.error,
@@ -216,10 +236,10 @@ pub fn write_atomically(
     path: &Path,
     contents: &[u8],
     mode: u32,
-    replace: bool,
+    existing: Existing,
     durability: Durability,
 ) -> Result<()> {
-    StagedFile::new(path, contents, mode, durability)?.commit(replace)
+    StagedFile::new(path, contents, mode, durability)?.commit(existing)
 }
 
 /// The directory `path` is (or would be) in: `.` for a bare file name.
@@ -304,16 +324,24 @@ mod tests {
         drop(staged);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
-        write_atomically(&path, b"one", 0o644, false, Durability::Synced).unwrap();
-        let error = write_atomically(&path, b"two", 0o644, false, Durability::Synced).unwrap_err();
+        write_atomically(&path, b"one", 0o644, Existing::Keep, Durability::Synced).unwrap();
+        let error =
+            write_atomically(&path, b"two", 0o644, Existing::Keep, Durability::Synced).unwrap_err();
         assert!(
             matches!(&error, Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists)
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"one");
-        write_atomically(&path, b"two", 0o644, true, Durability::Synced).unwrap();
+        write_atomically(&path, b"two", 0o644, Existing::Replace, Durability::Synced).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         // Without the syncs, the move into place is the same.
-        write_atomically(&path, b"three", 0o644, true, Durability::Unsynced).unwrap();
+        write_atomically(
+            &path,
+            b"three",
+            0o644,
+            Existing::Replace,
+            Durability::Unsynced,
+        )
+        .unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"three");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -326,8 +354,10 @@ mod tests {
         std::fs::write(&victim, b"keep").unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
-        assert!(write_atomically(&link, b"new", 0o644, false, Durability::Synced).is_err());
-        write_atomically(&link, b"new", 0o644, true, Durability::Synced).unwrap();
+        assert!(
+            write_atomically(&link, b"new", 0o644, Existing::Keep, Durability::Synced).is_err()
+        );
+        write_atomically(&link, b"new", 0o644, Existing::Replace, Durability::Synced).unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
     }

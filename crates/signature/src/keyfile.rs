@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::constants::MAX_KEY_FILE_LEN;
 use crate::error::{Error, ObjectKind, Result};
-use crate::file::{Durability, StagedFile, open_regular_file};
+use crate::file::{Durability, Existing, StagedFile, open_regular_file};
 use crate::identify::misidentified;
 use crate::prehash::{HashingReader, Prehash, Prehasher};
 use crate::public_key::PublicKey;
@@ -65,13 +65,13 @@ pub fn stage_key_file(path: &Path, contents: &[u8], mode: KeyFileMode) -> Result
 }
 
 impl StagedKeyFile {
-    /// Moves the key into place: without `overwrite`, by a link that fails
-    /// if the path exists, so an existing key is never replaced, even by a
-    /// concurrent writer ([`Error::KeyFileExists`]); with `overwrite`, by a
-    /// rename over it.
-    pub fn commit(self, overwrite: bool) -> Result<()> {
+    /// Moves the key into place: to [`Keep`](Existing::Keep) an existing
+    /// one, by a link that fails if the path exists, so it is never
+    /// replaced, even by a concurrent writer ([`Error::KeyFileExists`]); to
+    /// [`Replace`](Existing::Replace) it, by a rename over it.
+    pub fn commit(self, existing: Existing) -> Result<()> {
         let StagedKeyFile { staged, path } = self;
-        staged.commit(overwrite).map_err(|error| match error {
+        staged.commit(existing).map_err(|error| match error {
             Error::Io { source, .. } if source.kind() == ErrorKind::AlreadyExists => {
                 Error::KeyFileExists { path }
             }
@@ -87,9 +87,9 @@ pub fn write_key_file(
     path: &Path,
     contents: &[u8],
     mode: KeyFileMode,
-    overwrite: bool,
+    existing: Existing,
 ) -> Result<()> {
-    stage_key_file(path, contents, mode)?.commit(overwrite)
+    stage_key_file(path, contents, mode)?.commit(existing)
 }
 
 /// Reads a whole file of at most `max_len` bytes, refusing larger ones
@@ -207,7 +207,7 @@ mod tests {
     fn writes_new_file_with_mode() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
-        write_key_file(&path, b"secret", KeyFileMode::Secret, false).unwrap();
+        write_key_file(&path, b"secret", KeyFileMode::Secret, Existing::Keep).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"secret");
         #[cfg(unix)]
         {
@@ -222,7 +222,7 @@ mod tests {
     fn public_mode_is_readable_by_others() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key.pub");
-        write_key_file(&path, b"public", KeyFileMode::Public, false).unwrap();
+        write_key_file(&path, b"public", KeyFileMode::Public, Existing::Keep).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -238,13 +238,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         fs::write(&path, b"old").unwrap();
-        let err = write_key_file(&path, b"new", KeyFileMode::Secret, false).unwrap_err();
+        let err = write_key_file(&path, b"new", KeyFileMode::Secret, Existing::Keep).unwrap_err();
         assert!(matches!(&err, Error::KeyFileExists { path: p } if *p == path));
         assert!(err.to_string().ends_with("already exists"));
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert!(leftovers(dir.path()).is_empty());
 
-        write_key_file(&path, b"new", KeyFileMode::Secret, true).unwrap();
+        write_key_file(&path, b"new", KeyFileMode::Secret, Existing::Replace).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert!(leftovers(dir.path()).is_empty());
     }
@@ -253,7 +253,7 @@ mod tests {
     fn missing_directory_is_an_io_error_with_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing").join("key");
-        let err = write_key_file(&path, b"x", KeyFileMode::Secret, false).unwrap_err();
+        let err = write_key_file(&path, b"x", KeyFileMode::Secret, Existing::Keep).unwrap_err();
         assert!(matches!(&err, Error::Io { path: p, .. } if p.ends_with("missing")));
     }
 
@@ -308,7 +308,8 @@ mod tests {
         fs::write(&victim, b"precious").unwrap();
         let link = dir.path().join("key");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
-        let err = write_key_file(&link, b"secret", KeyFileMode::Secret, false).unwrap_err();
+        let err =
+            write_key_file(&link, b"secret", KeyFileMode::Secret, Existing::Keep).unwrap_err();
         assert!(matches!(err, Error::KeyFileExists { .. }));
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
         assert!(leftovers(dir.path()).is_empty());
@@ -323,7 +324,7 @@ mod tests {
         drop(staged);
         assert!(!path.exists() && leftovers(dir.path()).is_empty());
         let staged = stage_key_file(&path, b"secret", KeyFileMode::Secret).unwrap();
-        staged.commit(false).unwrap();
+        staged.commit(Existing::Keep).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"secret");
     }
 }
