@@ -83,7 +83,9 @@ pub enum Clock {
     Wall,
     /// The process's user and system CPU time, all its threads. On a VM
     /// whose host takes the CPU away at times (steal time), wall times of
-    /// the same run vary by a third; CPU time leaves out the waiting.
+    /// the same run vary by a third; CPU time leaves out the waiting, though
+    /// not the host's other tenants slowing the CPU (P6's control shows how
+    /// far two medians of the same work still differ).
     Cpu,
 }
 
