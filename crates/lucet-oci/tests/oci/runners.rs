@@ -187,7 +187,7 @@ fn lucet_wasi_trusts_its_fetcher_no_more_than_the_registry() {
 fn lucet_wasi_passes_insecure_registries_to_the_fetcher_one_argument_each() {
     let home = Scratch::new();
     let alone = runner_alone(&home);
-    // Echoes its arguments one to a line, as its error.
+    // Fails, naming each of its arguments in brackets on its error line.
     fetcher_script(
         &alone,
         r#"{ printf 'lucet-oci: got'; printf ' [%s]' "$@"; printf '\n'; } >&2; exit 1"#,

@@ -181,7 +181,7 @@ fn p3_p6(opts: &Options, fx: &Fixture, tools: &Tools, report: &mut Report) -> Re
         p3::report(&p3_rows, reps, tools, report);
     }
     if opts.wants("P6") {
-        p6::report(&p6_rows, (reps, opts.clock), tools, report);
+        p6::report(&p6_rows, reps, opts.clock, tools, report);
     }
     Ok(())
 }

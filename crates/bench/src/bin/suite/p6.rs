@@ -323,7 +323,7 @@ fn output_notes(workload: &Workload, results: &[(Duration, Vec<u8>)]) -> Vec<Str
     notes
 }
 
-pub fn report(rows: &[P6Row], (reps, clock): (usize, Clock), tools: &Tools, report: &mut Report) {
+pub fn report(rows: &[P6Row], reps: usize, clock: Clock, tools: &Tools, report: &mut Report) {
     report.heading("P6 execution (sightglass programs, whole process)");
     if tools.lucet_wasi.is_none() {
         report.line("P6 not measured: no lucet-wasi binary (--lucet-wasi)");
